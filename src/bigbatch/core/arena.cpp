@@ -1,0 +1,59 @@
+#include "bigbatch/core/arena.h"
+
+#include <cstring>
+
+namespace bigbatch {
+
+const char* role_name(TensorRole role) {
+  switch (role) {
+    case TensorRole::conv_weight: return "conv_weight";
+    case TensorRole::fc_weight: return "fc_weight";
+    case TensorRole::bias: return "bias";
+    case TensorRole::bn_gamma: return "bn_gamma";
+    case TensorRole::bn_beta: return "bn_beta";
+    case TensorRole::bn_running_mean: return "bn_running_mean";
+    case TensorRole::bn_running_var: return "bn_running_var";
+  }
+  return "?";
+}
+
+int ArenaLayout::add(std::string name, Shape shape, TensorRole role) {
+  BIGBATCH_CHECK(find(name) < 0, "[arena] duplicate tensor name '" << name << "'");
+  entries_.push_back({std::move(name), shape, role, total_});
+  total_ += (shape.numel() + kArenaAlignElems - 1) / kArenaAlignElems * kArenaAlignElems;
+  return size() - 1;
+}
+
+int ArenaLayout::find(const std::string& name) const {
+  for (int i = 0; i < size(); ++i)
+    if (entries_[static_cast<size_t>(i)].name == name) return i;
+  return -1;
+}
+
+int64_t ArenaLayout::count() const {
+  int64_t n = 0;
+  for (const ArenaEntry& e : entries_) n += e.shape.numel();
+  return n;
+}
+
+Arena::Arena(std::shared_ptr<const ArenaLayout> layout) : layout_(std::move(layout)) {
+  storage_ = Storage::allocate(static_cast<size_t>(layout_->total_elems()) * sizeof(float));
+  tensors_.reserve(static_cast<size_t>(layout_->size()));
+  for (const ArenaEntry& e : layout_->entries())
+    tensors_.push_back(Tensor::view_of(storage_, static_cast<size_t>(e.offset) * sizeof(float), e.shape, DType::f32));
+}
+
+const Tensor& Arena::tensor(const std::string& name) const {
+  int i = layout_->find(name);
+  BIGBATCH_CHECK(i >= 0, "[arena] no tensor named '" << name << "'");
+  return tensor(i);
+}
+
+void Arena::zero() const { std::memset(data(), 0, static_cast<size_t>(total_elems()) * sizeof(float)); }
+
+void Arena::copy_from(const Arena& other) const {
+  BIGBATCH_CHECK(other.total_elems() == total_elems(), "[arena] copy between different layouts");
+  std::memcpy(data(), other.data(), static_cast<size_t>(total_elems()) * sizeof(float));
+}
+
+}  // namespace bigbatch

@@ -1,0 +1,65 @@
+// Flat arenas: every parameter of a network in one f32 buffer, every gradient in another
+// with the same layout, so an allreduce is a few large buckets and the optimizer one pass.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bigbatch/core/tensor.h"
+
+namespace bigbatch {
+
+// What a tensor is for; weight-decay and LARS rules are chosen by role (RECIPE §3).
+enum class TensorRole { conv_weight, fc_weight, bias, bn_gamma, bn_beta, bn_running_mean, bn_running_var };
+
+const char* role_name(TensorRole role);
+
+struct ArenaEntry {
+  std::string name;  // torchvision state-dict name, e.g. "layer1.0.conv1.weight"
+  Shape shape;
+  TensorRole role;
+  int64_t offset;  // in elements from the arena's start; a multiple of kArenaAlignElems
+};
+
+// The names, shapes and offsets of an arena's tensors; built once, then frozen.
+class ArenaLayout {
+ public:
+  static constexpr int64_t kArenaAlignElems = 16;  // 64 bytes of f32
+
+  // Appends a tensor and returns its index.
+  int add(std::string name, Shape shape, TensorRole role);
+  const std::vector<ArenaEntry>& entries() const { return entries_; }
+  int size() const { return static_cast<int>(entries_.size()); }
+  const ArenaEntry& entry(int i) const { return entries_[static_cast<size_t>(i)]; }
+  int find(const std::string& name) const;  // -1 when absent
+  int64_t total_elems() const { return total_; }  // including alignment padding
+  int64_t count() const;                          // sum of numel, no padding
+
+ private:
+  std::vector<ArenaEntry> entries_;
+  int64_t total_ = 0;
+};
+
+// One f32 buffer laid out by an ArenaLayout; tensor(i) is a view into it.
+class Arena {
+ public:
+  Arena() = default;
+  explicit Arena(std::shared_ptr<const ArenaLayout> layout);
+
+  const ArenaLayout& layout() const { return *layout_; }
+  const Tensor& tensor(int i) const { return tensors_[static_cast<size_t>(i)]; }
+  const Tensor& tensor(const std::string& name) const;  // throws InvalidArgument when absent
+  float* data() const { return static_cast<float*>(storage_->data()); }
+  int64_t total_elems() const { return layout_->total_elems(); }
+  void zero() const;
+  void copy_from(const Arena& other) const;  // same layout
+
+ private:
+  std::shared_ptr<const ArenaLayout> layout_;
+  std::shared_ptr<Storage> storage_;
+  std::vector<Tensor> tensors_;
+};
+
+}  // namespace bigbatch

@@ -1,0 +1,52 @@
+// Runs a Graph's forward and backward for a fixed batch on one backend. Everything (buffers,
+// primitives, memory formats) is planned at construction; a step allocates nothing.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "bigbatch/core/arena.h"
+#include "bigbatch/core/dtype.h"
+#include "bigbatch/core/tensor.h"
+#include "bigbatch/nn/graph.h"
+
+namespace bigbatch::nn {
+
+struct ExecutorOptions {
+  int64_t batch = 1;        // examples per forward call (v virtual workers × n)
+  int64_t bn_group = 0;     // examples per batch-norm statistics group (n); 0 = whole batch
+  DType precision = DType::f32;  // compute type of activations; parameters stay f32
+};
+
+// Called during backward as soon as the parameter gradients of node `id` are final.
+using GradsReadyHook = std::function<void(int id)>;
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+
+  // src: batch×C×H×W f32 (NCHW). training: BN normalises with per-group batch statistics
+  // and updates the running statistics in the buffer arena; otherwise uses them.
+  virtual void forward(const Tensor& src, bool training) = 0;
+  // batch×classes f32 of the last forward.
+  virtual const Tensor& logits() const = 0;
+  // Back-propagates diff_logits (batch×classes f32) through the last training forward,
+  // overwriting the gradient arena; hook(id) fires when node id's gradients are final.
+  virtual void backward(const Tensor& diff_logits, const GradsReadyHook& hook = {}) = 0;
+};
+
+// The bound arenas must outlive the executor; the executor reads params at every forward.
+struct ExecutorBindings {
+  const Graph* graph = nullptr;
+  const Arena* params = nullptr;
+  const Arena* grads = nullptr;    // same layout as params
+  const Arena* buffers = nullptr;  // BN running statistics
+};
+
+// oneDNN on the CPU: blocked formats between layers, fused BN+ReLU, cached primitives.
+std::unique_ptr<Executor> make_cpu_executor(const ExecutorBindings& bindings, const ExecutorOptions& options);
+// Plain loops over the ops' reference implementations, in T = float or double (the oracle).
+template <class T>
+std::unique_ptr<Executor> make_reference_executor(const ExecutorBindings& bindings, const ExecutorOptions& options);
+
+}  // namespace bigbatch::nn

@@ -1,0 +1,85 @@
+// A network as a static DAG of op nodes, built once by a model. Nodes are stored in
+// topological order (every input precedes its consumer); backward walks them in reverse.
+// Parameters (conv/fc weights, biases, BN γ/β) and buffers (BN running statistics) are
+// entries of two ArenaLayouts whose names are torchvision's state-dict names.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "bigbatch/core/arena.h"
+#include "bigbatch/ops/batch_norm.h"
+#include "bigbatch/ops/conv2d.h"
+#include "bigbatch/ops/linear.h"
+#include "bigbatch/ops/pool.h"
+
+namespace bigbatch::nn {
+
+enum class OpKind { input, conv2d, batch_norm, relu, max_pool, avg_pool, global_avg_pool, linear, add };
+
+const char* op_kind_name(OpKind kind);
+
+struct NoParams {};
+// BN's eps, momentum and fused ReLU live here; its group size is chosen per run (the
+// executor's bn_group), since n is a hyper-parameter of the job, not of the network.
+using NodeParams = std::variant<NoParams, ops::Conv2dParams, ops::BatchNormParams, ops::PoolParams, ops::LinearParams>;
+
+struct Node {
+  OpKind kind = OpKind::input;
+  std::string name;         // state-dict prefix for layers with tensors ("layer1.0.bn2"); else a label
+  std::vector<int> inputs;  // node ids, each < this node's id
+  NodeParams params;
+  bool fuse_relu = false;   // batch_norm and add: dst = max(0, result)
+  // Per-example output extents (C, H, W; H = W = 1 after global pooling and linear).
+  int64_t c = 0, h = 0, w = 0;
+  // Indices into the parameter layout (-1 when absent).
+  int weights = -1, bias = -1;  // conv2d, linear
+  int gamma = -1, beta = -1;    // batch_norm
+  // Indices into the buffer layout (batch_norm only).
+  int running_mean = -1, running_var = -1, num_batches_tracked = -1;
+  bool last_bn_in_block = false;  // zero-γ candidate (RECIPE §6)
+};
+
+class Graph {
+ public:
+  Graph();
+
+  // Builders; each returns the new node's id. Names follow torchvision ("layer1.0.conv1").
+  int input(int64_t channels, int64_t height, int64_t width);
+  int conv2d(const std::string& name, int src, const ops::Conv2dParams& params);
+  int batch_norm(const std::string& name, int src, bool fuse_relu, bool last_bn_in_block = false);
+  int relu(int src);
+  int max_pool(int src, const ops::PoolParams& params);
+  int avg_pool(int src, const ops::PoolParams& params);
+  int global_avg_pool(int src);
+  int linear(const std::string& name, int src, const ops::LinearParams& params);
+  int add(int a, int b, bool fuse_relu);
+  void set_output(int node) { output_ = node; }
+
+  const std::vector<Node>& nodes() const { return nodes_; }
+  const Node& node(int id) const { return nodes_[static_cast<size_t>(id)]; }
+  int size() const { return static_cast<int>(nodes_.size()); }
+  int output() const { return output_; }
+  int64_t num_classes() const { return node(output_).c; }
+  const Node& input_node() const { return nodes_.front(); }
+
+  // Frozen once the model is built; arenas are made from these.
+  std::shared_ptr<const ArenaLayout> parameter_layout() const { return params_; }
+  std::shared_ptr<const ArenaLayout> buffer_layout() const { return buffers_; }
+
+  // Multiply-accumulates ×2 of one example's forward pass.
+  int64_t forward_flops_per_example() const;
+  // Nodes whose output is read by `id` later (consumers), for planning.
+  std::vector<int> consumers(int id) const;
+
+ private:
+  int push(Node node);
+  std::vector<Node> nodes_;
+  int output_ = -1;
+  std::shared_ptr<ArenaLayout> params_;
+  std::shared_ptr<ArenaLayout> buffers_;
+};
+
+}  // namespace bigbatch::nn
