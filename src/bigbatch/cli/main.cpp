@@ -1,1 +1,47 @@
-int main() { return 0; }
+// The bigbatch command line: subcommands, and the one place where errors become one line
+// on stderr and an exit status (1: a bigbatch error, 2: a command-line syntax error).
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+
+#include "bigbatch/cli/bench_command.h"
+#include "bigbatch/cli/models_command.h"
+#include "bigbatch/cli/train_command.h"
+#include "bigbatch/core/error.h"
+
+int main(int argc, char** argv) {
+  namespace cli = bigbatch::cli;
+  try {
+    CLI::App app{"bigbatch: trains ResNets with large-minibatch synchronous SGD (Goyal et al. 2017)", "bigbatch"};
+    app.require_subcommand(1);
+    cli::ModelsOptions models_options;
+    cli::BenchOptions bench_options;
+    CLI::App* models = cli::add_models_command(app, models_options);
+    CLI::App* bench = cli::add_bench_command(app, bench_options);
+    cli::TrainFlags train_flags;
+    cli::EvalOptions eval_options;
+    cli::PlotOptions plot_options;
+    CLI::App* train = cli::add_train_command(app, train_flags);
+    CLI::App* eval = cli::add_eval_command(app, eval_options);
+    CLI::App* plot = cli::add_plot_command(app, plot_options);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+      return app.exit(e);  // --help: prints the help, exit 0
+    } catch (const CLI::ParseError& e) {
+      std::cerr << "bigbatch: error: " << e.what() << " (see --help)\n";
+      return 2;
+    }
+    if (*models) return cli::run_models_command(models_options, std::cout);
+    if (*bench) return cli::run_bench_command(bench_options, std::cout, std::cerr);
+    if (*train) return cli::run_train_command(train_flags, std::cout);
+    if (*eval) return cli::run_eval_command(eval_options, std::cout);
+    if (*plot) return cli::run_plot_command(plot_options, std::cout);
+    return 2;  // unreachable: require_subcommand(1)
+  } catch (const bigbatch::Error& e) {
+    std::cerr << "bigbatch: error: " << e.what() << '\n';
+  } catch (const std::exception& e) {
+    std::cerr << "bigbatch: error: " << e.what() << '\n';
+  }
+  return 1;
+}

@@ -49,6 +49,7 @@ class Arena {
   explicit Arena(std::shared_ptr<const ArenaLayout> layout);
 
   const ArenaLayout& layout() const { return *layout_; }
+  const std::shared_ptr<const ArenaLayout>& layout_ptr() const { return layout_; }
   const Tensor& tensor(int i) const { return tensors_[static_cast<size_t>(i)]; }
   const Tensor& tensor(const std::string& name) const;  // throws InvalidArgument when absent
   float* data() const { return static_cast<float*>(storage_->data()); }

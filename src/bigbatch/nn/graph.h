@@ -37,7 +37,9 @@ struct Node {
   // Indices into the parameter layout (-1 when absent).
   int weights = -1, bias = -1;  // conv2d, linear
   int gamma = -1, beta = -1;    // batch_norm
-  // Indices into the buffer layout (batch_norm only).
+  // Indices into the buffer layout (batch_norm only). num_batches_tracked is a rank-0 f32
+  // entry (role bn_running_mean) counting training forwards; checkpoints store it as
+  // torchvision's 0-dim int64.
   int running_mean = -1, running_var = -1, num_batches_tracked = -1;
   bool last_bn_in_block = false;  // zero-γ candidate (RECIPE §6)
 };
@@ -76,6 +78,8 @@ class Graph {
 
  private:
   int push(Node node);
+  // Throws unless `name` is non-empty and no layer owns "<name>.weight" yet.
+  void check_new_layer_name(const char* kind, const std::string& name) const;
   std::vector<Node> nodes_;
   int output_ = -1;
   std::shared_ptr<ArenaLayout> params_;

@@ -1,0 +1,100 @@
+#include "bigbatch/cli/train_command.h"
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "bigbatch/core/threading.h"
+#include "bigbatch/io/safetensors.h"
+#include "bigbatch/models/registry.h"
+#include "bigbatch/plot/run_curves.h"
+#include "bigbatch/train/checkpoint.h"
+#include "bigbatch/train/datasets.h"
+#include "bigbatch/train/evaluator.h"
+#include "bigbatch/train/trainer.h"
+
+namespace bigbatch::cli {
+
+CLI::App* add_train_command(CLI::App& app, TrainFlags& flags) {
+  CLI::App* command = app.add_subcommand(
+      "train",
+      "Train a model with large-minibatch synchronous SGD: k = kn/n virtual workers, each with batch-norm over its "
+      "own n examples (RECIPE.md). Every configuration key is a flag; --config reads them from a TOML file.");
+  add_train_flags(*command, flags);
+  return command;
+}
+
+int run_train_command(const TrainFlags& flags, std::ostream& out) {
+  train::TrainConfig config = resolve_train_config(flags);
+  train::Trainer trainer(config, to_toml(config));
+  train::TrainResult result = trainer.run();
+  out << std::fixed << std::setprecision(2) << "test error " << 100.0 * result.final_eval.top1_err << "% (top-5 "
+      << 100.0 * result.final_eval.top5_err << "%) after " << result.steps << " steps, " << std::setprecision(0)
+      << result.wall_s << " s\n"
+      << "run directory: " << result.run_dir << "\n"
+      << "checkpoint: " << result.last_checkpoint << "\n";
+  // The curves of the run next to its metrics, like the paper's figures.
+  if (result.epochs > 0) {
+    const std::string png = (std::filesystem::path(result.run_dir) / "curves.png").string();
+    plot::plot_runs({result.run_dir}, png);
+    out << "curves: " << png << "\n";
+  }
+  return 0;
+}
+
+CLI::App* add_eval_command(CLI::App& app, EvalOptions& o) {
+  CLI::App* command = app.add_subcommand("eval", "Evaluate a checkpoint on a test split; prints one JSON line");
+  command->add_option("--checkpoint", o.checkpoint, "safetensors file (a bigbatch checkpoint or PyTorch weights)")
+      ->required();
+  command->add_option("--model", o.model, "network (default: the one the checkpoint records)");
+  command->add_option("--dataset", o.dataset, "fashion-mnist | mnist | cifar10 | cifar100 | synthetic")
+      ->capture_default_str();
+  command->add_option("--data-dir", o.data_dir, "dataset directory");
+  command->add_option("--batch", o.batch, "examples per pass")->capture_default_str();
+  command->add_option("--threads", o.threads, "compute threads (0 = all cores)");
+  command->add_option("--precision", o.precision, "f32 | bf16")->capture_default_str();
+  return command;
+}
+
+int run_eval_command(const EvalOptions& o, std::ostream& out) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  std::string model = o.model;
+  if (model.empty()) {
+    io::SafetensorsFile file = io::SafetensorsFile::read(o.checkpoint);
+    auto it = file.metadata().find("bigbatch.model");
+    BIGBATCH_CHECK(it != file.metadata().end(),
+                   "[eval] " << o.checkpoint << " does not record its model; give it with --model");
+    model = it->second;
+  }
+  BIGBATCH_CHECK(o.batch > 0, "[eval] --batch: expected > 0, got " << o.batch);
+  data::Dataset test = train::load_dataset({o.dataset, o.data_dir, 4096, 0}, false);
+  nn::Graph graph = models::build_model({model, test.channels, test.height, test.width, test.num_classes});
+  Arena params(graph.parameter_layout()), buffers(graph.buffer_layout());
+  train::load_weights(o.checkpoint, params, buffers);
+  train::Evaluator evaluator(graph, params, buffers, test, o.batch, parse_dtype(o.precision));
+  train::EvalResult r = evaluator.run();
+  out << nlohmann::json{{"top1_err", r.top1_err}, {"top5_err", r.top5_err}, {"loss", r.loss},
+                        {"examples", r.examples}, {"model", model},      {"dataset", o.dataset}}
+             .dump()
+      << "\n";
+  return 0;
+}
+
+CLI::App* add_plot_command(CLI::App& app, PlotOptions& o) {
+  CLI::App* command =
+      app.add_subcommand("plot", "Draw training and test error against epochs for runs side by side (PNG)");
+  command->add_option("runs", o.runs, "run directories (each with metrics.jsonl)")->required();
+  command->add_option("-o,--out", o.out, "PNG file to write")->capture_default_str();
+  return command;
+}
+
+int run_plot_command(const PlotOptions& o, std::ostream& out) {
+  plot::plot_runs(o.runs, o.out);
+  out << o.out << "\n";
+  return 0;
+}
+
+}  // namespace bigbatch::cli

@@ -1,0 +1,41 @@
+// `bigbatch train`, `bigbatch eval` and `bigbatch plot`: the training job, evaluation of a
+// checkpoint, and curves of runs side by side.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "bigbatch/cli/train_options.h"
+
+namespace CLI {
+class App;
+}
+
+namespace bigbatch::cli {
+
+CLI::App* add_train_command(CLI::App& app, TrainFlags& flags);
+// Trains; prints the final test error and the run directory to `out`. Returns the exit status.
+int run_train_command(const TrainFlags& flags, std::ostream& out);
+
+struct EvalOptions {
+  std::string checkpoint;
+  std::string model;     // empty: the checkpoint's own (bigbatch checkpoints record it)
+  std::string dataset = "fashion-mnist";
+  std::string data_dir;
+  int64_t batch = 500;
+  int threads = 0;
+  std::string precision = "f32";
+};
+CLI::App* add_eval_command(CLI::App& app, EvalOptions& options);
+// Prints one JSON line {"top1_err", "top5_err", "loss", "examples", ...} to `out`.
+int run_eval_command(const EvalOptions& options, std::ostream& out);
+
+struct PlotOptions {
+  std::vector<std::string> runs;
+  std::string out = "curves.png";
+};
+CLI::App* add_plot_command(CLI::App& app, PlotOptions& options);
+int run_plot_command(const PlotOptions& options, std::ostream& out);
+
+}  // namespace bigbatch::cli

@@ -1,0 +1,260 @@
+#include "bigbatch/cli/train_options.h"
+
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <toml++/toml.h>
+#include <vector>
+
+#include "bigbatch/core/error.h"
+
+namespace bigbatch::cli {
+
+namespace {
+
+using train::TrainConfig;
+
+// A key of the configuration: how to set it from text and how to write it as TOML.
+struct OptionSpec {
+  const char* key;
+  const char* help;
+  std::function<void(TrainConfig&, const std::string&)> set;
+  std::function<std::string(const TrainConfig&)> toml;
+};
+
+[[noreturn]] void bad_value(const std::string& key, const std::string& text, const char* expected) {
+  BIGBATCH_THROW(InvalidArgument, key << ": expected " << expected << ", got '" << text << "'");
+}
+
+int64_t to_int(const std::string& key, const std::string& text) {
+  int64_t x = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), x);
+  if (ec != std::errc() || ptr != text.data() + text.size()) bad_value(key, text, "an integer");
+  return x;
+}
+
+double to_double(const std::string& key, const std::string& text) {
+  std::istringstream in(text);
+  in.imbue(std::locale::classic());
+  double x = 0;
+  if (!(in >> x) || !in.eof() || !std::isfinite(x)) bad_value(key, text, "a number");
+  return x;
+}
+
+bool to_bool(const std::string& key, const std::string& text) {
+  if (text == "on" || text == "true" || text == "1" || text == "yes") return true;
+  if (text == "off" || text == "false" || text == "0" || text == "no") return false;
+  bad_value(key, text, "on or off");
+}
+
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+std::string number(double x) {
+  std::ostringstream out;
+  out.imbue(std::locale::classic());
+  out.precision(17);
+  out << x;
+  std::string s = out.str();
+  if (s.find_first_of(".eE") == std::string::npos) s += ".0";
+  return s;
+}
+
+std::string on_off(bool b) { return b ? "\"on\"" : "\"off\""; }
+
+template <class Field>
+OptionSpec int_option(const char* key, const char* help, Field TrainConfig::*field) {
+  return {key, help, [=](TrainConfig& c, const std::string& t) { c.*field = static_cast<Field>(to_int(key, t)); },
+          [=](const TrainConfig& c) { return std::to_string(c.*field); }};
+}
+
+OptionSpec double_option(const char* key, const char* help, double TrainConfig::*field) {
+  return {key, help, [=](TrainConfig& c, const std::string& t) { c.*field = to_double(key, t); },
+          [=](const TrainConfig& c) { return number(c.*field); }};
+}
+
+OptionSpec string_option(const char* key, const char* help, std::string TrainConfig::*field) {
+  return {key, help, [=](TrainConfig& c, const std::string& t) { c.*field = t; },
+          [=](const TrainConfig& c) { return quoted(c.*field); }};
+}
+
+OptionSpec bool_option(const char* key, const char* help, bool TrainConfig::*field) {
+  return {key, help, [=](TrainConfig& c, const std::string& t) { c.*field = to_bool(key, t); },
+          [=](const TrainConfig& c) { return on_off(c.*field); }};
+}
+
+const std::vector<OptionSpec>& option_specs() {
+  static const std::vector<OptionSpec> specs = {
+      string_option("model", "network (see `bigbatch models`)", &TrainConfig::model),
+      string_option("dataset", "fashion-mnist | mnist | cifar10 | cifar100 | synthetic", &TrainConfig::dataset),
+      string_option("data_dir", "dataset directory (default: the dataset's own)", &TrainConfig::data_dir),
+      int_option("synthetic_size", "synthetic data set: training examples", &TrainConfig::synthetic_size),
+      int_option("global_batch", "kn: examples per optimizer step, over all workers", &TrainConfig::global_batch),
+      int_option("per_worker_batch", "n: examples per worker (its batch-norm group)", &TrainConfig::per_worker_batch),
+      int_option("micro_batch", "examples per forward/backward pass, whole workers (0 = kn)", &TrainConfig::micro_batch),
+      double_option("lr", "reference learning rate eta0 at ref_batch", &TrainConfig::lr),
+      int_option("ref_batch", "reference batch B0 of the scaling rule", &TrainConfig::ref_batch),
+      {"scaling", "linear | sqrt | none (RECIPE 1)",
+       [](TrainConfig& c, const std::string& t) { c.scaling = optim::parse_lr_scaling(t); },
+       [](const TrainConfig& c) { return quoted(optim::lr_scaling_name(c.scaling)); }},
+      {"warmup", "gradual | constant | none (RECIPE 2)",
+       [](TrainConfig& c, const std::string& t) { c.warmup = optim::parse_lr_warmup(t); },
+       [](const TrainConfig& c) { return quoted(optim::lr_warmup_name(c.warmup)); }},
+      int_option("warmup_epochs", "warmup length W in epochs (0 = none)", &TrainConfig::warmup_epochs),
+      int_option("epochs", "epochs in all, warmup included", &TrainConfig::epochs),
+      {"decay", "step | cosine | poly",
+       [](TrainConfig& c, const std::string& t) { c.decay = optim::parse_lr_schedule(t); },
+       [](const TrainConfig& c) { return quoted(optim::lr_schedule_name(c.decay)); }},
+      {"decay_epochs", "step decay epochs, e.g. 30,60,80",
+       [](TrainConfig& c, const std::string& t) { c.decay_epochs = optim::parse_epoch_list(t); },
+       [](const TrainConfig& c) {
+         std::string s = "[";
+         for (size_t i = 0; i < c.decay_epochs.size(); ++i) s += (i ? ", " : "") + std::to_string(c.decay_epochs[i]);
+         return s + "]";
+       }},
+      double_option("decay_factor", "step decay multiplier", &TrainConfig::decay_factor),
+      double_option("final_lr", "cosine/poly: lr at the end", &TrainConfig::final_lr),
+      double_option("poly_power", "poly: power p", &TrainConfig::poly_power),
+      double_option("momentum", "momentum m", &TrainConfig::momentum),
+      {"momentum_form", "u | v (v: with momentum correction, RECIPE 3)",
+       [](TrainConfig& c, const std::string& t) { c.momentum_form = train::parse_momentum_form(t); },
+       [](const TrainConfig& c) { return quoted(train::momentum_form_name(c.momentum_form)); }},
+      bool_option("nesterov", "Nesterov momentum: on | off", &TrainConfig::nesterov),
+      double_option("wd", "weight decay lambda", &TrainConfig::weight_decay),
+      bool_option("wd_on_bn", "also decay BN gamma/beta and biases: on | off", &TrainConfig::wd_on_bn),
+      bool_option("zero_gamma", "last BN of each residual block starts at gamma 0: on | off", &TrainConfig::zero_gamma),
+      bool_option("shuffle", "one seeded permutation per epoch: on | off", &TrainConfig::shuffle),
+      {"augment", "standard (crop + flip) | none",
+       [](TrainConfig& c, const std::string& t) { c.augment = data::parse_augment_kind(t); },
+       [](const TrainConfig& c) { return quoted(data::augment_kind_name(c.augment)); }},
+      int_option("augment_until_epoch", "stop augmenting from this epoch on (-1 = never)",
+                 &TrainConfig::augment_until_epoch),
+      int_option("max_iters", "stop after this many optimizer steps in all (0 = all epochs)", &TrainConfig::max_iters),
+      int_option("seed", "seed of initialisation, data order and augmentation", &TrainConfig::seed),
+      int_option("threads", "compute threads (0 = all cores)", &TrainConfig::threads),
+      {"precision", "f32 | bf16",
+       [](TrainConfig& c, const std::string& t) { c.precision = parse_dtype(t); },
+       [](const TrainConfig& c) { return quoted(dtype_name(c.precision)); }},
+      string_option("init", "safetensors weights to start from (e.g. from PyTorch)", &TrainConfig::init),
+      string_option("resume", "run directory to continue", &TrainConfig::resume),
+      string_option("out", "run directory", &TrainConfig::out),
+      int_option("log_every", "iterations between metrics lines", &TrainConfig::log_every),
+      int_option("checkpoint_every", "epochs between checkpoints", &TrainConfig::checkpoint_every),
+      int_option("eval_batch", "examples per evaluation pass", &TrainConfig::eval_batch),
+      bool_option("progress", "progress on stderr: on | off", &TrainConfig::progress),
+  };
+  return specs;
+}
+
+const OptionSpec* find_spec(const std::string& key) {
+  for (const OptionSpec& spec : option_specs())
+    if (key == spec.key) return &spec;
+  return nullptr;
+}
+
+std::string flag_name(const char* key) {
+  std::string flag = std::string("--") + key;
+  for (char& ch : flag)
+    if (ch == '_') ch = '-';
+  return flag;
+}
+
+// A TOML value as the text a flag would have carried.
+std::string value_text(const std::string& key, const toml::node& node, const std::string& origin) {
+  if (auto s = node.value_exact<std::string>()) return *s;
+  if (auto i = node.value_exact<int64_t>()) return std::to_string(*i);
+  if (auto d = node.value_exact<double>()) return number(*d);
+  if (auto b = node.value_exact<bool>()) return *b ? "on" : "off";
+  if (const toml::array* array = node.as_array()) {
+    std::string s;
+    for (const toml::node& item : *array) {
+      auto i = item.value_exact<int64_t>();
+      BIGBATCH_CHECK(i.has_value(), "[config] " << origin << ": " << key << ": expected a list of integers");
+      s += (s.empty() ? "" : ",") + std::to_string(*i);
+    }
+    return s;
+  }
+  BIGBATCH_THROW(InvalidArgument, "[config] " << origin << ": " << key << ": unsupported value type");
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  BIGBATCH_CHECK(in.good(), "[config] " << path << ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+void add_train_flags(CLI::App& command, TrainFlags& flags) {
+  command.add_option("--config", flags.config_path, "TOML file of configuration keys (flags override it)");
+  for (const OptionSpec& spec : option_specs()) {
+    std::string key = spec.key;
+    command.add_option_function<std::string>(
+        flag_name(spec.key), [&flags, key](const std::string& value) { flags.values[key] = value; }, spec.help);
+  }
+}
+
+train::TrainConfig apply_toml(const train::TrainConfig& base, const std::string& toml_text, const std::string& origin) {
+  toml::table table;
+  try {
+    table = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    BIGBATCH_THROW(InvalidArgument, "[config] " << origin << ":" << e.source().begin.line << ": " << e.description());
+  }
+  train::TrainConfig config = base;
+  for (const auto& [key, node] : table) {
+    const std::string name(key.str());
+    const OptionSpec* spec = find_spec(name);
+    BIGBATCH_CHECK(spec != nullptr, "[config] " << origin << ": unknown key '" << name
+                                                << "' (every key is a flag of `bigbatch train --help`, with _ for -)");
+    try {
+      spec->set(config, value_text(name, node, origin));
+    } catch (const InvalidArgument& e) {
+      const std::string what = e.what();
+      if (what.rfind("[config]", 0) == 0) throw;
+      BIGBATCH_THROW(InvalidArgument, "[config] " << origin << ": " << what);
+    }
+  }
+  return config;
+}
+
+train::TrainConfig resolve_train_config(const TrainFlags& flags) {
+  train::TrainConfig config;
+  auto resume = flags.values.find("resume");
+  if (resume != flags.values.end() && !resume->second.empty()) {
+    const std::string path = resume->second + "/config.toml";
+    config = apply_toml(config, read_file(path), path);
+  }
+  if (!flags.config_path.empty()) config = apply_toml(config, read_file(flags.config_path), flags.config_path);
+  for (const auto& [key, text] : flags.values) {
+    try {
+      find_spec(key)->set(config, text);
+    } catch (const InvalidArgument& e) {
+      const std::string what = e.what();
+      if (what.rfind("[", 0) == 0) BIGBATCH_THROW(InvalidArgument, "[config] " << flag_name(key.c_str()) << ": " << what);
+      BIGBATCH_THROW(InvalidArgument, "[config] " << flag_name(key.c_str()) << what.substr(what.find(':')));
+    }
+  }
+  if (!config.resume.empty()) config.out = config.resume;
+  train::validate(config);
+  return config;
+}
+
+std::string to_toml(const train::TrainConfig& config) {
+  std::string out = "# bigbatch training configuration (resolved: defaults, file, then flags)\n";
+  for (const OptionSpec& spec : option_specs()) out += std::string(spec.key) + " = " + spec.toml(config) + "\n";
+  return out;
+}
+
+}  // namespace bigbatch::cli

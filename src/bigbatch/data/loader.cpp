@@ -1,0 +1,140 @@
+// Double-buffered prefetching: the producer thread alternates between two slots, the consumer
+// takes them in the same order. A slot is free (producer may fill it), ready (filled, waiting
+// for the consumer) or held (the consumer is using it until its next call to next()).
+#include "bigbatch/data/loader.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "bigbatch/core/error.h"
+
+namespace bigbatch::data {
+
+namespace {
+
+void check_range(const LoaderOptions& o, int64_t iterations_per_epoch) {
+  BIGBATCH_CHECK(iterations_per_epoch >= 1, "[data:loader] " << iterations_per_epoch << " iterations per epoch");
+  BIGBATCH_CHECK(o.start_epoch >= 0 && o.start_iter >= 0 && o.start_iter < iterations_per_epoch,
+                 "[data:loader] start position epoch " << o.start_epoch << " iteration " << o.start_iter
+                                                       << " outside an epoch of " << iterations_per_epoch
+                                                       << " iterations");
+  BIGBATCH_CHECK(o.end_epoch * iterations_per_epoch >= o.start_epoch * iterations_per_epoch + o.start_iter,
+                 "[data:loader] end epoch " << o.end_epoch << " comes before the start (epoch " << o.start_epoch
+                                            << ", iteration " << o.start_iter << ")");
+}
+
+}  // namespace
+
+void fill_batch(const Dataset& dataset, EpochSampler& sampler, const LoaderOptions& o, int64_t epoch, int64_t iter,
+                BatchSlot& slot) {
+  sampler.workers_indices(epoch, iter, o.first_worker, o.worker_count, o.workers, slot.indices);
+  write_augmented(dataset, o.augment, epoch, slot.indices,
+                  std::span<float>(slot.images.data<float>(), static_cast<size_t>(slot.images.numel())), slot.labels);
+}
+
+Loader::Loader(const Dataset& dataset, const EpochSampler& sampler, const LoaderOptions& options)
+    : Loader(
+          options, sampler.iterations_per_epoch(),
+          [&] {
+            // Everything a batch can get wrong is checked here, in the caller's thread.
+            validate(dataset);
+            BIGBATCH_CHECK(sampler.dataset_size() == dataset.size(),
+                           "[data:loader] sampler over " << sampler.dataset_size() << " examples, dataset "
+                                                         << dataset.name << " has " << dataset.size());
+            BIGBATCH_CHECK(options.workers >= 1 && sampler.global_batch() % options.workers == 0,
+                           "[data:loader] " << options.workers << " workers do not divide the global batch "
+                                            << sampler.global_batch());
+            BIGBATCH_CHECK(options.first_worker >= 0 && options.worker_count >= 1 &&
+                               options.first_worker + options.worker_count <= options.workers,
+                           "[data:loader] workers [" << options.first_worker << ", "
+                                                     << options.first_worker + options.worker_count << ") outside [0, "
+                                                     << options.workers << ")");
+            BIGBATCH_CHECK(options.augment.pad >= 0 && options.augment.pad < std::min(dataset.height, dataset.width),
+                           "[data:loader] augmentation padding " << options.augment.pad << " outside [0, "
+                                                                 << std::min(dataset.height, dataset.width) << ")");
+            const int64_t batch = options.worker_count * (sampler.global_batch() / options.workers);
+            return Shape{batch, dataset.channels, dataset.height, dataset.width};
+          }(),
+          [&dataset, sampler = EpochSampler(sampler), options](int64_t epoch, int64_t iter, BatchSlot& slot) mutable {
+            fill_batch(dataset, sampler, options, epoch, iter, slot);
+          }) {}
+
+Loader::Loader(const LoaderOptions& options, int64_t iterations_per_epoch, const Shape& images_shape, BatchFiller fill)
+    : iterations_per_epoch_(iterations_per_epoch),
+      begin_((check_range(options, iterations_per_epoch),
+              options.start_epoch * iterations_per_epoch + options.start_iter)),
+      end_(options.end_epoch * iterations_per_epoch),
+      fill_(std::move(fill)) {
+  BIGBATCH_CHECK(images_shape.rank() == 4, "[data:loader] images shape " << images_shape.to_string() << " is not NCHW");
+  // Both buffers are allocated here, once; the steady state allocates nothing.
+  for (size_t i = 0; i < 2; ++i) {
+    BatchSlot& slot = slots_[i];
+    slot.images = Tensor::zeros(images_shape, DType::f32);
+    slot.labels.assign(static_cast<size_t>(images_shape[0]), 0);
+    slot.indices.assign(static_cast<size_t>(images_shape[0]), 0);
+    batches_[i] = Batch{0, 0, slot.images, slot.labels, slot.indices};
+  }
+  thread_ = std::thread([this] { produce(); });
+}
+
+Loader::~Loader() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+void Loader::produce() {
+  for (int64_t position = begin_; position < end_; ++position) {
+    const int slot = static_cast<int>((position - begin_) % 2);
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [&] { return stop_ || state_[static_cast<size_t>(slot)] == SlotState::free; });
+      if (stop_) return;
+    }
+    // Filled outside the lock: the consumer reads only the other slot meanwhile.
+    try {
+      fill_(position / iterations_per_epoch_, position % iterations_per_epoch_, slots_[static_cast<size_t>(slot)]);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      error_ = std::current_exception();
+      done_ = true;
+      changed_.notify_all();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      state_[static_cast<size_t>(slot)] = SlotState::ready;
+      batches_[static_cast<size_t>(slot)].epoch = position / iterations_per_epoch_;
+      batches_[static_cast<size_t>(slot)].iter = position % iterations_per_epoch_;
+    }
+    changed_.notify_all();
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  done_ = true;
+  changed_.notify_all();
+}
+
+const Batch* Loader::next() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (held_slot_ >= 0) {
+    state_[static_cast<size_t>(held_slot_)] = SlotState::free;
+    held_slot_ = -1;
+    changed_.notify_all();
+  }
+  const auto slot = static_cast<size_t>(next_slot_);
+  changed_.wait(lock, [&] { return done_ || state_[slot] == SlotState::ready; });
+  if (state_[slot] != SlotState::ready) {
+    // The producer finished or failed, and every batch it made has been consumed.
+    if (error_) std::rethrow_exception(error_);
+    return nullptr;
+  }
+  state_[slot] = SlotState::held;
+  held_slot_ = next_slot_;
+  next_slot_ ^= 1;
+  return &batches_[slot];
+}
+
+}  // namespace bigbatch::data

@@ -1,0 +1,49 @@
+#include "bigbatch/train/datasets.h"
+
+#include <algorithm>
+#include <cstddef>
+
+#include "bigbatch/core/error.h"
+#include "bigbatch/data/cifar.h"
+#include "bigbatch/data/idx.h"
+#include "bigbatch/data/synthetic.h"
+
+namespace bigbatch::train {
+
+data::Dataset load_dataset(const DatasetSpec& spec, bool train) {
+  if (spec.name == "fashion-mnist" || spec.name == "mnist") {
+    BIGBATCH_CHECK(spec.name == "fashion-mnist" || !spec.dir.empty(),
+                   "[data] mnist: give its directory with --data-dir (only Fashion-MNIST has a default)");
+    data::Dataset d = data::load_mnist(spec.dir.empty() ? data::kFashionMnistDir : spec.dir, train);
+    if (spec.name == "mnist") {
+      // MNIST's own statistics (LeCun et al.), not Fashion-MNIST's.
+      d.mean = {0.1307f};
+      d.stddev = {0.3081f};
+    }
+    return d;
+  }
+  if (spec.name == "cifar10") return data::load_cifar10(spec.dir.empty() ? "data/cifar-10-batches-bin" : spec.dir, train);
+  if (spec.name == "cifar100") return data::load_cifar100(spec.dir.empty() ? "data/cifar-100-binary" : spec.dir, train);
+  if (spec.name == "synthetic") {
+    // One draw of train + test examples, split: both share the class patterns, and the test
+    // examples' noise differs from every training example's.
+    const int64_t train_size = spec.synthetic_size, test_size = std::max<int64_t>(spec.synthetic_size / 4, 1);
+    data::SyntheticOptions o;
+    o.size = train_size + test_size;
+    o.channels = 1;
+    o.height = o.width = 28;
+    o.seed = spec.seed;
+    data::Dataset d = data::make_synthetic(o);
+    const int64_t begin = train ? 0 : train_size, count = train ? train_size : test_size;
+    const auto chw = static_cast<size_t>(d.example_numel());
+    d.pixels = std::vector<uint8_t>(d.pixels.begin() + static_cast<std::ptrdiff_t>(begin * static_cast<int64_t>(chw)),
+                                    d.pixels.begin() + static_cast<std::ptrdiff_t>((begin + count) * static_cast<int64_t>(chw)));
+    d.labels = std::vector<int32_t>(d.labels.begin() + begin, d.labels.begin() + begin + count);
+    d.name = train ? "synthetic train" : "synthetic test";
+    return d;
+  }
+  BIGBATCH_THROW(InvalidArgument,
+                 "[data] unknown dataset '" << spec.name << "'; known: fashion-mnist, mnist, cifar10, cifar100, synthetic");
+}
+
+}  // namespace bigbatch::train

@@ -1,0 +1,50 @@
+#include "bigbatch/train/evaluator.h"
+
+#include <algorithm>
+#include <numeric>
+#include <span>
+
+#include "bigbatch/ops/accuracy.h"
+#include "bigbatch/ops/softmax_cross_entropy.h"
+
+namespace bigbatch::train {
+
+Evaluator::Evaluator(const nn::Graph& graph, const Arena& params, const Arena& buffers, const data::Dataset& dataset,
+                     int64_t batch, DType precision)
+    : dataset_(dataset), batch_(std::min(batch, dataset.size())) {
+  BIGBATCH_CHECK(dataset.size() > 0, "[eval] " << dataset.name << " has no examples");
+  nn::ExecutorBindings bindings{&graph, &params, nullptr, &buffers};
+  full_ = nn::make_cpu_executor(bindings, {batch_, 0, precision});
+  if (int64_t rest = dataset.size() % batch_; rest > 0) remainder_ = nn::make_cpu_executor(bindings, {rest, 0, precision});
+  images_ = Tensor::zeros({batch_, dataset.channels, dataset.height, dataset.width});
+  labels_.resize(static_cast<size_t>(batch_));
+  indices_.resize(static_cast<size_t>(batch_));
+}
+
+EvalResult Evaluator::run() {
+  EvalResult r;
+  double loss_sum = 0.0;
+  int64_t top1 = 0, top5 = 0;
+  const int64_t classes = dataset_.num_classes;
+  for (int64_t begin = 0; begin < dataset_.size(); begin += batch_) {
+    const int64_t count = std::min(batch_, dataset_.size() - begin);
+    nn::Executor& executor = count == batch_ ? *full_ : *remainder_;
+    std::span<int64_t> indices(indices_.data(), static_cast<size_t>(count));
+    std::iota(indices.begin(), indices.end(), begin);
+    Tensor images = images_.slice(0, count);
+    data::write_normalized(dataset_, indices, std::span<float>(images.data<float>(), static_cast<size_t>(images.numel())),
+                           std::span<int32_t>(labels_.data(), static_cast<size_t>(count)));
+    executor.forward(images, /*training=*/false);
+    const float* logits = executor.logits().data<float>();
+    loss_sum += ops::softmax_cross_entropy_forward(count, classes, logits, labels_.data(), 1.0);
+    top1 += ops::topk_correct(count, classes, logits, labels_.data(), 1);
+    top5 += ops::topk_correct(count, classes, logits, labels_.data(), std::min<int64_t>(5, classes));
+  }
+  r.examples = dataset_.size();
+  r.loss = loss_sum / static_cast<double>(r.examples);
+  r.top1_err = 1.0 - static_cast<double>(top1) / static_cast<double>(r.examples);
+  r.top5_err = 1.0 - static_cast<double>(top5) / static_cast<double>(r.examples);
+  return r;
+}
+
+}  // namespace bigbatch::train

@@ -1,0 +1,38 @@
+// Evaluation on a held-out split: inference with the BN running statistics, top-1 and
+// top-5 error and the mean cross-entropy over every example.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "bigbatch/core/arena.h"
+#include "bigbatch/data/dataset.h"
+#include "bigbatch/nn/executor.h"
+#include "bigbatch/nn/graph.h"
+
+namespace bigbatch::train {
+
+struct EvalResult {
+  double loss = 0.0;  // mean over examples
+  double top1_err = 0.0, top5_err = 0.0;  // fractions
+  int64_t examples = 0;
+};
+
+class Evaluator {
+ public:
+  // Plans executors for batches of `batch` (and one for the remainder) once; the arenas and
+  // dataset must outlive the evaluator, which reads the current parameters at every run().
+  Evaluator(const nn::Graph& graph, const Arena& params, const Arena& buffers, const data::Dataset& dataset,
+            int64_t batch, DType precision);
+  EvalResult run();
+
+ private:
+  const data::Dataset& dataset_;
+  int64_t batch_;
+  std::unique_ptr<nn::Executor> full_, remainder_;
+  Tensor images_;
+  std::vector<int32_t> labels_;
+  std::vector<int64_t> indices_;
+};
+
+}  // namespace bigbatch::train

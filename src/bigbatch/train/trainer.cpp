@@ -1,0 +1,340 @@
+#include "bigbatch/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "bigbatch/core/rng.h"
+#include "bigbatch/core/threading.h"
+#include "bigbatch/data/loader.h"
+#include "bigbatch/models/registry.h"
+#include "bigbatch/nn/init.h"
+#include "bigbatch/ops/accuracy.h"
+#include "bigbatch/ops/softmax_cross_entropy.h"
+#include "bigbatch/optim/lr_policy.h"
+#include "bigbatch/optim/sgd.h"
+#include "bigbatch/train/checkpoint.h"
+#include "bigbatch/train/datasets.h"
+#include "bigbatch/train/metrics.h"
+
+namespace bigbatch::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void add_into(const Arena& dst, const Arena& src) {
+  float* d = dst.data();
+  const float* s = src.data();
+  const int64_t n = dst.total_elems();
+#pragma omp parallel for simd
+  for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+}
+
+void scale(const Arena& a, float factor) {
+  float* d = a.data();
+  const int64_t n = a.total_elems();
+#pragma omp parallel for simd
+  for (int64_t i = 0; i < n; ++i) d[i] *= factor;
+}
+
+optim::SgdOptions sgd_options(const TrainConfig& c) {
+  optim::SgdOptions o;
+  o.momentum = c.momentum;
+  o.weight_decay = c.weight_decay;
+  o.decay_bn_and_bias = c.wd_on_bn;
+  o.nesterov = c.nesterov;
+  o.v_form = c.momentum_form == MomentumForm::v;
+  return o;
+}
+
+}  // namespace
+
+struct Trainer::State {
+  TrainConfig config;
+  std::string config_toml;
+  fs::path run_dir;
+  data::Dataset train_set, test_set;
+  nn::Graph graph;
+  Arena params, grads, grad_sum, buffers, buffers_start, buffers_sum;
+  std::optional<optim::Sgd> sgd;
+  std::optional<optim::LrPolicy> lr_policy;
+  std::optional<data::EpochSampler> sampler;
+  std::unique_ptr<nn::Executor> executor;
+  std::optional<Evaluator> evaluator;
+  CheckpointState ckpt;  // position and epoch sums, kept current
+  Tensor diff_logits;
+
+  int64_t iters_per_epoch() const { return sampler->iterations_per_epoch(); }
+  int64_t micro_batches() const { return config.global_batch / config.micro_batch_examples(); }
+
+  std::string checkpoint_path(const std::string& name) const { return (run_dir / "checkpoints" / name).string(); }
+  void save(int64_t completed_epoch);
+  // One optimizer step on the global batch; returns the loss (sum over kn / kn).
+  double step(const data::Batch& batch, double lr, int64_t& correct);
+};
+
+Trainer::Trainer(const TrainConfig& config, const std::string& config_toml) : s_(std::make_unique<State>()) {
+  State& s = *s_;
+  s.config = config;
+  s.config_toml = config_toml;
+  validate(config);
+  if (config.threads > 0) set_num_threads(config.threads);
+
+  DatasetSpec spec{config.dataset, config.data_dir, config.synthetic_size, config.seed};
+  s.train_set = load_dataset(spec, true);
+  s.test_set = load_dataset(spec, false);
+  s.graph = models::build_model({config.model, s.train_set.channels, s.train_set.height, s.train_set.width,
+                                 s.train_set.num_classes});
+  s.params = Arena(s.graph.parameter_layout());
+  s.grads = Arena(s.graph.parameter_layout());
+  s.buffers = Arena(s.graph.buffer_layout());
+  if (s.micro_batches() > 1) {
+    s.grad_sum = Arena(s.graph.parameter_layout());
+    s.buffers_start = Arena(s.graph.buffer_layout());
+    s.buffers_sum = Arena(s.graph.buffer_layout());
+  }
+  s.sgd.emplace(s.graph.parameter_layout(), sgd_options(config));
+
+  s.sampler.emplace(s.train_set.size(), config.global_batch, config.seed, config.shuffle);
+  optim::LrPolicyConfig lr;
+  lr.base_lr = config.lr;
+  lr.base_batch = config.ref_batch;
+  lr.global_batch = config.global_batch;
+  lr.scaling = config.scaling;
+  lr.warmup = config.warmup;
+  lr.warmup_epochs = config.warmup_epochs;
+  lr.iters_per_epoch = s.iters_per_epoch();
+  lr.epochs = config.epochs;
+  lr.schedule = config.decay;
+  lr.decay_epochs = config.decay_epochs;
+  lr.decay_factor = config.decay_factor;
+  lr.final_lr = config.final_lr;
+  lr.poly_power = config.poly_power;
+  s.lr_policy.emplace(lr);
+
+  s.ckpt.model = config.model;
+  s.ckpt.seed = config.seed;
+  s.ckpt.config_toml = config_toml;
+  if (!config.resume.empty()) {
+    s.run_dir = config.resume;
+    const std::string path = s.checkpoint_path("last.safetensors");
+    CheckpointState restored = load_checkpoint(path, s.params, s.buffers, s.sgd->momentum_buffer());
+    BIGBATCH_CHECK(restored.model == config.model, "[train] " << path << " holds a " << restored.model
+                                                              << ", the configuration asks for " << config.model);
+    BIGBATCH_CHECK(restored.seed == config.seed, "[train] " << path << " was trained with seed " << restored.seed
+                                                            << "; resuming with seed " << config.seed
+                                                            << " would change the data order");
+    s.sgd->set_prev_lr(restored.prev_lr);
+    restored.config_toml = config_toml;
+    s.ckpt = restored;
+    BIGBATCH_CHECK(s.ckpt.position.step == s.ckpt.position.epoch * s.iters_per_epoch() + s.ckpt.position.iter,
+                   "[train] " << path << ": position (epoch " << s.ckpt.position.epoch << ", iter "
+                              << s.ckpt.position.iter << ", step " << s.ckpt.position.step
+                              << ") does not fit " << s.iters_per_epoch()
+                              << " iterations per epoch: was the global batch or the dataset changed?");
+  } else {
+    s.run_dir = config.out;
+    Rng rng(config.seed);
+    nn::initialize(s.graph, s.params, s.buffers, rng, {config.zero_gamma});
+    if (!config.init.empty()) load_weights(config.init, s.params, s.buffers);
+  }
+  fs::create_directories(s.run_dir / "checkpoints");
+  {
+    std::ofstream out(s.run_dir / "config.toml");
+    out << config_toml;
+    BIGBATCH_CHECK(out.good(), "[train] cannot write " << (s.run_dir / "config.toml").string());
+  }
+  // A new run starts a new record; a resumed one continues its own.
+  if (config.resume.empty()) fs::remove(s.run_dir / "metrics.jsonl");
+
+  nn::ExecutorOptions options{config.micro_batch_examples(), config.per_worker_batch, config.precision};
+  s.executor = nn::make_cpu_executor({&s.graph, &s.params, &s.grads, &s.buffers}, options);
+  s.evaluator.emplace(s.graph, s.params, s.buffers, s.test_set, config.eval_batch, config.precision);
+  s.diff_logits = Tensor::zeros({config.micro_batch_examples(), s.graph.num_classes()});
+}
+
+Trainer::~Trainer() = default;
+
+const Arena& Trainer::params() const { return s_->params; }
+const Arena& Trainer::buffers() const { return s_->buffers; }
+
+double Trainer::State::step(const data::Batch& batch, double lr, int64_t& correct) {
+  const int64_t micro = config.micro_batch_examples(), classes = graph.num_classes();
+  const int64_t parts = micro_batches();
+  const auto kn = static_cast<double>(config.global_batch);
+  double loss = 0.0;
+  if (parts > 1) buffers_start.copy_from(buffers);
+  for (int64_t j = 0; j < parts; ++j) {
+    // Micro-batches are whole workers, so every BN group still has n examples (RECIPE §8).
+    // Each starts from the step's running statistics and their results are averaged,
+    // which is what one pass over all workers computes.
+    if (parts > 1 && j > 0) buffers.copy_from(buffers_start);
+    Tensor images = batch.images.slice(j * micro, (j + 1) * micro);
+    const int32_t* labels = batch.labels.data() + j * micro;
+    executor->forward(images, /*training=*/true);
+    const float* logits = executor->logits().data<float>();
+    // Each worker's loss is its examples' sum divided by the global kn (RECIPE §4).
+    loss += ops::softmax_cross_entropy_forward(micro, classes, logits, labels, kn);
+    correct += ops::topk_correct(micro, classes, logits, labels, 1);
+    ops::softmax_cross_entropy_backward(micro, classes, logits, labels, kn, diff_logits.data<float>());
+    executor->backward(diff_logits);
+    if (parts > 1) {
+      if (j == 0) {
+        grad_sum.copy_from(grads);
+        buffers_sum.copy_from(buffers);
+      } else {
+        add_into(grad_sum, grads);
+        add_into(buffers_sum, buffers);
+      }
+    }
+  }
+  if (!std::isfinite(loss)) return loss;  // the caller stops before the update
+  if (parts > 1) {
+    scale(buffers_sum, 1.0f / static_cast<float>(parts));
+    buffers.copy_from(buffers_sum);
+  }
+  sgd->step(params, parts > 1 ? grad_sum : grads, lr);
+  return loss;
+}
+
+void Trainer::State::save(int64_t completed_epoch) {
+  ckpt.prev_lr = sgd->prev_lr();
+  const std::string last = checkpoint_path("last.safetensors");
+  save_checkpoint(last, params, buffers, &sgd->momentum_buffer(), ckpt);
+  if (completed_epoch > 0) {
+    // The per-epoch copy is a hard link when the file system allows it: no second write.
+    const std::string named = checkpoint_path("epoch-" + std::to_string(completed_epoch) + ".safetensors");
+    std::error_code ec;
+    fs::remove(named, ec);
+    fs::create_hard_link(last, named, ec);
+    if (ec) fs::copy_file(last, named, fs::copy_options::overwrite_existing);
+  }
+}
+
+TrainResult Trainer::run() {
+  State& s = *s_;
+  const TrainConfig& c = s.config;
+  const int64_t ipe = s.iters_per_epoch();
+  const int64_t total = c.epochs * ipe;
+  const int64_t stop = c.max_iters > 0 ? std::min(total, c.max_iters) : total;
+  TrainResult result;
+  result.run_dir = s.run_dir.string();
+  result.last_checkpoint = s.checkpoint_path("last.safetensors");
+
+  MetricsLog metrics((s.run_dir / "metrics.jsonl").string());
+  Progress progress(c.progress, stop);
+  if (s.ckpt.position.step == 0) {
+    nlohmann::json run = {{"kind", "run"},          {"model", c.model},
+                          {"dataset", c.dataset},   {"global_batch", c.global_batch},
+                          {"per_worker_batch", c.per_worker_batch}, {"workers", c.workers()},
+                          {"lr_policy", s.lr_policy->describe()},  {"label", s.run_dir.filename().string()}};
+    metrics.write(run.dump());
+  }
+  progress.message("bigbatch: " + c.model + " on " + s.train_set.name + ", " + std::to_string(c.workers()) +
+                   " workers x " + std::to_string(c.per_worker_batch) + " = " + std::to_string(c.global_batch) +
+                   "; " + s.lr_policy->describe());
+
+  data::LoaderOptions lo;
+  lo.start_epoch = s.ckpt.position.epoch;
+  lo.start_iter = s.ckpt.position.iter;
+  lo.end_epoch = c.epochs;
+  lo.workers = c.workers();
+  lo.first_worker = 0;
+  lo.worker_count = c.workers();
+  lo.augment.kind = c.augment;
+  lo.augment.seed = c.seed;
+  const int64_t until = c.augment_until_epoch;
+  data::EpochSampler sampler = *s.sampler;
+  const data::Dataset& train_set = s.train_set;
+  data::Loader loader(lo, ipe, Shape({c.global_batch, train_set.channels, train_set.height, train_set.width}),
+                      [&train_set, sampler, lo, until](int64_t epoch, int64_t iter, data::BatchSlot& slot) mutable {
+                        data::LoaderOptions o = lo;
+                        // MXNet's ResNet-152 recipe stops augmenting late in training.
+                        if (until >= 0 && epoch >= until) o.augment.kind = data::AugmentKind::none;
+                        data::fill_batch(train_set, sampler, o, epoch, iter, slot);
+                      });
+
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  auto interval_start = start;
+  int64_t interval_steps = 0;
+  bool evaluated_last = false;
+  while (s.ckpt.position.step < stop) {
+    TrainPosition& pos = s.ckpt.position;
+    const data::Batch* batch = loader.next();
+    BIGBATCH_CHECK(batch != nullptr && batch->epoch == pos.epoch && batch->iter == pos.iter,
+                   "[train] the loader fell out of step at epoch " << pos.epoch << " iteration " << pos.iter);
+    const double lr = s.lr_policy->lr_at(pos.step);
+    int64_t correct = 0;
+    const double loss = s.step(*batch, lr, correct);
+    if (!std::isfinite(loss)) {
+      progress.finish();
+      BIGBATCH_THROW(Error, "[train] the loss is " << loss << " at step " << pos.step << " (epoch " << pos.epoch
+                                                   << ", iteration " << pos.iter << ", lr " << lr
+                                                   << "): training diverged; the last good checkpoint is "
+                                                   << result.last_checkpoint
+                                                   << " (try a lower --lr or a longer --warmup-epochs)");
+    }
+    s.ckpt.epoch_loss_sum += loss;
+    s.ckpt.epoch_correct += correct;
+    s.ckpt.epoch_seen += c.global_batch;
+    ++pos.step;
+    ++interval_steps;
+    const double since = std::chrono::duration<double>(clock::now() - interval_start).count();
+    const double img_per_s = since > 0 ? static_cast<double>(interval_steps * c.global_batch) / since : 0.0;
+    if (pos.step % c.log_every == 0) {
+      metrics.write(nlohmann::json{{"kind", "iter"}, {"iter", pos.step}, {"epoch", pos.epoch}, {"lr", lr},
+                                   {"loss", loss}, {"img_per_s", img_per_s}}
+                        .dump());
+      interval_start = clock::now();
+      interval_steps = 0;
+    }
+    progress.update(pos.step, pos.epoch, loss, lr, img_per_s, c.log_every);
+    evaluated_last = false;
+    if (++pos.iter == ipe) {
+      const int64_t done_epoch = pos.epoch + 1;
+      EvalResult eval = s.evaluator->run();
+      const auto seen = static_cast<double>(s.ckpt.epoch_seen);
+      const double wall = std::chrono::duration<double>(clock::now() - start).count();
+      metrics.write(nlohmann::json{{"kind", "epoch"},
+                                   {"epoch", done_epoch},
+                                   {"train_loss", s.ckpt.epoch_loss_sum / static_cast<double>(ipe)},
+                                   {"train_top1_err", 1.0 - static_cast<double>(s.ckpt.epoch_correct) / seen},
+                                   {"test_loss", eval.loss},
+                                   {"test_top1_err", eval.top1_err},
+                                   {"test_top5_err", eval.top5_err},
+                                   {"wall_s", wall}}
+                        .dump());
+      char line[200];
+      std::snprintf(line, sizeof line, "epoch %lld/%lld: train loss %.4f err %.2f%%, test loss %.4f err %.2f%% (%.0f s)",
+                    static_cast<long long>(done_epoch), static_cast<long long>(c.epochs),
+                    s.ckpt.epoch_loss_sum / static_cast<double>(ipe),
+                    100.0 * (1.0 - static_cast<double>(s.ckpt.epoch_correct) / seen), eval.loss, 100.0 * eval.top1_err,
+                    wall);
+      progress.message(line);
+      pos.epoch = done_epoch;
+      pos.iter = 0;
+      s.ckpt.epoch_loss_sum = 0.0;
+      s.ckpt.epoch_correct = s.ckpt.epoch_seen = 0;
+      result.final_eval = eval;
+      evaluated_last = true;
+      if (done_epoch % c.checkpoint_every == 0 || done_epoch == c.epochs || pos.step == stop) s.save(done_epoch);
+    }
+  }
+  progress.finish();
+  if (!evaluated_last) {
+    // Stopped inside an epoch (max_iters): keep the position so --resume continues it.
+    s.save(0);
+    result.final_eval = s.evaluator->run();
+  }
+  result.steps = s.ckpt.position.step;
+  result.epochs = s.ckpt.position.epoch;
+  result.wall_s = std::chrono::duration<double>(clock::now() - start).count();
+  return result;
+}
+
+}  // namespace bigbatch::train

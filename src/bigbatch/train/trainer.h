@@ -1,0 +1,47 @@
+// The training loop of large-minibatch synchronous SGD in one process: k = kn/n virtual
+// workers, each with its own batch-norm statistics over its n examples (ghost BN), loss
+// divided by kn, gradients summed over workers (RECIPE §4, §6), optionally a few workers at a
+// time with gradient accumulation (§8); evaluation every epoch, metrics, checkpoints, resume.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "bigbatch/train/evaluator.h"
+#include "bigbatch/train/train_config.h"
+
+namespace bigbatch::train {
+
+struct TrainResult {
+  EvalResult final_eval;
+  int64_t steps = 0;     // optimizer steps done in all (including before a resume)
+  int64_t epochs = 0;    // epochs completed in all
+  double wall_s = 0.0;   // this process's training time
+  std::string run_dir;
+  std::string last_checkpoint;
+};
+
+class Trainer {
+ public:
+  // Loads the data, builds and initialises (or restores, with config.resume) the model and
+  // plans the executors. config_toml is the resolved configuration, written to the run
+  // directory as config.toml. Throws InvalidArgument on a bad configuration or input.
+  Trainer(const TrainConfig& config, const std::string& config_toml);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Trains to the end (all epochs, or max_iters steps in all). A non-finite loss throws
+  // Error naming the iteration, with the last good checkpoint left as it was.
+  TrainResult run();
+
+  // For tests and tools: the model's current state.
+  const Arena& params() const;
+  const Arena& buffers() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace bigbatch::train

@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+"""End-to-end checks of the `bigbatch` binary: help, the model table, a tiny benchmark's
+JSON, and that bad input exits non-zero with exactly one error line.
+Usage: cli_test.py {help|models|bench|errors} PATH/TO/bigbatch"""
+
+import json
+import subprocess
+import sys
+
+BINARY = None
+failures = []
+
+
+def run(*args):
+    proc = subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=240)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def check(condition, what, detail=""):
+    if not condition:
+        failures.append(f"{what}\n{detail}".rstrip())
+
+
+def expect_error(args, code, needle):
+    rc, out, err = run(*args)
+    lines = [line for line in err.splitlines() if line.strip()]
+    detail = f"args: {args}\nrc: {rc}\nstdout: {out!r}\nstderr: {err!r}"
+    check(rc == code, f"{args}: expected exit {code}, got {rc}", detail)
+    check(len(lines) == 1 and lines[0].startswith("bigbatch: error: "), f"{args}: expected one error line", detail)
+    check(needle.lower() in err.lower(), f"{args}: expected '{needle}' in the error", detail)
+    check(out == "", f"{args}: expected nothing on stdout", detail)
+
+
+def test_help():
+    rc, out, _ = run("--help")
+    check(rc == 0 and "models" in out and "bench" in out, "--help lists the subcommands", out)
+    rc, out, _ = run("bench", "--help")
+    check(rc == 0 and "--bn-group" in out and "--precision" in out, "bench --help lists its options", out)
+
+
+def test_models():
+    rc, out, err = run("models")
+    check(rc == 0, "models exits 0", err)
+    rows = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    check("resnet50" in rows and "25,557,032" in rows.get("resnet50", ""), "resnet50 has 25,557,032 params", out)
+    check("3x224x224" in rows.get("resnet50", ""), "resnet50 defaults to 3x224x224", out)
+    check("1x28x28" in rows.get("resnet20", ""), "resnet20 defaults to 1x28x28", out)
+    rc, out, err = run("models", "--input", "3x32x32", "--classes", "100")
+    check(rc == 0 and "3x32x32" in out and " 100 " in out, "models --input/--classes apply to every row", out + err)
+
+
+def test_bench():
+    args = ["bench", "--model", "resnet8", "--input", "1x16x16", "--batch", "8", "--steps", "2", "--warmup", "1"]
+    rc, out, err = run(*args, "--json", "--threads", "1")
+    check(rc == 0, "bench --json exits 0", err)
+    try:
+        result = json.loads(out)
+        check(out.count("\n") == 1, "bench --json prints one line", out)
+        check(result["img_per_s"] > 0, "img_per_s > 0", out)
+        for key in ("median_ms", "peak_rss_mib", "model", "batch", "threads", "precision"):
+            check(key in result, f"JSON has '{key}'", out)
+        check(result["model"] == "resnet8" and result["batch"] == 8 and result["threads"] == 1, "JSON echoes args", out)
+        check(result["final_loss"] is not None, "the loss stays finite", out)
+    except (ValueError, KeyError) as e:
+        check(False, f"bench --json prints parseable JSON ({e})", out + err)
+    rc, out, err = run(*args, "--bn-group", "4")
+    check(rc == 0 and "img/s" in out, "bench prints a human-readable table", out + err)
+    # bf16 either runs (native bf16 CPU) or fails with one clear line.
+    rc, out, err = run(*args, "--precision", "bf16", "--json")
+    if rc == 0:
+        check(json.loads(out)["precision"] == "bf16", "bf16 run reports its precision", out)
+    else:
+        lines = [line for line in err.splitlines() if line.strip()]
+        check(rc == 1 and len(lines) == 1 and "bf16" in lines[0], "bf16 fails with one clear line", err)
+
+
+def test_errors():
+    base = ["bench", "--model", "resnet8", "--input", "1x16x16", "--batch", "8", "--steps", "1", "--warmup", "0"]
+    expect_error(["bench", "--model", "resnet8", "--input", "3x224"], 1, "--input")
+    expect_error(["bench", "--model", "resnet8", "--input", "3x0x4"], 1, "--input")
+    expect_error(["bench", "--model", "resnet8", "--input", "axbxc"], 1, "--input")
+    expect_error(base + ["--bn-group", "3"], 1, "divisible")
+    expect_error(["bench", "--model", "resnet9"], 1, "unknown model")
+    expect_error(base + ["--precision", "f16"], 1, "precision")
+    expect_error(["bench", "--model", "resnet8", "--batch", "0"], 1, "--batch")
+    expect_error(["bench", "--model", "resnet8", "--steps", "0"], 1, "--steps")
+    expect_error(["bench", "--model", "resnet8", "--batch", "8", "--batch", "16"], 2, "--batch")
+    expect_error(base + ["--threads", "-1"], 1, "--threads")
+    expect_error(["bench", "--model", "resnet8", "--batch", "many"], 2, "--batch")
+    expect_error(["bench", "--batch", "8"], 2, "--model")
+    expect_error(["bench", "--model", "resnet8", "--frobnicate"], 2, "frobnicate")
+    expect_error([], 2, "subcommand")
+    expect_error(["models", "--input", "3x32"], 1, "--input")
+
+
+def main():
+    global BINARY
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    case, BINARY = sys.argv[1], sys.argv[2]
+    {"help": test_help, "models": test_models, "bench": test_bench, "errors": test_errors}[case]()
+    for f in failures:
+        print("FAIL:", f, "\n")
+    print(f"cli_test {case}: {'FAILED' if failures else 'passed'}")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
