@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -185,6 +186,74 @@ TEST(Sgd, SameResultForAnyThreadCountAndMatchesScalarFormula) {
       ASSERT_EQ(params.data()[k], first.data()[k]) << "threads " << threads << " element " << k;
   }
   set_num_threads(saved);
+}
+
+
+// Runs `lrs` steps with gradients that depend only on the step, from the same weights.
+std::vector<float> run_schedule(const SgdOptions& options, const std::vector<double>& lrs) {
+  auto layout = small_layout();
+  Arena params(layout), grads(layout);
+  Rng rng(5);
+  for (int64_t i = 0; i < params.total_elems(); ++i) params.data()[i] = static_cast<float>(rng.normal());
+  Sgd sgd(layout, options);
+  for (size_t t = 0; t < lrs.size(); ++t) {
+    Rng g(100 + t);
+    for (const ArenaEntry& e : layout->entries())
+      for (int64_t i = 0; i < e.shape.numel(); ++i) grads.data()[e.offset + i] = static_cast<float>(g.normal());
+    sgd.step(params, grads, lrs[t]);
+  }
+  return std::vector<float>(params.data(), params.data() + params.total_elems());
+}
+
+// A warmup from 0.1 to 0.4, then two step decays (RECIPE §2): η changes almost every step.
+const std::vector<double> kWarmupAndDecays = {0.1, 0.175, 0.25, 0.325, 0.4, 0.4, 0.4, 0.04, 0.04, 0.004, 0.004};
+
+double max_relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = 0.0;
+  for (size_t i = 0; i < a.size(); ++i)
+    worst = std::max(worst, std::abs(a[i] - b[i]) / std::max(1e-3, static_cast<double>(std::abs(a[i]))));
+  return worst;
+}
+
+// RECIPE §3, Remark 2: the v-form with the momentum correction η_t/η_{t−1} gives the u-form's
+// weights whatever the schedule; without it, it does not once η changes.
+TEST(Sgd, VFormWithCorrectionEqualsUFormAndDiffersWithout) {
+  for (bool nesterov : {false, true}) {
+    SgdOptions u;
+    u.nesterov = nesterov;
+    SgdOptions v = u;
+    v.v_form = true;
+    SgdOptions v_uncorrected = v;
+    v_uncorrected.momentum_correction = false;
+    const std::vector<float> wu = run_schedule(u, kWarmupAndDecays);
+    const std::vector<float> wv = run_schedule(v, kWarmupAndDecays);
+    const std::vector<float> wx = run_schedule(v_uncorrected, kWarmupAndDecays);
+    EXPECT_LT(max_relative_difference(wu, wv), 1e-5) << "nesterov " << nesterov;
+    EXPECT_GT(max_relative_difference(wu, wx), 1e-2) << "nesterov " << nesterov;
+  }
+  // With a constant η the correction is 1 and both v-forms agree.
+  SgdOptions v;
+  v.v_form = true;
+  SgdOptions v_uncorrected = v;
+  v_uncorrected.momentum_correction = false;
+  const std::vector<double> constant(8, 0.3);
+  EXPECT_EQ(run_schedule(v, constant), run_schedule(v_uncorrected, constant));
+}
+
+// Nesterov, u-form, one step from u = 0: w ← w − lr·(d + m·d) with d = g + λ·w.
+TEST(Sgd, NesterovFirstStepByHand) {
+  auto layout = small_layout();
+  Arena params(layout), grads(layout);
+  set(params, "fc.weight", {1.0f, -2.0f});
+  set(grads, "fc.weight", {0.5f, 0.25f});
+  SgdOptions o;
+  o.nesterov = true;
+  o.weight_decay = 0.1;
+  Sgd sgd(layout, o);
+  sgd.step(params, grads, 0.5);
+  const float d0 = 0.5f + 0.1f * 1.0f, d1 = 0.25f + 0.1f * -2.0f;
+  expect(params, "fc.weight", {1.0f - 0.5f * (d0 + 0.9f * d0), -2.0f - 0.5f * (d1 + 0.9f * d1)});
+  EXPECT_EQ(sgd.prev_lr(), 0.5);
 }
 
 TEST(Sgd, RejectsBadArguments) {

@@ -1,0 +1,198 @@
+#!/usr/bin/python3
+"""bigbatch against PyTorch on Fashion-MNIST (run with /usr/bin/python3, Debian's torch).
+
+  torch_parity.py eval BIGBATCH SCRATCH   a short bigbatch run's checkpoint, evaluated by
+                                          `bigbatch eval` and by PyTorch (strict load)
+  torch_parity.py step BIGBATCH SCRATCH   PyTorch-initialised weights into `bigbatch train
+                                          --init`: loss before and after one SGD step
+
+Exits 77 (ctest SKIP_RETURN_CODE) when torch is missing or the data set is absent."""
+
+import gzip
+import json
+import math
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+SKIP = 77
+ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
+# src/bigbatch/data/idx.h: float constants, widened to double by channel_affine.
+MEAN, STD = 0.2860, 0.3530
+THREADS = 2
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError as e:
+    print(f"SKIP: /usr/bin/python3 cannot import torch ({e}); apt-get install python3-torch", flush=True)
+    sys.exit(SKIP)
+
+sys.path.insert(0, str(ROOT / "bench" / "pytorch"))
+sys.path.insert(0, str(ROOT / "tests" / "io"))
+import torch_interop as safetensors_py  # noqa: E402  pure-Python safetensors reader/writer
+import train_step  # noqa: E402  the PyTorch CIFAR ResNet with torchvision's names
+
+
+def fail(message):
+    print(f"FAIL: {message}", flush=True)
+    sys.exit(1)
+
+
+def relative(a, b):
+    return abs(a - b) / max(abs(a), abs(b), 1e-30)
+
+
+def f32(x):
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic, = struct.unpack(">I", data[:4])
+    ndim = magic & 0xFF
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
+
+
+def load_split(train):
+    prefix = "train" if train else "t10k"
+    pixels = read_idx(DATA_DIR / f"{prefix}-images-idx3-ubyte.gz")
+    labels = read_idx(DATA_DIR / f"{prefix}-labels-idx1-ubyte.gz").long()
+    # As data/dataset.cpp: scale and shift folded in double from the f32 constants, rounded
+    # once to f32, then x = float(p)·scale + shift in f32 (two roundings, no FMA).
+    m, s = f32(MEAN), f32(STD)
+    scale = torch.tensor(1.0 / (255.0 * s), dtype=torch.float32)
+    shift = torch.tensor(-m / s, dtype=torch.float32)
+    images = pixels.float().mul(scale).add(shift).unsqueeze(1).contiguous()
+    return images, labels
+
+
+def run(args):
+    print("+ " + " ".join(str(a) for a in args), flush=True)
+    env = dict(os.environ, OMP_WAIT_POLICY="passive")
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        fail(f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}")
+    return result.stdout
+
+
+def pytorch_model():
+    return train_step.build_model("resnet8", 1, 10)
+
+
+def fresh(scratch):
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    return scratch
+
+
+def case_eval(binary, scratch):
+    out = fresh(scratch) / "run"
+    run([binary, "train", "--model", "resnet8", "--dataset", "fashion-mnist", "--global-batch", 256,
+         "--per-worker-batch", 32, "--epochs", 1, "--max-iters", 30, "--warmup-epochs", 0, "--decay-epochs", "",
+         "--threads", THREADS, "--progress", "off", "--out", out])
+    checkpoint = out / "checkpoints" / "last.safetensors"
+    ours = json.loads(run([binary, "eval", "--checkpoint", checkpoint, "--model", "resnet8", "--dataset",
+                           "fashion-mnist", "--threads", THREADS]).strip().splitlines()[-1])
+    print(f"bigbatch eval: {ours}", flush=True)
+
+    state, _ = safetensors_py.load(checkpoint)
+    weights = {k: v for k, v in state.items() if not k.startswith("optimizer.")}
+    model = pytorch_model()
+    model.load_state_dict(weights, strict=True)
+    model.eval()
+    images, labels = load_split(train=False)
+    wrong, loss_sum = 0, 0.0
+    with torch.no_grad():
+        for begin in range(0, len(labels), 500):
+            x, y = images[begin:begin + 500], labels[begin:begin + 500]
+            logits = model(x)
+            # bigbatch's top-1 rule (ops/accuracy.cpp): correct unless some logit beats the label's.
+            target = logits.gather(1, y[:, None])
+            wrong += int(((logits > target).sum(1) >= 1).sum())
+            loss_sum += float(F.cross_entropy(logits.double(), y, reduction="sum"))
+    n = len(labels)
+    theirs = {"top1_err": wrong / n, "loss": loss_sum / n, "examples": n}
+    print(f"pytorch eval:  {theirs}", flush=True)
+
+    if ours["examples"] != n:
+        fail(f"bigbatch evaluated {ours['examples']} examples, PyTorch {n}")
+    diff = abs(round(ours["top1_err"] * n) - wrong)
+    if diff > 2:
+        fail(f"top-1 errors differ by {diff} examples (bigbatch {ours['top1_err']}, PyTorch {wrong / n})")
+    if relative(ours["loss"], theirs["loss"]) > 1e-4:
+        fail(f"loss: bigbatch {ours['loss']!r}, PyTorch {theirs['loss']!r} "
+             f"(relative {relative(ours['loss'], theirs['loss']):.3g} > 1e-4)")
+    print(f"PASS: top-1 error {ours['top1_err']} vs {wrong / n} ({diff} examples apart), "
+          f"loss relative difference {relative(ours['loss'], theirs['loss']):.2g}", flush=True)
+
+
+def case_step(binary, scratch):
+    scratch = fresh(scratch)
+    batch, lr, momentum, wd = 64, 0.1, 0.9, 1e-4
+    torch.manual_seed(0)
+    model = pytorch_model()
+    init = scratch / "torch_init.safetensors"
+    safetensors_py.save(model.state_dict(), init, {"format": "pt"})
+
+    out = scratch / "run"
+    run([binary, "train", "--model", "resnet8", "--dataset", "fashion-mnist", "--init", init,
+         "--max-iters", 2, "--log-every", 1, "--shuffle", "off", "--augment", "none",
+         "--global-batch", batch, "--per-worker-batch", batch, "--warmup", "none", "--lr", lr,
+         "--ref-batch", batch, "--momentum", momentum, "--wd", wd, "--decay-epochs", "", "--epochs", 1,
+         "--warmup-epochs", 0, "--threads", THREADS, "--progress", "off", "--out", out])
+    iters = {}
+    with open(out / "metrics.jsonl") as f:
+        for line in f:
+            record = json.loads(line)
+            if record.get("kind") == "iter":
+                iters[record["iter"]] = record
+    if sorted(iters) != [1, 2]:
+        fail(f"expected iter lines 1 and 2 in {out / 'metrics.jsonl'}, got {sorted(iters)}")
+    for i in (1, 2):
+        if not math.isclose(iters[i]["lr"], lr, rel_tol=1e-12):
+            fail(f"iter {i} ran at lr {iters[i]['lr']}, expected {lr}")
+    ours = [iters[1]["loss"], iters[2]["loss"]]
+
+    # PyTorch's side: the first two batches of 64 in file order, BN over the whole batch.
+    images, labels = load_split(train=True)
+    model.train()
+    decay = [p for p in model.parameters() if p.dim() > 1]  # conv and fc weights
+    no_decay = [p for p in model.parameters() if p.dim() <= 1]  # BN γ/β, fc bias
+    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}],
+                                lr=lr, momentum=momentum, dampening=0.0)
+    theirs = []
+    for step in range(2):
+        x, y = images[step * batch:(step + 1) * batch], labels[step * batch:(step + 1) * batch]
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y, reduction="sum") / batch
+        loss.backward()
+        optimizer.step()
+        theirs.append(float(loss))
+
+    print(f"bigbatch losses: {ours}\npytorch  losses: {theirs}", flush=True)
+    bad = [i for i in range(2) if relative(ours[i], theirs[i]) > 1e-4]
+    if bad:
+        fail("; ".join(f"iter {i + 1} loss: bigbatch {ours[i]!r}, PyTorch {theirs[i]!r} "
+                       f"(relative {relative(ours[i], theirs[i]):.3g} > 1e-4)" for i in bad))
+    print("PASS: relative differences " + ", ".join(f"{relative(a, b):.2g}" for a, b in zip(ours, theirs)), flush=True)
+
+
+def main():
+    if len(sys.argv) != 4 or sys.argv[1] not in ("eval", "step"):
+        sys.exit(f"usage: {sys.argv[0]} eval|step BIGBATCH SCRATCH_DIR")
+    if not (DATA_DIR / "t10k-images-idx3-ubyte.gz").exists():
+        print(f"SKIP: Fashion-MNIST not found in {DATA_DIR}", flush=True)
+        sys.exit(SKIP)
+    torch.set_num_threads(THREADS)
+    {"eval": case_eval, "step": case_step}[sys.argv[1]](sys.argv[2], Path(sys.argv[3]))
+
+
+if __name__ == "__main__":
+    main()
