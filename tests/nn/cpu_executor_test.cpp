@@ -78,13 +78,24 @@ class Parity {
         float* p = arena->tensor(i).data<float>();
         for (int64_t j = 0; j < arena->tensor(i).numel(); ++j) {
           switch (layout.entry(i).role) {
-            case TensorRole::bn_gamma: p[j] = static_cast<float>(0.7 + 0.6 * rng_.uniform()); break;
-            case TensorRole::bn_beta: p[j] = static_cast<float>(0.2 * (rng_.uniform() - 0.5)); break;
-            case TensorRole::fc_weight: p[j] = static_cast<float>(0.5 * (rng_.uniform() - 0.5)); break;
-            case TensorRole::bias: p[j] = static_cast<float>(0.2 * (rng_.uniform() - 0.5)); break;
-            case TensorRole::bn_running_var: p[j] = static_cast<float>(0.5 + rng_.uniform()); break;
+            case TensorRole::bn_gamma:
+              p[j] = static_cast<float>(0.7 + 0.6 * rng_.uniform());
+              break;
+            case TensorRole::bn_beta:
+              p[j] = static_cast<float>(0.2 * (rng_.uniform() - 0.5));
+              break;
+            case TensorRole::fc_weight:
+              p[j] = static_cast<float>(0.5 * (rng_.uniform() - 0.5));
+              break;
+            case TensorRole::bias:
+              p[j] = static_cast<float>(0.2 * (rng_.uniform() - 0.5));
+              break;
+            case TensorRole::bn_running_var:
+              p[j] = static_cast<float>(0.5 + rng_.uniform());
+              break;
             case TensorRole::bn_running_mean:
-            case TensorRole::conv_weight: break;
+            case TensorRole::conv_weight:
+              break;
           }
         }
       }

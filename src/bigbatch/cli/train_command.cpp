@@ -2,11 +2,16 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <iostream>
+#include <thread>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "bigbatch/comm/mpi_comm.h"
 #include "bigbatch/core/threading.h"
 #include "bigbatch/io/safetensors.h"
 #include "bigbatch/models/registry.h"
@@ -27,10 +32,19 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& flags) {
   return command;
 }
 
-int run_train_command(const TrainFlags& flags, std::ostream& out) {
-  train::TrainConfig config = resolve_train_config(flags);
-  train::Trainer trainer(config, to_toml(config));
+namespace {
+
+// Ranks sharing this machine (Open MPI, Slurm); 1 when unknown.
+int local_ranks() {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE", "MPI_LOCALNRANKS"})
+    if (const char* value = std::getenv(name)) return std::max(1, std::atoi(value));
+  return 1;
+}
+
+int train_and_report(const train::TrainConfig& config, comm::Communicator* comm, std::ostream& out) {
+  train::Trainer trainer(config, to_toml(config), comm);
   train::TrainResult result = trainer.run();
+  if (comm != nullptr && comm->rank() != 0) return 0;
   out << std::fixed << std::setprecision(2) << "test error " << 100.0 * result.final_eval.top1_err << "% (top-5 "
       << 100.0 * result.final_eval.top5_err << "%) after " << result.steps << " steps, " << std::setprecision(0)
       << result.wall_s << " s\n"
@@ -43,6 +57,25 @@ int run_train_command(const TrainFlags& flags, std::ostream& out) {
     out << "curves: " << png << "\n";
   }
   return 0;
+}
+
+}  // namespace
+
+int run_train_command(const TrainFlags& flags, std::ostream& out) {
+  train::TrainConfig config = resolve_train_config(flags);
+  if (!comm::launched_by_mpi()) return train_and_report(config, nullptr, out);
+  // Under mpirun/srun: one rank per process, the cores of a machine shared by its ranks.
+  if (config.threads == 0)
+    config.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local_ranks());
+  comm::MpiSession session;
+  std::unique_ptr<comm::Communicator> communicator = session.make_communicator();
+  try {
+    return train_and_report(config, communicator.get(), out);
+  } catch (const std::exception& e) {
+    // One line naming this rank, then the whole job goes down: no peer waits forever.
+    std::cerr << "bigbatch: error: [rank " << session.rank() << "] " << e.what() << std::endl;
+    session.abort(1);
+  }
 }
 
 CLI::App* add_eval_command(CLI::App& app, EvalOptions& o) {

@@ -138,6 +138,8 @@ const std::vector<OptionSpec>& option_specs() {
        [](const TrainConfig& c) { return quoted(data::augment_kind_name(c.augment)); }},
       int_option("augment_until_epoch", "stop augmenting from this epoch on (-1 = never)",
                  &TrainConfig::augment_until_epoch),
+      int_option("bucket_mib", "distributed: gradient bucket cap in MiB", &TrainConfig::bucket_mib),
+      bool_option("overlap", "distributed: allreduce buckets during backward: on | off", &TrainConfig::overlap),
       int_option("max_iters", "stop after this many optimizer steps in all (0 = all epochs)", &TrainConfig::max_iters),
       int_option("seed", "seed of initialisation, data order and augmentation", &TrainConfig::seed),
       int_option("threads", "compute threads (0 = all cores)", &TrainConfig::threads),

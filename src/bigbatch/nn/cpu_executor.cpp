@@ -2,73 +2,24 @@
 // from layer to layer (blocked, as the convolutions choose); activations and diffs share
 // buffers by liveness over one forward+backward timeline; every primitive and argument map
 // is built at construction, so a training step allocates nothing.
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <algorithm>
 #include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <vector>
 
-#include "bigbatch/backend/cpu/batch_norm.h"
-#include "bigbatch/backend/cpu/binary.h"
 #include "bigbatch/backend/cpu/buffer_plan.h"
 #include "bigbatch/backend/cpu/context.h"
-#include "bigbatch/backend/cpu/conv2d.h"
-#include "bigbatch/backend/cpu/eltwise.h"
-#include "bigbatch/backend/cpu/inner_product.h"
 #include "bigbatch/backend/cpu/memory.h"
-#include "bigbatch/backend/cpu/pooling.h"
-#include "bigbatch/backend/cpu/reorder.h"
 #include "bigbatch/backend/cpu/step.h"
 #include "bigbatch/core/error.h"
+#include "bigbatch/nn/cpu_executor_plan.h"
 #include "bigbatch/nn/executor.h"
 
 namespace bigbatch::nn {
 
 namespace {
 
-namespace cpu = backend::cpu;
-using dnnl::memory;
-
-// How a node's backward delivers the diff of one of its inputs.
-enum class RouteKind {
-  none,      // the input needs no diff
-  direct,    // first contribution: written straight into the input's diff buffer
-  via_temp,  // later contribution: written to a temporary, then added to the input's diff
-  discard,   // the kernel always writes a diff_src, but nobody needs it
-  alias,     // add: the input's diff IS the add's diff (same buffer, no copy)
-  copy,      // add: first contribution, copied (layouts differ or aliasing is unsafe)
-  add_to,    // add: later contribution, added in place
-};
-
-struct Route {
-  RouteKind kind = RouteKind::none;
-  int temp = -1;  // buffer id (via_temp, discard)
-  memory temp_mem;
-  std::unique_ptr<cpu::Accumulate> accumulate;
-  std::unique_ptr<cpu::Reorder> copy;
-};
-
-struct NodePlan {
-  std::unique_ptr<cpu::Conv2d> conv;
-  std::unique_ptr<cpu::BatchNorm> bn;
-  std::unique_ptr<cpu::Relu> relu;
-  std::unique_ptr<cpu::Pool> pool;
-  std::unique_ptr<cpu::InnerProduct> linear;
-  std::unique_ptr<cpu::Add> add;
-  memory::desc md;           // layout of the output (and of its diff)
-  bool needs_grad = false;   // backward runs for this node
-  int in_place = -1;         // add / relu: the input position whose buffer dst overwrites
-  int act = -1, diff = -1;   // buffer ids (-1: none or user memory)
-  memory act_mem, diff_mem;
-  std::vector<Route> routes;  // one per input
-  std::vector<int> consumers;
-};
-
-bool needs_src_in_backward(OpKind kind) {
-  return kind == OpKind::conv2d || kind == OpKind::batch_norm || kind == OpKind::linear;
-}
-
-bool needs_own_dst(const Node& n) { return n.kind == OpKind::relu || (n.kind == OpKind::add && n.fuse_relu); }
+using namespace cpu_plan;  // the executor's planning vocabulary: Route, NodePlan, cpu::, memory
 
 class CpuExecutor final : public Executor {
  public:
@@ -84,6 +35,7 @@ class CpuExecutor final : public Executor {
   NodePlan& plan(int id) { return nodes_[static_cast<size_t>(id)]; }
   const memory::desc& src_md(int id);  // layout of node id's output, resolving the input node
   void plan_kernels();
+  void share_weights_staging();
   void plan_activations();
   void plan_diffs();
   bool alias_is_safe(int j, int c) const;
@@ -100,9 +52,10 @@ class CpuExecutor final : public Executor {
   memory::data_type dtype_;
   bool linear_output_ = false;
   std::vector<NodePlan> nodes_;
-  std::vector<int> diff_group_;                 // per node: the alias group of its diff
-  std::vector<std::vector<int>> groups_;         // alias group -> member nodes
+  std::vector<int> diff_group_;           // per node: the alias group of its diff
+  std::vector<std::vector<int>> groups_;  // alias group -> member nodes
   cpu::BufferPlan buffers_;
+  std::shared_ptr<Storage> staging_;  // reordered weights / diff_weights of the current layer
   std::unique_ptr<cpu::Reorder> input_reorder_, logits_reorder_, diff_logits_reorder_;
   memory input_user_, logits_mem_, diff_logits_user_;
   Tensor logits_;
@@ -113,10 +66,18 @@ class CpuExecutor final : public Executor {
 CpuExecutor::CpuExecutor(const ExecutorBindings& bindings, const ExecutorOptions& options)
     : graph_(*bindings.graph), bindings_(bindings), options_(options), dtype_(cpu::to_dnnl(options.precision)) {
   BIGBATCH_CHECK(bindings.params && bindings.buffers, "[cpu_executor] params and buffers arenas must be bound");
+  auto check_layout = [](const char* what, const ArenaLayout& layout, const Arena* arena) {
+    BIGBATCH_CHECK(arena == nullptr || (arena->layout().size() == layout.size() &&
+                                        arena->layout().total_elems() == layout.total_elems()),
+                   "[cpu_executor] the " << what << " arena is not laid out by the graph's " << what << " layout");
+  };
+  check_layout("parameter", *graph_.parameter_layout(), bindings.params);
+  check_layout("gradient", *graph_.parameter_layout(), bindings.grads);
+  check_layout("buffer", *graph_.buffer_layout(), bindings.buffers);
   BIGBATCH_CHECK(graph_.size() > 1 && graph_.output() > 0, "[cpu_executor] the graph has no output node");
-  BIGBATCH_CHECK(options.batch > 0 && (options.bn_group == 0 || options.batch % options.bn_group == 0),
-                 "[cpu_executor] batch " << options.batch << " is not a positive multiple of bn_group "
-                                         << options.bn_group);
+  BIGBATCH_CHECK(
+      options.batch > 0 && (options.bn_group == 0 || options.batch % options.bn_group == 0),
+      "[cpu_executor] batch " << options.batch << " is not a positive multiple of bn_group " << options.bn_group);
   BIGBATCH_CHECK(options.precision != DType::bf16 || cpu::has_native_bf16(),
                  "[cpu_executor] bf16 needs a CPU with AVX512-BF16 or AMX");
   nodes_.resize(static_cast<size_t>(size()));
@@ -133,6 +94,7 @@ CpuExecutor::CpuExecutor(const ExecutorBindings& bindings, const ExecutorOptions
   const Node& out = graph_.node(graph_.output());
   logits_ = Tensor::zeros(Shape{options.batch, out.c * out.h * out.w});
   plan_kernels();
+  share_weights_staging();
   plan_activations();
   if (bindings.grads) plan_diffs();
   buffers_.allocate();
@@ -171,7 +133,7 @@ void CpuExecutor::plan_kernels() {
         const bool resolved = plan(in).md.data.ndims != 0;
         const memory::desc md = resolved ? plan(in).md : cpu::any_md(src_dims, dtype_);
         p.conv = std::make_unique<cpu::Conv2d>(std::get<ops::Conv2dParams>(n.params), src_dims, dtype_, md,
-                                               plan(in).needs_grad);
+                                               plan(in).needs_grad, conv_algorithm());
         if (!resolved) plan(in).md = p.conv->src_md();
         p.md = p.conv->dst_md();
         break;
@@ -194,7 +156,8 @@ void CpuExecutor::plan_kernels() {
         const cpu::PoolKind kind = n.kind == OpKind::max_pool   ? cpu::PoolKind::max
                                    : n.kind == OpKind::avg_pool ? cpu::PoolKind::avg
                                                                 : cpu::PoolKind::global_avg;
-        const ops::PoolParams pp = n.kind == OpKind::global_avg_pool ? ops::PoolParams{} : std::get<ops::PoolParams>(n.params);
+        const ops::PoolParams pp =
+            n.kind == OpKind::global_avg_pool ? ops::PoolParams{} : std::get<ops::PoolParams>(n.params);
         p.pool = std::make_unique<cpu::Pool>(kind, pp, src_dims, src_md(in));
         p.md = p.pool->dst_md();
         break;
@@ -216,13 +179,16 @@ void CpuExecutor::plan_kernels() {
         const int first = n.inputs[p.in_place == 1 ? 1 : 0], second = n.inputs[p.in_place == 1 ? 0 : 1];
         p.add = std::make_unique<cpu::Add>(src_md(first), src_md(second), n.fuse_relu);
         p.md = p.add->dst_md();
+        if (!p.add->supports_in_place()) p.in_place = -1;
         break;
       }
     }
     // A ReLU may overwrite an input that only it reads (its backward needs only its dst).
     if (n.kind == OpKind::relu && in != 0 && plan(in).consumers.size() == 1 && !needs_own_dst(src)) p.in_place = 0;
   }
-  // Edges: the NCHW f32 input into the first layer's layout; the output into plain f32 logits.
+  // Edges: the NCHW f32 input into the first layer's layout (copied even when the layouts
+  // agree: the first conv's backward_weights reads it after the caller may have reused src);
+  // the output into plain f32 logits.
   src_md(0);
   const Node& in = graph_.input_node();
   const memory::desc user_md = cpu::nchw_md({options_.batch, in.c, in.h, in.w}, memory::data_type::f32);
@@ -236,6 +202,21 @@ void CpuExecutor::plan_kernels() {
   if (!linear_output_) {
     logits_reorder_ = std::make_unique<cpu::Reorder>(out.md, logits_md);
     diff_logits_reorder_ = std::make_unique<cpu::Reorder>(logits_md, out.md);
+  }
+}
+
+// One buffer for every layer's reordered weights and blocked diff_weights: a ResNet-50 would
+// otherwise keep three copies of its weights (~300 MB) next to the arena.
+void CpuExecutor::share_weights_staging() {
+  size_t bytes = 0;
+  for (const NodePlan& p : nodes_) {
+    if (p.conv) bytes = std::max(bytes, p.conv->staging_bytes());
+    if (p.linear) bytes = std::max(bytes, p.linear->staging_bytes());
+  }
+  staging_ = Storage::allocate(bytes);
+  for (NodePlan& p : nodes_) {
+    if (p.conv) p.conv->set_staging(staging_->data());
+    if (p.linear) p.linear->set_staging(staging_->data());
   }
 }
 
@@ -299,7 +280,7 @@ void CpuExecutor::plan_diffs() {
     const Node& n = graph_.node(c);
     if (!p.needs_grad) continue;
     BIGBATCH_CHECK(written[static_cast<size_t>(c)], "[cpu_executor] node " << c << " (" << op_kind_name(n.kind) << " '"
-                                                                          << n.name << "') reaches no output");
+                                                                           << n.name << "') reaches no output");
     const int t = bwd_time(c);
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       const int j = n.inputs[k];
@@ -340,7 +321,8 @@ void CpuExecutor::plan_diffs() {
 }
 
 size_t CpuExecutor::scratchpad_bytes() const {
-  size_t bytes = std::max(input_reorder_->scratchpad_bytes(), logits_reorder_ ? logits_reorder_->scratchpad_bytes() : 0);
+  size_t bytes =
+      std::max(input_reorder_->scratchpad_bytes(), logits_reorder_ ? logits_reorder_->scratchpad_bytes() : 0);
   if (diff_logits_reorder_) bytes = std::max(bytes, diff_logits_reorder_->scratchpad_bytes());
   for (const NodePlan& p : nodes_) {
     if (p.conv) bytes = std::max(bytes, p.conv->scratchpad_bytes());
@@ -380,7 +362,8 @@ memory CpuExecutor::arena_memory(const Arena* arena, int index, const memory::de
 }
 
 memory CpuExecutor::stat_memory(int index, int64_t channels) const {
-  return arena_memory(bindings_.buffers, index, memory::desc({channels}, memory::data_type::f32, memory::format_tag::a));
+  return arena_memory(bindings_.buffers, index,
+                      memory::desc({channels}, memory::data_type::f32, memory::format_tag::a));
 }
 
 void CpuExecutor::build_forward(cpu::StepList& steps, bool training) {
@@ -476,8 +459,7 @@ void CpuExecutor::build_backward() {
         p.pool->backward(steps, p.diff_mem, target(0));
         break;
       case OpKind::linear:
-        p.linear->backward_weights(steps, src, p.diff_mem,
-                                   arena_memory(grads, n.weights, p.linear->weights_plain_md()),
+        p.linear->backward_weights(steps, src, p.diff_mem, arena_memory(grads, n.weights, p.linear->weights_plain_md()),
                                    arena_memory(grads, n.bias, p.linear->bias_md()));
         steps.add_hook(c);
         if (data)

@@ -10,12 +10,18 @@
 namespace bigbatch::train {
 
 Evaluator::Evaluator(const nn::Graph& graph, const Arena& params, const Arena& buffers, const data::Dataset& dataset,
-                     int64_t batch, DType precision)
-    : dataset_(dataset), batch_(std::min(batch, dataset.size())) {
-  BIGBATCH_CHECK(dataset.size() > 0, "[eval] " << dataset.name << " has no examples");
+                     int64_t batch, DType precision, comm::Communicator* comm)
+    : dataset_(dataset), comm_(comm) {
+  const int64_t ranks = comm ? comm->size() : 1, rank = comm ? comm->rank() : 0;
+  BIGBATCH_CHECK(dataset.size() >= ranks, "[eval] " << dataset.name << " has " << dataset.size()
+                                                    << " examples, fewer than the " << ranks << " ranks");
+  begin_ = dataset.size() * rank / ranks;
+  end_ = dataset.size() * (rank + 1) / ranks;
+  batch_ = std::min(batch, end_ - begin_);
   nn::ExecutorBindings bindings{&graph, &params, nullptr, &buffers};
   full_ = nn::make_cpu_executor(bindings, {batch_, 0, precision});
-  if (int64_t rest = dataset.size() % batch_; rest > 0) remainder_ = nn::make_cpu_executor(bindings, {rest, 0, precision});
+  if (int64_t rest = (end_ - begin_) % batch_; rest > 0)
+    remainder_ = nn::make_cpu_executor(bindings, {rest, 0, precision});
   images_ = Tensor::zeros({batch_, dataset.channels, dataset.height, dataset.width});
   labels_.resize(static_cast<size_t>(batch_));
   indices_.resize(static_cast<size_t>(batch_));
@@ -26,8 +32,8 @@ EvalResult Evaluator::run() {
   double loss_sum = 0.0;
   int64_t top1 = 0, top5 = 0;
   const int64_t classes = dataset_.num_classes;
-  for (int64_t begin = 0; begin < dataset_.size(); begin += batch_) {
-    const int64_t count = std::min(batch_, dataset_.size() - begin);
+  for (int64_t begin = begin_; begin < end_; begin += batch_) {
+    const int64_t count = std::min(batch_, end_ - begin);
     nn::Executor& executor = count == batch_ ? *full_ : *remainder_;
     std::span<int64_t> indices(indices_.data(), static_cast<size_t>(count));
     std::iota(indices.begin(), indices.end(), begin);
@@ -39,6 +45,14 @@ EvalResult Evaluator::run() {
     loss_sum += ops::softmax_cross_entropy_forward(count, classes, logits, labels_.data(), 1.0);
     top1 += ops::topk_correct(count, classes, logits, labels_.data(), 1);
     top5 += ops::topk_correct(count, classes, logits, labels_.data(), std::min<int64_t>(5, classes));
+  }
+  if (comm_ != nullptr && comm_->size() > 1) {
+    // Shards are reduced as sums; the counts are exact and the loss sum is a double.
+    int64_t counts[2] = {top1, top5};
+    comm_->allreduce_sum(counts, 2);
+    comm_->allreduce_sum(&loss_sum, 1);
+    top1 = counts[0];
+    top5 = counts[1];
   }
   r.examples = dataset_.size();
   r.loss = loss_sum / static_cast<double>(r.examples);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "bigbatch/comm/communicator.h"
 #include "bigbatch/core/arena.h"
 #include "bigbatch/data/dataset.h"
 #include "bigbatch/nn/executor.h"
@@ -22,12 +23,16 @@ class Evaluator {
  public:
   // Plans executors for batches of `batch` (and one for the remainder) once; the arenas and
   // dataset must outlive the evaluator, which reads the current parameters at every run().
+  // With a communicator of R ranks, rank r evaluates the r-th of R contiguous shards and
+  // run() sums the counts over ranks, so every rank returns the whole split's result.
   Evaluator(const nn::Graph& graph, const Arena& params, const Arena& buffers, const data::Dataset& dataset,
-            int64_t batch, DType precision);
+            int64_t batch, DType precision, comm::Communicator* comm = nullptr);
   EvalResult run();
 
  private:
   const data::Dataset& dataset_;
+  comm::Communicator* comm_;
+  int64_t begin_ = 0, end_ = 0;  // this rank's shard
   int64_t batch_;
   std::unique_ptr<nn::Executor> full_, remainder_;
   Tensor images_;

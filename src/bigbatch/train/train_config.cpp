@@ -47,6 +47,7 @@ void validate(const TrainConfig& c) {
   BIGBATCH_CHECK(c.log_every > 0, "[config] log-every: expected > 0, got " << c.log_every);
   BIGBATCH_CHECK(c.checkpoint_every > 0, "[config] checkpoint-every: expected > 0, got " << c.checkpoint_every);
   BIGBATCH_CHECK(c.eval_batch > 0, "[config] eval-batch: expected > 0, got " << c.eval_batch);
+  BIGBATCH_CHECK(c.bucket_mib > 0, "[config] bucket-mib: expected > 0, got " << c.bucket_mib);
   BIGBATCH_CHECK(c.synthetic_size > 0, "[config] synthetic-size: expected > 0, got " << c.synthetic_size);
   BIGBATCH_CHECK(!c.out.empty(), "[config] out: expected a run directory");
   BIGBATCH_CHECK(c.precision == DType::f32 || c.precision == DType::bf16,

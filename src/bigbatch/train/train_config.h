@@ -56,6 +56,10 @@ struct TrainConfig {
   data::AugmentKind augment = data::AugmentKind::standard;
   int64_t augment_until_epoch = -1;  // stop augmenting from this epoch on; -1 = never
 
+  // Distributed (mpirun -np R): gradient buckets and their overlap with backward.
+  int64_t bucket_mib = 25;  // bucket cap in MiB (PyTorch DDP's default)
+  bool overlap = true;      // start each bucket's allreduce during backward
+
   // Run control.
   int64_t max_iters = 0;  // stop after this many optimizer steps in total; 0 = all epochs
   uint64_t seed = 0;
@@ -69,9 +73,8 @@ struct TrainConfig {
   int64_t eval_batch = 500;       // examples per evaluation forward
   bool progress = true;           // progress bar / lines on stderr
 
-  // Derived (valid after validate()).
+  // k, over all ranks (valid after validate()).
   int64_t workers() const { return global_batch / per_worker_batch; }
-  int64_t micro_batch_examples() const { return micro_batch > 0 ? micro_batch : global_batch; }
 };
 
 // Throws InvalidArgument "[config] ..." naming the key when values disagree (kn not

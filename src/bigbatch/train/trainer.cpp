@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "bigbatch/comm/gradient_reducer.h"
 #include "bigbatch/core/rng.h"
 #include "bigbatch/core/threading.h"
 #include "bigbatch/data/loader.h"
@@ -55,6 +56,10 @@ optim::SgdOptions sgd_options(const TrainConfig& c) {
 
 struct Trainer::State {
   TrainConfig config;
+  comm::Communicator* comm = nullptr;
+  int rank = 0, ranks = 1;
+  int64_t local_batch = 0;  // v·n: this rank's workers
+  int64_t micro = 0;        // examples per forward/backward pass
   std::string config_toml;
   fs::path run_dir;
   data::Dataset train_set, test_set;
@@ -64,12 +69,20 @@ struct Trainer::State {
   std::optional<optim::LrPolicy> lr_policy;
   std::optional<data::EpochSampler> sampler;
   std::unique_ptr<nn::Executor> executor;
+  std::unique_ptr<comm::GradientReducer> reducer;
   std::optional<Evaluator> evaluator;
   CheckpointState ckpt;  // position and epoch sums, kept current
   Tensor diff_logits;
 
   int64_t iters_per_epoch() const { return sampler->iterations_per_epoch(); }
-  int64_t micro_batches() const { return config.global_batch / config.micro_batch_examples(); }
+  int64_t micro_batches() const { return local_batch / micro; }
+  bool root() const { return rank == 0; }
+  bool distributed() const { return ranks > 1; }
+  // Rank 0's parameters and buffers on every rank, verified by checksums.
+  void broadcast_model();
+  // The mean over ranks of each rank's running statistics: by linearity, what one process
+  // with all k workers would hold (RECIPE §6).
+  void average_buffers();
 
   std::string checkpoint_path(const std::string& name) const { return (run_dir / "checkpoints" / name).string(); }
   void save(int64_t completed_epoch);
@@ -77,11 +90,24 @@ struct Trainer::State {
   double step(const data::Batch& batch, double lr, int64_t& correct);
 };
 
-Trainer::Trainer(const TrainConfig& config, const std::string& config_toml) : s_(std::make_unique<State>()) {
+Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm::Communicator* comm)
+    : s_(std::make_unique<State>()) {
   State& s = *s_;
   s.config = config;
   s.config_toml = config_toml;
+  s.comm = comm;
+  s.rank = comm ? comm->rank() : 0;
+  s.ranks = comm ? comm->size() : 1;
   validate(config);
+  BIGBATCH_CHECK(config.global_batch % (config.per_worker_batch * s.ranks) == 0,
+                 "[train] global batch " << config.global_batch << " does not split into " << s.ranks
+                                         << " ranks of whole workers of " << config.per_worker_batch
+                                         << " examples (kn must be a multiple of R·n = "
+                                         << config.per_worker_batch * s.ranks << ")");
+  s.local_batch = config.global_batch / s.ranks;
+  s.micro = config.micro_batch > 0 ? config.micro_batch : s.local_batch;
+  BIGBATCH_CHECK(s.local_batch % s.micro == 0, "[train] micro-batch " << s.micro << " does not divide the "
+                                                                      << s.local_batch << " examples of a rank");
   if (config.threads > 0) set_num_threads(config.threads);
 
   DatasetSpec spec{config.dataset, config.data_dir, config.synthetic_size, config.seed};
@@ -131,6 +157,7 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml) : s_
     s.sgd->set_prev_lr(restored.prev_lr);
     restored.config_toml = config_toml;
     s.ckpt = restored;
+    s.ckpt.seed = config.seed;
     BIGBATCH_CHECK(s.ckpt.position.step == s.ckpt.position.epoch * s.iters_per_epoch() + s.ckpt.position.iter,
                    "[train] " << path << ": position (epoch " << s.ckpt.position.epoch << ", iter "
                               << s.ckpt.position.iter << ", step " << s.ckpt.position.step
@@ -142,28 +169,68 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml) : s_
     nn::initialize(s.graph, s.params, s.buffers, rng, {config.zero_gamma});
     if (!config.init.empty()) load_weights(config.init, s.params, s.buffers);
   }
-  fs::create_directories(s.run_dir / "checkpoints");
-  {
+  if (s.distributed()) s.broadcast_model();
+  if (s.root()) {
+    fs::create_directories(s.run_dir / "checkpoints");
     std::ofstream out(s.run_dir / "config.toml");
     out << config_toml;
     BIGBATCH_CHECK(out.good(), "[train] cannot write " << (s.run_dir / "config.toml").string());
+    // A new run starts a new record; a resumed one continues its own.
+    if (config.resume.empty()) fs::remove(s.run_dir / "metrics.jsonl");
   }
-  // A new run starts a new record; a resumed one continues its own.
-  if (config.resume.empty()) fs::remove(s.run_dir / "metrics.jsonl");
 
-  nn::ExecutorOptions options{config.micro_batch_examples(), config.per_worker_batch, config.precision};
+  nn::ExecutorOptions options{s.micro, config.per_worker_batch, config.precision};
   s.executor = nn::make_cpu_executor({&s.graph, &s.params, &s.grads, &s.buffers}, options);
-  s.evaluator.emplace(s.graph, s.params, s.buffers, s.test_set, config.eval_batch, config.precision);
-  s.diff_logits = Tensor::zeros({config.micro_batch_examples(), s.graph.num_classes()});
+  if (s.distributed()) {
+    comm::ReducerOptions ro;
+    ro.bucket_cap_bytes = config.bucket_mib << 20;
+    ro.overlap = config.overlap;
+    s.reducer = std::make_unique<comm::GradientReducer>(s.graph, s.micro_batches() > 1 ? s.grad_sum : s.grads,
+                                                         *comm, ro);
+  }
+  s.evaluator.emplace(s.graph, s.params, s.buffers, s.test_set, config.eval_batch, config.precision, comm);
+  s.diff_logits = Tensor::zeros({s.micro, s.graph.num_classes()});
 }
 
 Trainer::~Trainer() = default;
+
+namespace {
+
+uint64_t checksum(const Arena& a) {
+  // FNV-1a over the bytes: any difference in any bit shows.
+  uint64_t h = 1469598103934665603ull;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(a.data());
+  for (int64_t i = 0; i < a.total_elems() * static_cast<int64_t>(sizeof(float)); ++i) h = (h ^ bytes[i]) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+void Trainer::State::broadcast_model() {
+  comm->broadcast(params.data(), params.total_elems() * static_cast<int64_t>(sizeof(float)), 0);
+  comm->broadcast(buffers.data(), buffers.total_elems() * static_cast<int64_t>(sizeof(float)), 0);
+  comm->broadcast(sgd->momentum_buffer().data(),
+                  sgd->momentum_buffer().total_elems() * static_cast<int64_t>(sizeof(float)), 0);
+  uint64_t mine[2] = {checksum(params), checksum(buffers)};
+  std::vector<uint64_t> all(2 * static_cast<size_t>(ranks));
+  comm->allgather(mine, all.data(), sizeof mine);
+  for (int r = 0; r < ranks; ++r)
+    if (all[2 * static_cast<size_t>(r)] != all[0] || all[2 * static_cast<size_t>(r) + 1] != all[1])
+      BIGBATCH_THROW(CommError, "[rank " << rank << "] the initial weights of rank " << r
+                                         << " differ from rank 0's after the broadcast");
+}
+
+void Trainer::State::average_buffers() {
+  if (!distributed()) return;
+  comm->allreduce_sum(buffers.data(), buffers.total_elems());
+  scale(buffers, 1.0f / static_cast<float>(ranks));
+}
 
 const Arena& Trainer::params() const { return s_->params; }
 const Arena& Trainer::buffers() const { return s_->buffers; }
 
 double Trainer::State::step(const data::Batch& batch, double lr, int64_t& correct) {
-  const int64_t micro = config.micro_batch_examples(), classes = graph.num_classes();
+  const int64_t classes = graph.num_classes();
   const int64_t parts = micro_batches();
   const auto kn = static_cast<double>(config.global_batch);
   double loss = 0.0;
@@ -174,6 +241,7 @@ double Trainer::State::step(const data::Batch& batch, double lr, int64_t& correc
     // which is what one pass over all workers computes.
     if (parts > 1 && j > 0) buffers.copy_from(buffers_start);
     Tensor images = batch.images.slice(j * micro, (j + 1) * micro);
+    // (this rank's v·n examples: workers r·v .. r·v+v−1 of the global batch)
     const int32_t* labels = batch.labels.data() + j * micro;
     executor->forward(images, /*training=*/true);
     const float* logits = executor->logits().data<float>();
@@ -181,7 +249,9 @@ double Trainer::State::step(const data::Batch& batch, double lr, int64_t& correc
     loss += ops::softmax_cross_entropy_forward(micro, classes, logits, labels, kn);
     correct += ops::topk_correct(micro, classes, logits, labels, 1);
     ops::softmax_cross_entropy_backward(micro, classes, logits, labels, kn, diff_logits.data<float>());
-    executor->backward(diff_logits);
+    // One pass: each bucket's allreduce starts as soon as backward has finished its layers.
+    if (reducer && parts == 1) reducer->begin_step();
+    executor->backward(diff_logits, reducer && parts == 1 ? reducer->hook() : nn::GradsReadyHook{});
     if (parts > 1) {
       if (j == 0) {
         grad_sum.copy_from(grads);
@@ -192,16 +262,26 @@ double Trainer::State::step(const data::Batch& batch, double lr, int64_t& correc
       }
     }
   }
-  if (!std::isfinite(loss)) return loss;  // the caller stops before the update
   if (parts > 1) {
     scale(buffers_sum, 1.0f / static_cast<float>(parts));
     buffers.copy_from(buffers_sum);
   }
+  if (distributed()) {
+    // Accumulated micro-batches reduce the whole arena here, with no communication before.
+    reducer->finish();
+    double sums[2] = {loss, static_cast<double>(correct)};
+    comm->allreduce_sum(sums, 2);
+    loss = sums[0];
+    correct = static_cast<int64_t>(sums[1]);
+  }
+  if (!std::isfinite(loss)) return loss;  // every rank stops before the update
   sgd->step(params, parts > 1 ? grad_sum : grads, lr);
   return loss;
 }
 
 void Trainer::State::save(int64_t completed_epoch) {
+  average_buffers();
+  if (!root()) return;
   ckpt.prev_lr = sgd->prev_lr();
   const std::string last = checkpoint_path("last.safetensors");
   save_checkpoint(last, params, buffers, &sgd->momentum_buffer(), ckpt);
@@ -225,8 +305,8 @@ TrainResult Trainer::run() {
   result.run_dir = s.run_dir.string();
   result.last_checkpoint = s.checkpoint_path("last.safetensors");
 
-  MetricsLog metrics((s.run_dir / "metrics.jsonl").string());
-  Progress progress(c.progress, stop);
+  MetricsLog metrics(s.root() ? (s.run_dir / "metrics.jsonl").string() : "");
+  Progress progress(c.progress && s.root(), stop);
   if (s.ckpt.position.step == 0) {
     nlohmann::json run = {{"kind", "run"},          {"model", c.model},
                           {"dataset", c.dataset},   {"global_batch", c.global_batch},
@@ -236,21 +316,22 @@ TrainResult Trainer::run() {
   }
   progress.message("bigbatch: " + c.model + " on " + s.train_set.name + ", " + std::to_string(c.workers()) +
                    " workers x " + std::to_string(c.per_worker_batch) + " = " + std::to_string(c.global_batch) +
-                   "; " + s.lr_policy->describe());
+                   (s.distributed() ? " over " + std::to_string(s.ranks) + " ranks" : std::string()) + "; " +
+                   s.lr_policy->describe());
 
   data::LoaderOptions lo;
   lo.start_epoch = s.ckpt.position.epoch;
   lo.start_iter = s.ckpt.position.iter;
   lo.end_epoch = c.epochs;
   lo.workers = c.workers();
-  lo.first_worker = 0;
-  lo.worker_count = c.workers();
+  lo.worker_count = c.workers() / s.ranks;
+  lo.first_worker = s.rank * lo.worker_count;
   lo.augment.kind = c.augment;
   lo.augment.seed = c.seed;
   const int64_t until = c.augment_until_epoch;
   data::EpochSampler sampler = *s.sampler;
   const data::Dataset& train_set = s.train_set;
-  data::Loader loader(lo, ipe, Shape({c.global_batch, train_set.channels, train_set.height, train_set.width}),
+  data::Loader loader(lo, ipe, Shape({s.local_batch, train_set.channels, train_set.height, train_set.width}),
                       [&train_set, sampler, lo, until](int64_t epoch, int64_t iter, data::BatchSlot& slot) mutable {
                         data::LoaderOptions o = lo;
                         // MXNet's ResNet-152 recipe stops augmenting late in training.
@@ -287,9 +368,15 @@ TrainResult Trainer::run() {
     const double since = std::chrono::duration<double>(clock::now() - interval_start).count();
     const double img_per_s = since > 0 ? static_cast<double>(interval_steps * c.global_batch) / since : 0.0;
     if (pos.step % c.log_every == 0) {
-      metrics.write(nlohmann::json{{"kind", "iter"}, {"iter", pos.step}, {"epoch", pos.epoch}, {"lr", lr},
-                                   {"loss", loss}, {"img_per_s", img_per_s}}
-                        .dump());
+      nlohmann::json line{{"kind", "iter"}, {"iter", pos.step}, {"epoch", pos.epoch}, {"lr", lr},
+                          {"loss", loss},   {"img_per_s", img_per_s}};
+      if (s.reducer) {
+        const comm::ReducerStats& rs = s.reducer->last_stats();
+        line["backward_s"] = rs.backward_s;
+        line["allreduce_s"] = rs.allreduce_busy_s;
+        line["exposed_comm_s"] = rs.exposed_s;
+      }
+      metrics.write(line.dump());
       interval_start = clock::now();
       interval_steps = 0;
     }
@@ -297,6 +384,7 @@ TrainResult Trainer::run() {
     evaluated_last = false;
     if (++pos.iter == ipe) {
       const int64_t done_epoch = pos.epoch + 1;
+      s.average_buffers();
       EvalResult eval = s.evaluator->run();
       const auto seen = static_cast<double>(s.ckpt.epoch_seen);
       const double wall = std::chrono::duration<double>(clock::now() - start).count();
@@ -328,7 +416,7 @@ TrainResult Trainer::run() {
   progress.finish();
   if (!evaluated_last) {
     // Stopped inside an epoch (max_iters): keep the position so --resume continues it.
-    s.save(0);
+    s.save(0);  // averages the running statistics over ranks first
     result.final_eval = s.evaluator->run();
   }
   result.steps = s.ckpt.position.step;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "bigbatch/comm/communicator.h"
 #include "bigbatch/train/evaluator.h"
 #include "bigbatch/train/train_config.h"
 
@@ -26,7 +27,10 @@ class Trainer {
   // Loads the data, builds and initialises (or restores, with config.resume) the model and
   // plans the executors. config_toml is the resolved configuration, written to the run
   // directory as config.toml. Throws InvalidArgument on a bad configuration or input.
-  Trainer(const TrainConfig& config, const std::string& config_toml);
+  // With a communicator of R ranks, k = R·v workers: this rank runs workers r·v .. r·v+v−1
+  // of the global order (RECIPE §5), gradients are summed over ranks by a bucketed reducer
+  // overlapped with backward, and only rank 0 writes the run directory.
+  Trainer(const TrainConfig& config, const std::string& config_toml, comm::Communicator* comm = nullptr);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;

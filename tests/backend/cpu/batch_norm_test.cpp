@@ -31,7 +31,8 @@ void check_bn(const BnCase& bc, bool fuse_relu, bool bf16, memory::format_tag ta
 
   // A per-channel offset, so that mean removal matters.
   std::vector<double> src = random_values(dims.numel(), 11, false, -1.0, 2.0);
-  for (int64_t i = 0; i < dims.numel(); ++i) src[static_cast<size_t>(i)] += static_cast<double>((i / (bc.h * bc.w)) % bc.c) * 0.25;
+  for (int64_t i = 0; i < dims.numel(); ++i)
+    src[static_cast<size_t>(i)] += static_cast<double>((i / (bc.h * bc.w)) % bc.c) * 0.25;
   if (bf16)
     for (double& x : src) x = bf16_to_f32(f32_to_bf16(static_cast<float>(x)));
   const std::vector<double> gamma = random_values(bc.c, 12, false, 0.5, 1.5);
@@ -73,11 +74,11 @@ void check_bn(const BnCase& bc, bool fuse_relu, bool bf16, memory::format_tag ta
 }
 
 const BnCase kCases[] = {
-    {8, 16, 5, 5, 4},   // two ghost groups
-    {8, 16, 5, 5, 0},   // whole batch
-    {6, 19, 3, 7, 2},   // channels not a multiple of the block, three groups
-    {4, 32, 1, 2, 1},   // groups of one example
-    {1, 5, 4, 3, 1},    // batch 1
+    {8, 16, 5, 5, 4},  // two ghost groups
+    {8, 16, 5, 5, 0},  // whole batch
+    {6, 19, 3, 7, 2},  // channels not a multiple of the block, three groups
+    {4, 32, 1, 2, 1},  // groups of one example
+    {1, 5, 4, 3, 1},   // batch 1
     {12, 64, 7, 7, 4},
 };
 

@@ -11,7 +11,7 @@ TEST(BufferPlanTest, SharesOnlyDisjointLifetimes) {
   BufferPlan plan;
   const int a = plan.add(1000, 0, 2);
   const int b = plan.add(500, 1, 3);
-  const int c = plan.add(800, 3, 5);  // a is dead at 3
+  const int c = plan.add(800, 3, 5);   // a is dead at 3
   const int d = plan.add(2000, 4, 4);  // b is dead at 4: grows b's block
   plan.allocate();
   EXPECT_NE(plan.data(a), plan.data(b));

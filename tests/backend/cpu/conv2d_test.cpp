@@ -17,10 +17,13 @@ struct ConvCase {
   bool bias;
 };
 
-void check_conv(const ConvCase& cc, bool bf16, bool plain_src) {
-  SCOPED_TRACE(::testing::Message() << "n" << cc.n << " c" << cc.c << " " << cc.h << "x" << cc.w << " o" << cc.o
-                                    << " k" << cc.k << " s" << cc.stride << " p" << cc.pad << " bias" << cc.bias
-                                    << (bf16 ? " bf16" : " f32") << (plain_src ? " nchw" : " any"));
+enum class SrcLayout { any, plain, blocked };
+
+void check_conv(const ConvCase& cc, bool bf16, SrcLayout layout, ConvAlgorithm algorithm = ConvAlgorithm::direct) {
+  SCOPED_TRACE(::testing::Message() << "n" << cc.n << " c" << cc.c << " " << cc.h << "x" << cc.w << " o" << cc.o << " k"
+                                    << cc.k << " s" << cc.stride << " p" << cc.pad << " bias" << cc.bias
+                                    << (bf16 ? " bf16" : " f32") << " layout " << static_cast<int>(layout)
+                                    << " algorithm " << static_cast<int>(algorithm));
   ops::Conv2dParams p;
   p.in_channels = cc.c;
   p.out_channels = cc.o;
@@ -31,7 +34,12 @@ void check_conv(const ConvCase& cc, bool bf16, bool plain_src) {
   const ops::Dims4 src_dims{cc.n, cc.c, cc.h, cc.w};
   const ops::Dims4 dst_dims = ops::conv2d_dst_dims(p, src_dims);
   const memory::data_type dt = data_type(bf16);
-  const Conv2d conv(p, src_dims, dt, plain_src ? nchw_md(src_dims, dt) : any_md(src_dims, dt), true);
+  const memory::desc src_md = layout == SrcLayout::any ? any_md(src_dims, dt)
+                              : layout == SrcLayout::plain
+                                  ? nchw_md(src_dims, dt)
+                                  : memory::desc({cc.n, cc.c, cc.h, cc.w}, dt, memory::format_tag::nChw16c);
+  const Conv2d conv(p, src_dims, dt, src_md, true, algorithm);
+  SCOPED_TRACE(conv.implementation());
 
   const std::vector<double> src = random_values(src_dims.numel(), 1, bf16);
   const std::vector<double> weights = random_values(cc.o * cc.c * cc.k * cc.k, 2, bf16, -0.5, 0.5);
@@ -70,12 +78,11 @@ void check_conv(const ConvCase& cc, bool bf16, bool plain_src) {
 }
 
 const ConvCase kCases[] = {
-    {1, 1, 28, 28, 16, 3, 1, 1, false},  // a network's first layer, batch 1
-    {2, 16, 8, 8, 16, 3, 1, 1, false},
-    {3, 5, 9, 11, 7, 3, 2, 1, true},     // odd everything
-    {2, 16, 14, 14, 32, 1, 2, 0, false},  // projection shortcut: right padding -1
-    {4, 32, 5, 5, 17, 3, 2, 1, true},
-    {2, 3, 13, 13, 8, 7, 2, 3, false},    // ImageNet stem shape, small
+    {1, 1, 28, 28, 16, 3, 1, 1, false},                                      // a network's first layer, batch 1
+    {2, 16, 8, 8, 16, 3, 1, 1, false},   {3, 5, 9, 11, 7, 3, 2, 1, true},    // odd everything
+    {2, 16, 14, 14, 32, 1, 2, 0, false},                                     // projection shortcut: right padding -1
+    {4, 32, 5, 5, 17, 3, 2, 1, true},    {2, 3, 13, 13, 8, 7, 2, 3, false},  // ImageNet stem shape, small
+    {4, 8, 6, 6, 8, 1, 1, 0, false},                                         // 1×1 on a padded channel block
 };
 
 std::vector<ConvCase> random_cases() {
@@ -98,18 +105,37 @@ std::vector<ConvCase> random_cases() {
 }
 
 TEST(Conv2dTest, MatchesReferenceF32) {
-  for (const ConvCase& c : kCases) check_conv(c, false, false);
-  for (const ConvCase& c : random_cases()) check_conv(c, false, false);
+  for (const ConvCase& c : kCases) check_conv(c, false, SrcLayout::any);
+  for (const ConvCase& c : random_cases()) check_conv(c, false, SrcLayout::any);
+}
+
+// As inside a network: src in the blocked layout of the layer before.
+TEST(Conv2dTest, MatchesReferenceF32BlockedSrc) {
+  for (const ConvCase& c : kCases) check_conv(c, false, SrcLayout::blocked);
+  for (const ConvCase& c : random_cases()) check_conv(c, false, SrcLayout::blocked);
+}
+
+// Winograd where oneDNN has it (3×3 stride 1, f32, whole channel blocks), direct elsewhere;
+// tuned picks either per direction.
+TEST(Conv2dTest, MatchesReferenceF32WinogradAndTuned) {
+  const ConvCase cases[] = {{2, 16, 8, 8, 16, 3, 1, 1, false}, {3, 32, 7, 9, 48, 3, 1, 1, true},
+                            {1, 64, 5, 5, 64, 3, 1, 1, false}, {4, 8, 6, 6, 8, 3, 1, 1, false},
+                            {2, 8, 11, 11, 8, 3, 1, 1, true},  {4, 3, 11, 11, 8, 3, 1, 1, true}};
+  for (const ConvCase& c : cases) {
+    check_conv(c, false, SrcLayout::blocked, ConvAlgorithm::winograd);
+    check_conv(c, false, SrcLayout::blocked, ConvAlgorithm::tuned);
+  }
+  check_conv(kCases[2], false, SrcLayout::any, ConvAlgorithm::winograd);  // falls back to direct
 }
 
 TEST(Conv2dTest, MatchesReferenceF32PlainSrc) {
-  for (const ConvCase& c : kCases) check_conv(c, false, true);
+  for (const ConvCase& c : kCases) check_conv(c, false, SrcLayout::plain);
 }
 
 TEST(Conv2dTest, MatchesReferenceBf16) {
   if (!has_native_bf16()) GTEST_SKIP() << "no native bf16 on this CPU";
-  for (const ConvCase& c : kCases) check_conv(c, true, false);
-  for (const ConvCase& c : random_cases()) check_conv(c, true, false);
+  for (const ConvCase& c : kCases) check_conv(c, true, SrcLayout::any);
+  for (const ConvCase& c : random_cases()) check_conv(c, true, SrcLayout::blocked);
 }
 
 TEST(Conv2dTest, BadShapeThrowsInvalidArgument) {

@@ -49,31 +49,35 @@ TEST(AddTest, MatchesReferenceWithAndWithoutRelu) {
     if (bf16 && !has_native_bf16()) continue;
     for (const memory::dims& dims : kShapes) {
       for (bool fuse : {false, true}) {
-        SCOPED_TRACE(::testing::Message() << dims[1] << " channels, relu " << fuse << " bf16 " << bf16);
-        const memory::desc md(dims, data_type(bf16), memory::format_tag::nChw16c);
-        const memory::desc md1(dims, data_type(bf16), memory::format_tag::nchw);  // a second layout
-        const Add add(md, md1, fuse);
-        EXPECT_EQ(add.fuse_relu(), fuse);
-        const int64_t count = product(dims);
-        const std::vector<double> a = random_values(count, 31, bf16), b = random_values(count, 32, bf16);
-        const std::vector<double> diff_dst = random_values(count, 33, bf16);
-        const memory a_m = upload(a, md), b_m = upload(b, md1), diff_m = upload(diff_dst, md);
-        const memory dst_m = upload(a, md);
-        StepList steps(make_scratchpad(add.scratchpad_bytes()));
-        add.forward(steps, dst_m, b_m, dst_m);  // in place on src0, as the executor does
-        add.backward_relu(steps, dst_m, diff_m, diff_m);
-        run(steps);
-        std::vector<double> sum(a.size()), dst(a.size()), diff_src(a.size());
-        ops::add_forward(count, a.data(), b.data(), sum.data());
-        if (fuse) {
-          ops::relu_forward(count, sum.data(), dst.data());
-          ops::relu_backward(count, dst.data(), diff_dst.data(), diff_src.data());
-        } else {
-          dst = sum;
-          diff_src = diff_dst;
+        for (memory::format_tag tag1 : {memory::format_tag::nChw16c, memory::format_tag::nchw}) {
+          SCOPED_TRACE(::testing::Message() << dims[1] << " channels, relu " << fuse << " bf16 " << bf16 << " tag1 "
+                                            << static_cast<int>(tag1));
+          const memory::desc md(dims, data_type(bf16), memory::format_tag::nChw16c);
+          const memory::desc md1(dims, data_type(bf16), tag1);
+          const Add add(md, md1, fuse);
+          EXPECT_EQ(add.fuse_relu(), fuse);
+          const int64_t count = product(dims);
+          const std::vector<double> a = random_values(count, 31, bf16), b = random_values(count, 32, bf16);
+          const std::vector<double> diff_dst = random_values(count, 33, bf16);
+          const memory a_m = upload(a, md), b_m = upload(b, md1), diff_m = upload(diff_dst, md);
+          // In place on src0 where the kernel allows it, as the executor does.
+          const memory dst_m = add.supports_in_place() ? upload(a, md) : make_memory(md);
+          StepList steps(make_scratchpad(add.scratchpad_bytes()));
+          add.forward(steps, add.supports_in_place() ? dst_m : a_m, b_m, dst_m);
+          add.backward_relu(steps, dst_m, diff_m, diff_m);
+          run(steps);
+          std::vector<double> sum(a.size()), dst(a.size()), diff_src(a.size());
+          ops::add_forward(count, a.data(), b.data(), sum.data());
+          if (fuse) {
+            ops::relu_forward(count, sum.data(), dst.data());
+            ops::relu_backward(count, dst.data(), diff_dst.data(), diff_src.data());
+          } else {
+            dst = sum;
+            diff_src = diff_dst;
+          }
+          EXPECT_TRUE(close(dst, download(dst_m), bf16));
+          EXPECT_TRUE(close(diff_src, download(diff_m), bf16));
         }
-        EXPECT_TRUE(close(dst, download(dst_m), bf16));
-        EXPECT_TRUE(close(diff_src, download(diff_m), bf16));
       }
     }
   }

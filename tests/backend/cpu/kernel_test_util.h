@@ -2,10 +2,9 @@
 // bf16) layout and back, run planned steps, and make bf16-exact random inputs.
 #pragma once
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <cmath>
 #include <cstdint>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <vector>
 
 #include "bigbatch/backend/cpu/context.h"
@@ -26,8 +25,7 @@ inline int64_t product(const memory::dims& dims) {
 }
 
 // Random values in [lo, hi), rounded to bf16 when `bf16` so both sides see the same inputs.
-inline std::vector<double> random_values(int64_t count, uint64_t seed, bool bf16, double lo = -1.0,
-                                         double hi = 1.0) {
+inline std::vector<double> random_values(int64_t count, uint64_t seed, bool bf16, double lo = -1.0, double hi = 1.0) {
   std::vector<double> v = bigbatch::testing::random_vector<double>(count, seed, lo, hi);
   if (bf16)
     for (double& x : v) x = bf16_to_f32(f32_to_bf16(static_cast<float>(x)));
@@ -78,8 +76,8 @@ template <class A>
   const Tolerance t = tolerance(bf16);
   if (expected.size() != actual.size())
     return ::testing::AssertionFailure() << "sizes " << expected.size() << " vs " << actual.size();
-  return bigbatch::testing::near_relative(expected.data(), actual.data(), static_cast<int64_t>(expected.size()),
-                                          t.rtol, t.atol_scale * std::max(1.0, max_abs(expected)));
+  return bigbatch::testing::near_relative(expected.data(), actual.data(), static_cast<int64_t>(expected.size()), t.rtol,
+                                          t.atol_scale * std::max(1.0, max_abs(expected)));
 }
 
 inline memory::data_type data_type(bool bf16) { return bf16 ? memory::data_type::bf16 : memory::data_type::f32; }

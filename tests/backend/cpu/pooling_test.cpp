@@ -17,8 +17,8 @@ struct PoolCase {
 
 void check_pool(PoolKind kind, const PoolCase& pc, bool exclude_padding, bool bf16) {
   SCOPED_TRACE(::testing::Message() << "kind " << static_cast<int>(kind) << " " << pc.n << "x" << pc.c << "x" << pc.h
-                                    << "x" << pc.w << " k" << pc.k << " s" << pc.stride << " p" << pc.pad
-                                    << " exclude " << exclude_padding << (bf16 ? " bf16" : " f32"));
+                                    << "x" << pc.w << " k" << pc.k << " s" << pc.stride << " p" << pc.pad << " exclude "
+                                    << exclude_padding << (bf16 ? " bf16" : " f32"));
   const ops::PoolParams p{pc.k, pc.k, pc.stride, pc.stride, pc.pad, pc.pad, exclude_padding};
   const ops::Dims4 src_dims{pc.n, pc.c, pc.h, pc.w};
   const memory::desc md({pc.n, pc.c, pc.h, pc.w}, data_type(bf16), memory::format_tag::nChw16c);
@@ -52,9 +52,9 @@ void check_pool(PoolKind kind, const PoolCase& pc, bool exclude_padding, bool bf
 }
 
 const PoolCase kCases[] = {
-    {2, 16, 8, 8, 3, 2, 1},   // ImageNet stem max-pool shape
-    {1, 5, 7, 9, 3, 2, 1},    // odd sizes, batch 1
-    {3, 19, 6, 5, 2, 2, 0},   // floor mode drops the last column
+    {2, 16, 8, 8, 3, 2, 1},  // ImageNet stem max-pool shape
+    {1, 5, 7, 9, 3, 2, 1},   // odd sizes, batch 1
+    {3, 19, 6, 5, 2, 2, 0},  // floor mode drops the last column
     {2, 8, 5, 5, 3, 1, 1},
 };
 

@@ -53,8 +53,8 @@ BatchNorm::BatchNorm(const ops::BatchNormParams& p, const ops::Dims4& dims, cons
   }
   if (p.fuse_relu) {
     const size_t ws = (train_pd_.workspace_desc().get_size() + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign;
-    workspace_ = make_memory(memory::desc({static_cast<memory::dim>(ws * static_cast<size_t>(groups_))}, dt::u8,
-                                          memory::format_tag::a));
+    workspace_ = make_memory(
+        memory::desc({static_cast<memory::dim>(ws * static_cast<size_t>(groups_))}, dt::u8, memory::format_tag::a));
   }
 }
 
@@ -76,9 +76,8 @@ void BatchNorm::forward_training(StepList& steps, const memory& src, const memor
                                  const memory& dst, const memory& running_mean, const memory& running_var) const {
   const size_t ws_bytes = p_.fuse_relu ? workspace_.get_desc().get_size() / static_cast<size_t>(groups_) : 0;
   for (int64_t g = 0; g < groups_; ++g) {
-    ArgMap args = {{DNNL_ARG_SRC, slice(src, g)},     {DNNL_ARG_DST, slice(dst, g)},
-                   {DNNL_ARG_SCALE, gamma},           {DNNL_ARG_SHIFT, beta},
-                   {DNNL_ARG_MEAN, stat(mean_, g)},   {DNNL_ARG_VARIANCE, stat(var_, g)}};
+    ArgMap args = {{DNNL_ARG_SRC, slice(src, g)}, {DNNL_ARG_DST, slice(dst, g)},   {DNNL_ARG_SCALE, gamma},
+                   {DNNL_ARG_SHIFT, beta},        {DNNL_ARG_MEAN, stat(mean_, g)}, {DNNL_ARG_VARIANCE, stat(var_, g)}};
     if (p_.fuse_relu)
       args.emplace(DNNL_ARG_WORKSPACE,
                    make_memory(train_pd_.workspace_desc(),

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
-
 #include <vector>
 
 #include "bigbatch/backend/cpu/step.h"
@@ -29,13 +28,13 @@ class BatchNorm {
   // Per-group statistics normalise each group; the statistics are kept for backward and the
   // running statistics move by momentum towards the mean over groups of each group's mean and
   // unbiased variance. src and dst must not be re-bound after planning (slices point into them).
-  void forward_training(StepList& steps, const dnnl::memory& src, const dnnl::memory& gamma,
-                        const dnnl::memory& beta, const dnnl::memory& dst, const dnnl::memory& running_mean,
+  void forward_training(StepList& steps, const dnnl::memory& src, const dnnl::memory& gamma, const dnnl::memory& beta,
+                        const dnnl::memory& dst, const dnnl::memory& running_mean,
                         const dnnl::memory& running_var) const;
   // Normalises the whole batch with the running statistics.
-  void forward_inference(StepList& steps, const dnnl::memory& src, const dnnl::memory& gamma,
-                         const dnnl::memory& beta, const dnnl::memory& running_mean,
-                         const dnnl::memory& running_var, const dnnl::memory& dst) const;
+  void forward_inference(StepList& steps, const dnnl::memory& src, const dnnl::memory& gamma, const dnnl::memory& beta,
+                         const dnnl::memory& running_mean, const dnnl::memory& running_var,
+                         const dnnl::memory& dst) const;
   // Backward of forward_training: diff_src, and diff_gamma / diff_beta summed over groups
   // (all overwritten). beta is unused by the math but oneDNN expects it with use_shift.
   void backward(StepList& steps, const dnnl::memory& src, const dnnl::memory& diff_dst, const dnnl::memory& gamma,

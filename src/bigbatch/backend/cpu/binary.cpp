@@ -9,6 +9,9 @@
 namespace bigbatch::backend::cpu {
 
 Add::Add(const memory::desc& src0_md, const memory::desc& src1_md, bool fuse_relu) : dst_md_(src0_md) {
+  const dnnl_memory_desc_t& d = dst_md_.data;
+  for (int i = 0; i < d.ndims; ++i)
+    if (fuse_relu && d.padded_dims[i] != d.dims[i]) in_place_ = false;
   const Context& ctx = context();
   BIGBATCH_DNNL("[add] plan " + describe(src0_md) + " + " + describe(src1_md), {
     fwd_pd_ = dnnl::binary::primitive_desc({dnnl::algorithm::binary_add, src0_md, src1_md, dst_md_},
@@ -20,8 +23,8 @@ Add::Add(const memory::desc& src0_md, const memory::desc& src1_md, bool fuse_rel
           {dnnl::prop_kind::forward_training, dnnl::algorithm::eltwise_relu_use_dst_for_bwd, dst_md_, 0.0f, 0.0f},
           ctx.engine);
       relu_bwd_pd_ = dnnl::eltwise_backward::primitive_desc(
-          {dnnl::algorithm::eltwise_relu_use_dst_for_bwd, dst_md_, dst_md_, 0.0f, 0.0f}, scratchpad_attr(),
-          ctx.engine, hint);
+          {dnnl::algorithm::eltwise_relu_use_dst_for_bwd, dst_md_, dst_md_, 0.0f, 0.0f}, scratchpad_attr(), ctx.engine,
+          hint);
       relu_bwd_ = dnnl::eltwise_backward(relu_bwd_pd_);
     }
   });

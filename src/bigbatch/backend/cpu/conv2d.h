@@ -1,14 +1,20 @@
 // oneDNN 2-D convolution for one shape: forward, backward_data and backward_weights side by
 // side. oneDNN picks the activation and weights layouts (format_tag::any, blocked nChw16c);
-// parameters stay f32 OIHW in the arena and are reordered into the chosen layout.
+// parameters stay f32 OIHW in the arena and are reordered into the chosen layout. Each
+// direction runs direct or Winograd (f32 3×3 stride 1), whichever is faster for the shape.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
+#include <string>
 
 #include "bigbatch/backend/cpu/step.h"
 #include "bigbatch/ops/conv2d.h"
 
 namespace bigbatch::backend::cpu {
+
+// tuned: time both algorithms per direction at plan time (cached by shape); winograd falls
+// back to direct where oneDNN has no Winograd kernel for the problem.
+enum class ConvAlgorithm { tuned, direct, winograd };
 
 class Conv2d {
  public:
@@ -16,7 +22,7 @@ class Conv2d {
   // dtype: activations and (reordered) weights; bias and diff_weights are always f32.
   // backward_data: plan diff_src (false for a convolution reading the network's input).
   Conv2d(const ops::Conv2dParams& p, const ops::Dims4& src_dims, dnnl::memory::data_type dtype,
-         const dnnl::memory::desc& src_md, bool backward_data);
+         const dnnl::memory::desc& src_md, bool backward_data, ConvAlgorithm algorithm = ConvAlgorithm::tuned);
   Conv2d(const Conv2d&) = delete;
   Conv2d& operator=(const Conv2d&) = delete;
 
@@ -26,7 +32,14 @@ class Conv2d {
   const dnnl::memory::desc& weights_plain_md() const { return weights_plain_md_; }
   const dnnl::memory::desc& bias_md() const { return bias_md_; }
   size_t scratchpad_bytes() const;
+  // Reordered weights and diff_weights live in a caller-given staging buffer shared by every
+  // layer (each use is over before the next layer's begins) instead of three private copies
+  // per layer. Call before building steps; backward_data then reorders the weights itself.
+  size_t staging_bytes() const;
+  void set_staging(void* buffer);
   const ops::Dims4& dst_dims() const { return dst_dims_; }
+  // oneDNN's implementation names per direction, e.g. "jit:avx512_core / jit_wino_4x3:...".
+  std::string implementation() const;
 
   // dst = conv(src, weights) + bias. weights: f32 OIHW memory (reordered each run); bias:
   // f32 O, or an empty memory when the convolution has none.

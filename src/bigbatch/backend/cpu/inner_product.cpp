@@ -62,10 +62,30 @@ InnerProduct::InnerProduct(const ops::LinearParams& p, const memory::desc& src_m
       diff_weights_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(
           ctx.engine, bwd_weights_pd_.diff_weights_desc(), ctx.engine, weights_plain_md_, attr));
     if (dst_dtype != dtype)
-      diff_dst_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, dst_md_, ctx.engine, diff_dst_md, attr));
+      diff_dst_reorder_ =
+          dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, dst_md_, ctx.engine, diff_dst_md, attr));
   });
   if (diff_weights_reorder_) diff_weights_ = make_memory(bwd_weights_pd_.diff_weights_desc());
   if (diff_dst_reorder_) diff_dst_ = make_memory(diff_dst_md);
+}
+
+size_t InnerProduct::staging_bytes() const {
+  size_t bytes = fwd_pd_.weights_desc().get_size();
+  if (bwd_data_) bytes = std::max(bytes, bwd_data_pd_.weights_desc().get_size());
+  return std::max(bytes, bwd_weights_pd_.diff_weights_desc().get_size());
+}
+
+void InnerProduct::set_staging(void* buffer) {
+  const Context& ctx = context();
+  weights_ = make_memory(fwd_pd_.weights_desc(), buffer);
+  if (bwd_data_) {
+    bwd_data_weights_ = make_memory(bwd_data_pd_.weights_desc(), buffer);
+    if (!bwd_weights_reorder_)
+      BIGBATCH_DNNL("[linear] backward_data weights reorder plan",
+                    bwd_weights_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(
+                        ctx.engine, weights_plain_md_, ctx.engine, bwd_data_pd_.weights_desc(), scratchpad_attr())));
+  }
+  if (diff_weights_reorder_) diff_weights_ = make_memory(bwd_weights_pd_.diff_weights_desc(), buffer);
 }
 
 size_t InnerProduct::scratchpad_bytes() const {

@@ -22,6 +22,11 @@ class InnerProduct {
   const dnnl::memory::desc& weights_plain_md() const { return weights_plain_md_; }
   const dnnl::memory::desc& bias_md() const { return bias_md_; }
   size_t scratchpad_bytes() const;
+  // Reordered weights and diff_weights live in a caller-given staging buffer shared by every
+  // layer (each use is over before the next layer's begins) instead of three private copies
+  // per layer. Call before building steps; backward_data then reorders the weights itself.
+  size_t staging_bytes() const;
+  void set_staging(void* buffer);
 
   void forward(StepList& steps, const dnnl::memory& src, const dnnl::memory& weights, const dnnl::memory& bias,
                const dnnl::memory& dst) const;

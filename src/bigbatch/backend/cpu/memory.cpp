@@ -12,9 +12,12 @@ namespace bigbatch::backend::cpu {
 
 memory::data_type to_dnnl(DType dtype) {
   switch (dtype) {
-    case DType::f32: return memory::data_type::f32;
-    case DType::bf16: return memory::data_type::bf16;
-    case DType::f16: break;
+    case DType::f32:
+      return memory::data_type::f32;
+    case DType::bf16:
+      return memory::data_type::bf16;
+    case DType::f16:
+      break;
   }
   BIGBATCH_THROW(InvalidArgument, "[cpu] precision " << dtype_name(dtype) << " is not supported; use f32 or bf16");
 }
@@ -76,8 +79,8 @@ memory make_memory(const memory::desc& md) {
 }
 
 memory make_scratchpad(size_t bytes) {
-  return make_memory(memory::desc({static_cast<memory::dim>(bytes > 0 ? bytes : 1)}, memory::data_type::u8,
-                                  memory::format_tag::a));
+  return make_memory(
+      memory::desc({static_cast<memory::dim>(bytes > 0 ? bytes : 1)}, memory::data_type::u8, memory::format_tag::a));
 }
 
 dnnl::primitive_attr scratchpad_attr() {
@@ -104,7 +107,8 @@ std::string describe(const memory::desc& md) {
     const dnnl_blocking_desc_t& b = d.format_desc.blocking;
     s << "strides";
     for (int i = 0; i < d.ndims; ++i) s << (i ? "," : "=") << b.strides[i];
-    for (int i = 0; i < b.inner_nblks; ++i) s << (i ? "" : "/") << b.inner_blks[i] << static_cast<char>('a' + b.inner_idxs[i]);
+    for (int i = 0; i < b.inner_nblks; ++i)
+      s << (i ? "" : "/") << b.inner_blks[i] << static_cast<char>('a' + b.inner_idxs[i]);
   } else {
     s << "opaque";
   }

@@ -2,10 +2,9 @@
 // a layout's batch-slice (ghost batch norm), and the user-scratchpad attribute.
 #pragma once
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <cstddef>
 #include <cstdint>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 
 #include "bigbatch/core/dtype.h"

@@ -19,8 +19,8 @@ Pool::Pool(PoolKind kind, const ops::PoolParams& params, const ops::Dims4& src_d
   }
   dnnl::algorithm alg = dnnl::algorithm::pooling_max;
   if (kind != PoolKind::max)
-    alg = p.exclude_padding ? dnnl::algorithm::pooling_avg_exclude_padding
-                            : dnnl::algorithm::pooling_avg_include_padding;
+    alg =
+        p.exclude_padding ? dnnl::algorithm::pooling_avg_exclude_padding : dnnl::algorithm::pooling_avg_include_padding;
   const memory::dims strides = {p.stride_h, p.stride_w};
   const memory::dims kernel = {p.kernel_h, p.kernel_w};
   const memory::dims pad_l = {p.pad_h, p.pad_w};
@@ -32,8 +32,8 @@ Pool::Pool(PoolKind kind, const ops::PoolParams& params, const ops::Dims4& src_d
   const dnnl::primitive_attr attr = scratchpad_attr();
   BIGBATCH_DNNL("[pool] plan " + src_dims.to_string() + " " + describe(src_md), {
     fwd_pd_ = dnnl::pooling_forward::primitive_desc(
-        {dnnl::prop_kind::forward_training, alg, src_md, any_md(dst_dims_, dtype), strides, kernel, pad_l, pad_r},
-        attr, ctx.engine);
+        {dnnl::prop_kind::forward_training, alg, src_md, any_md(dst_dims_, dtype), strides, kernel, pad_l, pad_r}, attr,
+        ctx.engine);
     fwd_ = dnnl::pooling_forward(fwd_pd_);
     dst_md_ = fwd_pd_.dst_desc();
     bwd_pd_ = dnnl::pooling_backward::primitive_desc({alg, src_md, dst_md_, strides, kernel, pad_l, pad_r}, attr,

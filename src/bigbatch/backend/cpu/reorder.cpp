@@ -1,4 +1,4 @@
-// Planned reorders and in-place sums.
+// Planned reorders and in-place accumulations.
 #include "bigbatch/backend/cpu/reorder.h"
 
 #include "bigbatch/backend/cpu/context.h"
@@ -23,16 +23,16 @@ void Reorder::forward(StepList& steps, const memory& src, const memory& dst) con
 Accumulate::Accumulate(const memory::desc& dst_md, const memory::desc& src_md) {
   const Context& ctx = context();
   BIGBATCH_DNNL("[accumulate] plan " + describe(dst_md) + " += " + describe(src_md), {
-    pd_ = dnnl::sum::primitive_desc(dst_md, {1.0f, 1.0f}, {dst_md, src_md}, ctx.engine, scratchpad_attr());
-    sum_ = dnnl::sum(pd_);
+    pd_ = dnnl::binary::primitive_desc({dnnl::algorithm::binary_add, dst_md, src_md, dst_md}, scratchpad_attr(),
+                                       ctx.engine);
+    add_ = dnnl::binary(pd_);
   });
 }
 
 size_t Accumulate::scratchpad_bytes() const { return pd_.scratchpad_desc().get_size(); }
 
 void Accumulate::forward(StepList& steps, const memory& dst, const memory& src) const {
-  steps.add(sum_, {{DNNL_ARG_MULTIPLE_SRC, dst}, {DNNL_ARG_MULTIPLE_SRC + 1, src}, {DNNL_ARG_DST, dst}},
-            "[accumulate] forward");
+  steps.add(add_, {{DNNL_ARG_SRC_0, dst}, {DNNL_ARG_SRC_1, src}, {DNNL_ARG_DST, dst}}, "[accumulate] forward");
 }
 
 }  // namespace bigbatch::backend::cpu

@@ -3,9 +3,8 @@
 // Running a StepList allocates nothing.
 #pragma once
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <functional>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -32,8 +31,9 @@ class StepList {
 
  private:
   struct Step {
-    dnnl::primitive primitive;  // empty for host steps and hook points
-    ArgMap args;
+    dnnl::primitive primitive;            // empty for host steps and hook points
+    ArgMap args;                          // owns the memory objects that c_args point to
+    std::vector<dnnl_exec_arg_t> c_args;  // flattened once, so a run builds no containers
     std::function<void()> host;
     int hook = -1;
     std::string where;

@@ -1,0 +1,126 @@
+// Bucket planning over the flat gradient arena, and the per-step state machine that starts
+// each bucket's allreduce as its last node reports.
+#include "bigbatch/comm/gradient_reducer.h"
+
+#include <algorithm>
+#include <exception>
+
+#include "bigbatch/core/error.h"
+
+namespace bigbatch::comm {
+namespace {
+
+int64_t padded(int64_t numel) {
+  constexpr int64_t a = ArenaLayout::kArenaAlignElems;
+  return (numel + a - 1) / a * a;
+}
+
+}  // namespace
+
+std::vector<Bucket> plan_buckets(const nn::Graph& graph, int64_t cap_bytes) {
+  BIGBATCH_CHECK(cap_bytes > 0, "[reducer] bucket cap must be positive, got " << cap_bytes << " bytes");
+  const ArenaLayout& layout = *graph.parameter_layout();
+  std::vector<Bucket> buckets;
+  // Walking backward, each node's range must end where the previous one (a later node)
+  // began: then ranges tile the arena, padding included, and merging neighbours keeps a
+  // bucket contiguous.
+  int64_t expected_end = layout.total_elems();
+  for (int id = graph.size() - 1; id >= 0; --id) {
+    const nn::Node& n = graph.node(id);
+    int64_t begin = layout.total_elems(), end = 0, span = 0;
+    for (int index : {n.weights, n.bias, n.gamma, n.beta}) {
+      if (index < 0) continue;
+      const ArenaEntry& e = layout.entry(index);
+      begin = std::min(begin, e.offset);
+      end = std::max(end, e.offset + padded(e.shape.numel()));
+      span += padded(e.shape.numel());
+    }
+    if (span == 0) continue;
+    BIGBATCH_CHECK(end == expected_end && end - begin == span,
+                   "[reducer] the gradient arena is not laid out in node order: node "
+                       << id << " ('" << n.name << "') holds elements [" << begin << ", " << end << "), expected a range ending at "
+                       << expected_end << " with no other tensor inside");
+    expected_end = begin;
+    const int64_t bytes = (end - begin) * static_cast<int64_t>(sizeof(float));
+    if (buckets.empty() || (buckets.back().end - begin) * static_cast<int64_t>(sizeof(float)) > cap_bytes ||
+        bytes > cap_bytes) {
+      buckets.push_back(Bucket{begin, end, {}});
+    }
+    buckets.back().begin = begin;
+    buckets.back().nodes.push_back(id);
+  }
+  BIGBATCH_CHECK(expected_end == 0, "[reducer] arena elements [0, " << expected_end << ") belong to no node");
+  return buckets;
+}
+
+GradientReducer::GradientReducer(const nn::Graph& graph, const Arena& grads, Communicator& comm,
+                                 const ReducerOptions& options)
+    : comm_(comm), grads_(grads.data()), options_(options), buckets_(plan_buckets(graph, options.bucket_cap_bytes)) {
+  BIGBATCH_CHECK(grads.total_elems() == graph.parameter_layout()->total_elems(),
+                 "[reducer] the gradient arena has " << grads.total_elems() << " elements, the graph's parameters "
+                                                     << graph.parameter_layout()->total_elems());
+  bucket_of_node_.assign(static_cast<size_t>(graph.size()), -1);
+  for (size_t b = 0; b < buckets_.size(); ++b)
+    for (int id : buckets_[b].nodes) bucket_of_node_[static_cast<size_t>(id)] = static_cast<int>(b);
+  missing_.resize(buckets_.size());
+  work_.resize(buckets_.size());
+  reported_.resize(bucket_of_node_.size());
+  for (size_t b = 0; b < buckets_.size(); ++b) missing_[b] = static_cast<int>(buckets_[b].nodes.size());
+}
+
+void GradientReducer::begin_step() {
+  timing_ = true;
+  backward_start_ = Clock::now();
+}
+
+void GradientReducer::on_grads_ready(int node_id) {
+  BIGBATCH_CHECK(node_id >= 0 && node_id < static_cast<int>(bucket_of_node_.size()) &&
+                     bucket_of_node_[static_cast<size_t>(node_id)] >= 0,
+                 "[reducer] node " << node_id << " has no parameter gradients");
+  BIGBATCH_CHECK(!reported_[static_cast<size_t>(node_id)], "[reducer] node " << node_id << " reported twice in one step");
+  if (!timing_) begin_step();
+  reported_[static_cast<size_t>(node_id)] = 1;
+  --missing_[static_cast<size_t>(bucket_of_node_[static_cast<size_t>(node_id)])];
+  if (options_.overlap) start_ready_buckets();
+}
+
+void GradientReducer::start_ready_buckets() {
+  // Strictly in index order, even if a later bucket completes first: MPI needs every rank to
+  // issue its collectives in one order, and the index order is the same on every rank.
+  while (next_start_ < buckets_.size() && missing_[next_start_] == 0) start(next_start_++);
+}
+
+void GradientReducer::start(size_t b) {
+  const Bucket& bucket = buckets_[b];
+  work_[b] = comm_.allreduce_sum_async(grads_ + bucket.begin, bucket.elems());
+}
+
+void GradientReducer::finish() {
+  const Clock::time_point enter = Clock::now();
+  // Backward is over, so every gradient is final, reported or not.
+  while (next_start_ < buckets_.size()) start(next_start_++);
+  std::exception_ptr error;
+  ReducerStats stats;
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    try {
+      work_[b]->wait();
+      stats.allreduce_busy_s += work_[b]->busy_seconds();
+    } catch (...) {
+      if (!error) error = std::current_exception();
+    }
+    work_[b].reset();
+    stats.bytes += buckets_[b].elems() * static_cast<int64_t>(sizeof(float));
+    missing_[b] = static_cast<int>(buckets_[b].nodes.size());
+  }
+  const Clock::time_point leave = Clock::now();
+  stats.buckets = static_cast<int>(buckets_.size());
+  stats.backward_s = timing_ ? std::chrono::duration<double>(enter - backward_start_).count() : 0.0;
+  stats.exposed_s = std::chrono::duration<double>(leave - enter).count();
+  stats_ = stats;
+  std::fill(reported_.begin(), reported_.end(), 0);
+  next_start_ = 0;
+  timing_ = false;
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace bigbatch::comm

@@ -1,0 +1,99 @@
+// Sums the gradient arena over all ranks in buckets, each bucket's allreduce starting as soon
+// as backward has finished its gradients, so communication overlaps the rest of backward.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "bigbatch/comm/communicator.h"
+#include "bigbatch/core/arena.h"
+#include "bigbatch/nn/executor.h"
+#include "bigbatch/nn/graph.h"
+
+namespace bigbatch::comm {
+
+struct ReducerOptions {
+  int64_t bucket_cap_bytes = int64_t{25} << 20;  // PyTorch DDP's default
+  bool overlap = true;  // false: every allreduce starts in finish(), after backward
+};
+
+// One allreduce: the contiguous element range [begin, end) of the gradient arena, alignment
+// padding included, holding the gradients of `nodes`.
+struct Bucket {
+  int64_t begin = 0;
+  int64_t end = 0;
+  std::vector<int> nodes;  // ids in the order backward reports them (descending)
+  int64_t elems() const { return end - begin; }
+};
+
+// Buckets in reverse node order (the order backward finishes gradients). A bucket takes whole
+// nodes and closes before a node that would take it past cap_bytes; a node larger than the
+// cap gets a bucket of its own. Together the buckets cover [0, total_elems) exactly once,
+// bucket 0 at the arena's end. Throws InvalidArgument unless the parameter layout is in node
+// order (as Graph's builders make it), since a bucket must be one contiguous range.
+std::vector<Bucket> plan_buckets(const nn::Graph& graph, int64_t cap_bytes);
+
+// One step's figures, in seconds.
+struct ReducerStats {
+  int buckets = 0;
+  int64_t bytes = 0;              // reduced per rank, padding included
+  double backward_s = 0;          // begin_step() (else the first hook) to the start of finish()
+  double allreduce_busy_s = 0;    // sum of the buckets' allreduce running times
+  double exposed_s = 0;           // time finish() waited: communication backward did not hide
+};
+
+// Usage per step: begin_step(); executor.backward(diff, reducer.hook()); reducer.finish();
+// then the optimizer. The sum is not scaled: the loss is already divided by the global batch
+// (RECIPE §4). The graph and the grads arena must outlive the reducer. Every rank must build
+// its reducer from the same graph and options, so that buckets start in the same order.
+class GradientReducer {
+ public:
+  GradientReducer(const nn::Graph& graph, const Arena& grads, Communicator& comm, const ReducerOptions& options = {});
+  // Does not wait for allreduces still in flight: after a failure mid-step, call the
+  // communicator's abort() (their peers may never join them).
+  ~GradientReducer() = default;
+  GradientReducer(const GradientReducer&) = delete;  // hook() captures this
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  // Marks the start of backward, for backward_s. Optional.
+  void begin_step();
+  // Node `node_id`'s gradients are final. With overlap, starts every bucket that is now
+  // complete, in bucket order. Throws InvalidArgument for a node without parameters or one
+  // reported twice in a step.
+  void on_grads_ready(int node_id);
+  // on_grads_ready as the executor's hook.
+  nn::GradsReadyHook hook() {
+    return [this](int id) { on_grads_ready(id); };
+  }
+  // Starts the buckets not started yet (all of them without overlap; any whose nodes did not
+  // report), waits for every allreduce, and readies the next step. Throws CommError. Called
+  // with no hook in the step, it reduces the whole arena: the path after accumulating several
+  // backwards without communication.
+  void finish();
+
+  const std::vector<Bucket>& buckets() const { return buckets_; }
+  const ReducerStats& last_stats() const { return stats_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void start_ready_buckets();
+  void start(size_t bucket);
+
+  Communicator& comm_;
+  float* grads_;
+  ReducerOptions options_;
+  std::vector<Bucket> buckets_;
+  std::vector<int> bucket_of_node_;  // node id -> bucket index, -1 without parameters
+  // Per step:
+  std::vector<int> missing_;           // per bucket, nodes yet to report
+  std::vector<char> reported_;         // per node
+  std::vector<std::unique_ptr<Work>> work_;  // per bucket, null until started
+  size_t next_start_ = 0;              // buckets start strictly in index order
+  bool timing_ = false;
+  Clock::time_point backward_start_;
+  ReducerStats stats_;
+};
+
+}  // namespace bigbatch::comm

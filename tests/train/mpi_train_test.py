@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Real-rank tests of `bigbatch train` under mpirun (ctest label `mpi`).
+
+  mpi_train_test.py equivalence|kill|resume BIGBATCH SCRATCH
+
+equivalence: -np 2 and -np 4 runs of 30 iterations give the losses and final weights of one
+             process with the same k workers as virtual workers (relative 1e-5).
+kill:        SIGKILL of one rank makes every other rank exit non-zero within 60 s.
+resume:      a 4-rank run stopped mid-epoch and resumed on 2 ranks continues like the
+             uninterrupted run (relative 1e-5).
+"""
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+MPIRUN = shutil.which("mpirun")
+JOB = ["train", "--model", "resnet8", "--dataset", "synthetic", "--synthetic-size", "512",
+       "--global-batch", "64", "--per-worker-batch", "16", "--epochs", "4", "--warmup-epochs", "1",
+       "--decay-epochs", "", "--log-every", "1", "--seed", "3", "--threads", "1", "--progress", "off",
+       "--eval-batch", "64"]
+
+
+def fail(message):
+    print("FAIL: " + message)
+    sys.exit(1)
+
+
+def run(cmd, timeout=300):
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        fail("%s exited %d:\n%s%s" % (" ".join(cmd), done.returncode, done.stdout, done.stderr))
+    return done
+
+
+def mpi(ranks, binary, *args):
+    return [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), binary, *args]
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    base = 8 + n
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        dtype = {"F32": np.float32, "I64": np.int64}[info["dtype"]]
+        tensors[name] = np.frombuffer(data[base + begin:base + end], dtype=dtype).astype(np.float64)
+    return tensors
+
+
+def losses(run_dir):
+    out = []
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        for line in f:
+            row = json.loads(line)
+            if row["kind"] == "iter":
+                out.append((row["iter"], row["loss"]))
+    return out
+
+
+def compare(a_dir, b_dir, what):
+    la, lb = losses(a_dir), losses(b_dir)
+    if [i for i, _ in la] != [i for i, _ in lb]:
+        fail("%s: iterations differ: %s vs %s" % (what, [i for i, _ in la], [i for i, _ in lb]))
+    for (i, x), (_, y) in zip(la, lb):
+        if abs(x - y) > 1e-5 * abs(x):
+            fail("%s: loss of iteration %d: %.9g vs %.9g" % (what, i, x, y))
+    wa = read_safetensors(os.path.join(a_dir, "checkpoints", "last.safetensors"))
+    wb = read_safetensors(os.path.join(b_dir, "checkpoints", "last.safetensors"))
+    if sorted(wa) != sorted(wb):
+        fail("%s: checkpoints hold different tensors" % what)
+    # The model as one vector: tensors with a tiny norm (BN β, biases near 0) would turn
+    # rounding noise into a large per-tensor ratio.
+    names = sorted(wa)
+    a = np.concatenate([wa[n] for n in names])
+    b = np.concatenate([wb[n] for n in names])
+    worst = np.linalg.norm(a - b) / np.linalg.norm(a)
+    if worst > 1e-5:
+        per = sorted(((np.linalg.norm(wa[n] - wb[n]) / max(np.linalg.norm(wa[n]), 1e-30), n) for n in names))[-3:]
+        fail("%s: weights differ by %.3g (relative L2 over the model); worst tensors %s" % (what, worst, per))
+    print("%s: %d losses equal, weights within %.2g" % (what, len(la), worst))
+
+
+def test_equivalence(binary, scratch):
+    one = os.path.join(scratch, "one")
+    run([binary, *JOB, "--max-iters", "30", "--out", one])
+    for ranks in (2, 4):
+        many = os.path.join(scratch, "np%d" % ranks)
+        run(mpi(ranks, binary, *JOB, "--max-iters", "30", "--out", many))
+        compare(one, many, "-np %d vs 1 process" % ranks)
+
+
+def test_resume(binary, scratch):
+    one = os.path.join(scratch, "one")
+    run([binary, *JOB, "--max-iters", "30", "--out", one])
+    split = os.path.join(scratch, "split")
+    run(mpi(4, binary, *JOB, "--max-iters", "13", "--out", split))
+    run(mpi(2, binary, "train", "--resume", split, "--max-iters", "30", "--threads", "1"))
+    compare(one, split, "4 ranks resumed on 2 vs 1 process")
+
+
+def test_kill(binary, scratch):
+    out = os.path.join(scratch, "killed")
+    job = list(JOB)
+    job[job.index("--epochs") + 1] = "1000"
+    proc = subprocess.Popen(mpi(2, binary, *job, "--out", out), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        metrics = os.path.join(out, "metrics.jsonl")
+        deadline = time.time() + 120
+        while time.time() < deadline and not (os.path.exists(metrics) and len(losses(out)) >= 3):
+            if proc.poll() is not None:
+                fail("the job ended before it could be killed:\n" + proc.stdout.read())
+            time.sleep(0.2)
+        ranks = subprocess.run(["pgrep", "-f", "-s", str(os.getpgid(proc.pid)), binary],
+                               capture_output=True, text=True).stdout.split()
+        ranks = [int(p) for p in ranks if int(p) != proc.pid]
+        if len(ranks) < 2:
+            fail("expected 2 rank processes, found %s" % ranks)
+        os.kill(ranks[-1], signal.SIGKILL)
+        killed_at = time.time()
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            fail("the job did not end within 60 s of a rank's SIGKILL")
+        if code == 0:
+            fail("the job exited 0 after a rank was killed")
+        print("job exited %d, %.1f s after SIGKILL of rank pid %d" % (code, time.time() - killed_at, ranks[-1]))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def main():
+    case, binary, scratch = sys.argv[1], sys.argv[2], sys.argv[3]
+    if MPIRUN is None:
+        print("SKIP: mpirun not found")
+        sys.exit(77)
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+    {"equivalence": test_equivalence, "kill": test_kill, "resume": test_resume}[case](binary, scratch)
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()
