@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 #include "backend/cpu/kernel_test_util.h"
 #include "bigbatch/core/rng.h"
 
@@ -19,7 +23,8 @@ struct ConvCase {
 
 enum class SrcLayout { any, plain, blocked };
 
-void check_conv(const ConvCase& cc, bool bf16, SrcLayout layout, ConvAlgorithm algorithm = ConvAlgorithm::direct) {
+void check_conv(const ConvCase& cc, bool bf16, SrcLayout layout, ConvAlgorithm algorithm = ConvAlgorithm::direct,
+                bool staging = false) {
   SCOPED_TRACE(::testing::Message() << "n" << cc.n << " c" << cc.c << " " << cc.h << "x" << cc.w << " o" << cc.o << " k"
                                     << cc.k << " s" << cc.stride << " p" << cc.pad << " bias" << cc.bias
                                     << (bf16 ? " bf16" : " f32") << " layout " << static_cast<int>(layout)
@@ -38,7 +43,11 @@ void check_conv(const ConvCase& cc, bool bf16, SrcLayout layout, ConvAlgorithm a
                               : layout == SrcLayout::plain
                                   ? nchw_md(src_dims, dt)
                                   : memory::desc({cc.n, cc.c, cc.h, cc.w}, dt, memory::format_tag::nChw16c);
-  const Conv2d conv(p, src_dims, dt, src_md, true, algorithm);
+  Conv2d conv(p, src_dims, dt, src_md, true, algorithm);
+  // A staging buffer that the weights reorders of another layer would also use: poisoned
+  // between the steps below, so nothing may rely on its contents surviving a step.
+  std::vector<float> staging_buffer(conv.staging_bytes() / sizeof(float) + 1);
+  if (staging) conv.set_staging(staging_buffer.data());
   SCOPED_TRACE(conv.implementation());
 
   const std::vector<double> src = random_values(src_dims.numel(), 1, bf16);
@@ -58,8 +67,11 @@ void check_conv(const ConvCase& cc, bool bf16, SrcLayout layout, ConvAlgorithm a
   const memory diff_bias_m = cc.bias ? plain_view(diff_bias_f, {cc.o}) : memory();
 
   StepList steps(make_scratchpad(conv.scratchpad_bytes()));
+  auto poison = [&] { std::fill(staging_buffer.begin(), staging_buffer.end(), std::nanf("")); };
   conv.forward(steps, src_m, weights_m, bias_m, dst_m);
+  if (staging) steps.add_host(poison);
   conv.backward_weights(steps, src_m, diff_dst_m, diff_weights_m, diff_bias_m);
+  if (staging) steps.add_host(poison);
   conv.backward_data(steps, diff_dst_m, weights_m, diff_src_m);
   run(steps);
 
@@ -113,6 +125,12 @@ TEST(Conv2dTest, MatchesReferenceF32) {
 TEST(Conv2dTest, MatchesReferenceF32BlockedSrc) {
   for (const ConvCase& c : kCases) check_conv(c, false, SrcLayout::blocked);
   for (const ConvCase& c : random_cases()) check_conv(c, false, SrcLayout::blocked);
+}
+
+TEST(Conv2dTest, MatchesReferenceWithSharedStaging) {
+  for (const ConvCase& c : kCases) check_conv(c, false, SrcLayout::blocked, ConvAlgorithm::direct, true);
+  if (has_native_bf16())
+    for (const ConvCase& c : kCases) check_conv(c, true, SrcLayout::blocked, ConvAlgorithm::direct, true);
 }
 
 // Winograd where oneDNN has it (3×3 stride 1, f32, whole channel blocks), direct elsewhere;

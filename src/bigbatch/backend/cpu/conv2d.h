@@ -45,8 +45,8 @@ class Conv2d {
   // f32 O, or an empty memory when the convolution has none.
   void forward(StepList& steps, const dnnl::memory& src, const dnnl::memory& weights, const dnnl::memory& bias,
                const dnnl::memory& dst) const;
-  // diff_src = conv_transpose(diff_dst, weights). Reuses forward's reordered weights when the
-  // layouts agree, so the forward must have run first.
+  // diff_src = conv_transpose(diff_dst, weights). Without staging it reuses forward's
+  // reordered weights when the layouts agree, so the forward must have run first.
   void backward_data(StepList& steps, const dnnl::memory& diff_dst, const dnnl::memory& weights,
                      const dnnl::memory& diff_src) const;
   // diff_weights (f32 OIHW, overwritten) and diff_bias (f32 O, or empty).
