@@ -7,20 +7,14 @@
 #include <string>
 
 #include "bigbatch/core/error.h"
+#include "testing/op_params.h"
 
 namespace bigbatch::nn {
 namespace {
 
-ops::Conv2dParams conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad, bool bias = false) {
-  ops::Conv2dParams p;
-  p.in_channels = in;
-  p.out_channels = out;
-  p.kernel_h = p.kernel_w = k;
-  p.stride_h = p.stride_w = stride;
-  p.pad_h = p.pad_w = pad;
-  p.bias = bias;
-  return p;
-}
+using testing::conv_params;
+using testing::linear_params;
+using testing::pool_params;
 
 template <class F>
 void expect_graph_error(F&& f, const std::string& fragment) {
@@ -37,17 +31,11 @@ void expect_graph_error(F&& f, const std::string& fragment) {
 TEST(Graph, InfersExtentsAndRegistersTorchvisionNames) {
   Graph g;
   const int x = g.input(3, 32, 32);
-  const int c = g.conv2d("conv1", x, conv(3, 8, 3, 2, 1, true));
+  const int c = g.conv2d("conv1", x, conv_params(3, 8, 3, 2, 1, true));
   const int b = g.batch_norm("bn1", c, true, true);
-  ops::PoolParams pool;
-  pool.kernel_h = pool.kernel_w = 3;
-  pool.pad_h = pool.pad_w = 1;
-  const int m = g.max_pool(b, pool);
+  const int m = g.max_pool(b, pool_params(3, 2, 1));
   const int p = g.global_avg_pool(m);
-  ops::LinearParams lp;
-  lp.in_features = 8;
-  lp.out_features = 5;
-  const int fc = g.linear("fc", p, lp);
+  const int fc = g.linear("fc", p, linear_params(8, 5));
   g.set_output(fc);
 
   EXPECT_EQ(g.node(c).c, 8);
@@ -97,20 +85,17 @@ TEST(Graph, InfersExtentsAndRegistersTorchvisionNames) {
 TEST(Graph, ForwardFlopsCountConvAndLinearOnly) {
   Graph g;
   const int x = g.input(3, 8, 8);
-  const int c = g.conv2d("conv", x, conv(3, 4, 3, 1, 1));
+  const int c = g.conv2d("conv", x, conv_params(3, 4, 3, 1, 1));
   const int b = g.batch_norm("bn", c, true);
   const int p = g.global_avg_pool(b);
-  ops::LinearParams lp;
-  lp.in_features = 4;
-  lp.out_features = 10;
-  g.set_output(g.linear("fc", p, lp));
+  g.set_output(g.linear("fc", p, linear_params(4, 10)));
   EXPECT_EQ(g.forward_flops_per_example(), 2 * (4 * 8 * 8 * 3 * 3 * 3 + 4 * 10));
 }
 
 TEST(Graph, ConsumersListsEveryReader) {
   Graph g;
   const int x = g.input(2, 4, 4);
-  const int a = g.conv2d("a", x, conv(2, 2, 3, 1, 1));
+  const int a = g.conv2d("a", x, conv_params(2, 2, 3, 1, 1));
   const int r = g.relu(a);
   const int s = g.add(r, x, true);
   const int t = g.add(s, s, false);
@@ -131,21 +116,18 @@ TEST(Graph, RejectsMalformedNetworks) {
   }
   Graph g;
   const int x = g.input(3, 4, 4);
-  expect_graph_error([&] { g.conv2d("c", x, conv(4, 8, 3, 1, 1)); }, "in_channels 4");
-  expect_graph_error([&] { g.conv2d("c", x, conv(3, 8, 7, 1, 0)); }, "conv2d 'c'");
-  expect_graph_error([&] { g.conv2d("c", x, conv(3, 8, 3, 0, 1)); }, "stride");
-  expect_graph_error([&] { g.conv2d("", x, conv(3, 8, 3, 1, 1)); }, "name");
-  expect_graph_error([&] { g.conv2d("c", 7, conv(3, 8, 3, 1, 1)); }, "does not exist");
-  const int c = g.conv2d("c", x, conv(3, 8, 3, 2, 1));
+  expect_graph_error([&] { g.conv2d("c", x, conv_params(4, 8, 3, 1, 1)); }, "in_channels 4");
+  expect_graph_error([&] { g.conv2d("c", x, conv_params(3, 8, 7, 1, 0)); }, "conv2d 'c'");
+  expect_graph_error([&] { g.conv2d("c", x, conv_params(3, 8, 3, 0, 1)); }, "stride");
+  expect_graph_error([&] { g.conv2d("", x, conv_params(3, 8, 3, 1, 1)); }, "name");
+  expect_graph_error([&] { g.conv2d("c", 7, conv_params(3, 8, 3, 1, 1)); }, "does not exist");
+  const int c = g.conv2d("c", x, conv_params(3, 8, 3, 2, 1));
   expect_graph_error([&] { g.batch_norm("c", c, false); }, "already exists");
   expect_graph_error([&] { g.add(x, c, false); }, "add");
   ops::PoolParams big;
   big.kernel_h = big.kernel_w = 5;
   expect_graph_error([&] { g.max_pool(x, big); }, "max_pool");
-  ops::LinearParams lp;
-  lp.in_features = 3;
-  lp.out_features = 2;
-  expect_graph_error([&] { g.linear("fc", c, lp); }, "in_features 3");
+  expect_graph_error([&] { g.linear("fc", c, linear_params(3, 2)); }, "in_features 3");
   // A failed builder leaves the layouts as they were.
   EXPECT_EQ(g.parameter_layout()->size(), 1);
   EXPECT_EQ(g.buffer_layout()->size(), 0);

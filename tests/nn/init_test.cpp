@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include "testing/op_params.h"
+
 namespace bigbatch::nn {
 namespace {
 
@@ -26,22 +28,9 @@ Moments moments(const Tensor& t) {
 Graph test_graph() {
   Graph g;
   int x = g.input(64, 8, 8);
-  ops::Conv2dParams c;
-  c.in_channels = 64;
-  c.out_channels = 64;
-  c.kernel_h = c.kernel_w = 3;
-  c.pad_h = c.pad_w = 1;
-  c.bias = true;
-  x = g.batch_norm("bn1", g.conv2d("conv1", x, c), true);
-  c.out_channels = 128;
-  c.kernel_h = c.kernel_w = 1;
-  c.pad_h = c.pad_w = 0;
-  c.bias = false;
-  x = g.batch_norm("bn2", g.conv2d("conv2", x, c), false, true);
-  ops::LinearParams lp;
-  lp.in_features = 128;
-  lp.out_features = 100;
-  g.set_output(g.linear("fc", g.global_avg_pool(x), lp));
+  x = g.batch_norm("bn1", g.conv2d("conv1", x, testing::conv_params(64, 64, 3, 1, 1, true)), true);
+  x = g.batch_norm("bn2", g.conv2d("conv2", x, testing::conv_params(64, 128, 1, 1, 0)), false, true);
+  g.set_output(g.linear("fc", g.global_avg_pool(x), testing::linear_params(128, 100)));
   return g;
 }
 

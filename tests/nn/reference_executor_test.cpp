@@ -7,20 +7,14 @@
 #include <cmath>
 
 #include "nn/network_gradcheck.h"
+#include "testing/op_params.h"
 
 namespace bigbatch::nn {
 namespace {
 
-ops::Conv2dParams conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad, bool bias) {
-  ops::Conv2dParams p;
-  p.in_channels = in;
-  p.out_channels = out;
-  p.kernel_h = p.kernel_w = k;
-  p.stride_h = p.stride_w = stride;
-  p.pad_h = p.pad_w = pad;
-  p.bias = bias;
-  return p;
-}
+using testing::conv_params;
+using testing::linear_params;
+using testing::pool_params;
 
 // input 2×6×6 → conv(bias) → BN+ReLU ─┬→ conv → BN ──────────┐
 //                                     └→ relu → (add fan-in) ← add(+ReLU) → max_pool → conv
@@ -28,24 +22,14 @@ ops::Conv2dParams conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64
 Graph small_graph() {
   Graph g;
   const int x = g.input(2, 6, 6);
-  const int a = g.batch_norm("bn0", g.conv2d("conv0", x, conv(2, 3, 3, 1, 1, true)), true);
-  const int b = g.batch_norm("bn1", g.conv2d("conv1", a, conv(3, 3, 3, 1, 1, false)), false, true);
+  const int a = g.batch_norm("bn0", g.conv2d("conv0", x, conv_params(2, 3, 3, 1, 1, true)), true);
+  const int b = g.batch_norm("bn1", g.conv2d("conv1", a, conv_params(3, 3, 3, 1, 1, false)), false, true);
   const int s = g.add(b, g.relu(a), true);
-  ops::PoolParams mp;
-  mp.kernel_h = mp.kernel_w = 3;
-  mp.stride_h = mp.stride_w = 2;
-  mp.pad_h = mp.pad_w = 1;
-  const int m = g.max_pool(s, mp);
-  const int c = g.relu(g.batch_norm("bn2", g.conv2d("conv2", m, conv(3, 4, 1, 1, 0, false)), false));
-  ops::PoolParams ap;
-  ap.kernel_h = ap.kernel_w = 2;
-  ap.stride_h = ap.stride_w = 1;
-  const int p = g.avg_pool(c, ap);
+  const int m = g.max_pool(s, pool_params(3, 2, 1));
+  const int c = g.relu(g.batch_norm("bn2", g.conv2d("conv2", m, conv_params(3, 4, 1, 1, 0, false)), false));
+  const int p = g.avg_pool(c, pool_params(2, 1, 0));
   const int d = g.add(p, p, false);
-  ops::LinearParams lp;
-  lp.in_features = 4;
-  lp.out_features = 3;
-  g.set_output(g.linear("fc", g.global_avg_pool(d), lp));
+  g.set_output(g.linear("fc", g.global_avg_pool(d), linear_params(4, 3)));
   return g;
 }
 

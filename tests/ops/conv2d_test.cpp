@@ -10,11 +10,13 @@
 
 #include "bigbatch/core/error.h"
 #include "testing/gradcheck.h"
+#include "testing/op_params.h"
 
 namespace bigbatch::ops {
 namespace {
 
 using testing::check_gradient;
+using testing::conv_params;
 using testing::dot;
 using testing::expect_near_relative;
 using testing::nan_vector;
@@ -29,11 +31,6 @@ std::ostream& operator<<(std::ostream& os, const ConvCase& c) {
   return os << "src " << c.src.to_string() << " O" << c.p.out_channels << " k" << c.p.kernel_h << "x" << c.p.kernel_w
             << " s" << c.p.stride_h << "x" << c.p.stride_w << " p" << c.p.pad_h << "x" << c.p.pad_w
             << (c.p.bias ? " bias" : "");
-}
-
-Conv2dParams make_params(int64_t c, int64_t o, int64_t k, int64_t stride, int64_t pad, bool bias) {
-  return {.in_channels = c, .out_channels = o, .kernel_h = k, .kernel_w = k, .stride_h = stride, .stride_w = stride,
-          .pad_h = pad, .pad_w = pad, .bias = bias};
 }
 
 int64_t weights_count(const Conv2dParams& p) { return p.out_channels * p.in_channels * p.kernel_h * p.kernel_w; }
@@ -126,13 +123,13 @@ TEST_P(Conv2dCases, FloatMatchesDouble) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, Conv2dCases,
-    ::testing::Values(ConvCase{{1, 1, 5, 5}, make_params(1, 1, 3, 1, 1, true)},    // batch 1, 3x3 same
-                      ConvCase{{2, 3, 7, 6}, make_params(3, 4, 3, 2, 1, false)},   // odd sizes, stride 2
-                      ConvCase{{3, 2, 5, 7}, make_params(2, 3, 1, 1, 0, true)},    // 1x1
-                      ConvCase{{2, 3, 8, 8}, make_params(3, 2, 1, 2, 0, false)},   // 1x1 stride 2 (shortcut)
-                      ConvCase{{1, 2, 6, 5}, make_params(2, 3, 3, 2, 0, true)},    // 3x3 stride 2, no pad
-                      ConvCase{{2, 2, 4, 5}, make_params(2, 2, 3, 1, 0, false)},   // valid conv
-                      ConvCase{{1, 3, 11, 9}, make_params(3, 2, 7, 2, 3, true)},   // ImageNet stem, small
+    ::testing::Values(ConvCase{{1, 1, 5, 5}, conv_params(1, 1, 3, 1, 1, true)},    // batch 1, 3x3 same
+                      ConvCase{{2, 3, 7, 6}, conv_params(3, 4, 3, 2, 1, false)},   // odd sizes, stride 2
+                      ConvCase{{3, 2, 5, 7}, conv_params(2, 3, 1, 1, 0, true)},    // 1x1
+                      ConvCase{{2, 3, 8, 8}, conv_params(3, 2, 1, 2, 0, false)},   // 1x1 stride 2 (shortcut)
+                      ConvCase{{1, 2, 6, 5}, conv_params(2, 3, 3, 2, 0, true)},    // 3x3 stride 2, no pad
+                      ConvCase{{2, 2, 4, 5}, conv_params(2, 2, 3, 1, 0, false)},   // valid conv
+                      ConvCase{{1, 3, 11, 9}, conv_params(3, 2, 7, 2, 3, true)},   // ImageNet stem, small
                       ConvCase{{2, 2, 5, 6},
                                {.in_channels = 2, .out_channels = 3, .kernel_h = 3, .kernel_w = 2, .stride_h = 1,
                                 .stride_w = 2, .pad_h = 1, .pad_w = 0, .bias = true}}));  // rectangular
@@ -140,7 +137,7 @@ INSTANTIATE_TEST_SUITE_P(
 // 1..9 in a 3x3 image, all-ones 3x3 kernel, padding 1: each output is its 3x3 neighbourhood's sum.
 TEST(Conv2d, HandComputedNeighbourhoodSums) {
   const std::vector<double> src = {1, 2, 3, 4, 5, 6, 7, 8, 9}, weights(9, 1.0), bias = {0.5};
-  Conv2dParams p = make_params(1, 1, 3, 1, 1, true);
+  Conv2dParams p = conv_params(1, 1, 3, 1, 1, true);
   auto dst = nan_vector(9);
   conv2d_forward(p, {1, 1, 3, 3}, src.data(), weights.data(), bias.data(), dst.data());
   const std::vector<double> expected = {12.5, 21.5, 16.5, 27.5, 45.5, 33.5, 24.5, 39.5, 28.5};
@@ -156,23 +153,23 @@ TEST(Conv2d, HandComputedCrossCorrelation) {
   // Not flipped: out(0,0) = 1·1 + 2·2 + 4·3 + 5·4.
   const std::vector<float> src = {1, 2, 3, 4, 5, 6, 7, 8, 9}, weights = {1, 2, 3, 4};
   auto dst = nan_vector<float>(4);
-  conv2d_forward(make_params(1, 1, 2, 1, 0, false), {1, 1, 3, 3}, src.data(), weights.data(),
+  conv2d_forward(conv_params(1, 1, 2, 1, 0, false), {1, 1, 3, 3}, src.data(), weights.data(),
                  static_cast<const float*>(nullptr), dst.data());
   EXPECT_EQ(dst, (std::vector<float>{37, 47, 67, 77}));
 }
 
 TEST(Conv2d, DstDimsUseFloor) {
-  EXPECT_EQ(conv2d_dst_dims(make_params(3, 8, 3, 2, 1, false), {4, 3, 32, 32}), (Dims4{4, 8, 16, 16}));
-  EXPECT_EQ(conv2d_dst_dims(make_params(3, 8, 3, 2, 1, false), {4, 3, 7, 6}), (Dims4{4, 8, 4, 3}));
-  EXPECT_EQ(conv2d_dst_dims(make_params(3, 64, 7, 2, 3, false), {1, 3, 224, 224}), (Dims4{1, 64, 112, 112}));
+  EXPECT_EQ(conv2d_dst_dims(conv_params(3, 8, 3, 2, 1, false), {4, 3, 32, 32}), (Dims4{4, 8, 16, 16}));
+  EXPECT_EQ(conv2d_dst_dims(conv_params(3, 8, 3, 2, 1, false), {4, 3, 7, 6}), (Dims4{4, 8, 4, 3}));
+  EXPECT_EQ(conv2d_dst_dims(conv_params(3, 64, 7, 2, 3, false), {1, 3, 224, 224}), (Dims4{1, 64, 112, 112}));
 }
 
 TEST(Conv2d, ShapeErrorsThrow) {
-  EXPECT_THROW(conv2d_dst_dims(make_params(3, 8, 3, 1, 1, false), {2, 4, 8, 8}), InvalidArgument);
-  EXPECT_THROW(conv2d_dst_dims(make_params(3, 8, 5, 1, 0, false), {2, 3, 4, 8}), InvalidArgument);
-  EXPECT_THROW(conv2d_dst_dims(make_params(3, 8, 3, 0, 1, false), {2, 3, 8, 8}), InvalidArgument);
+  EXPECT_THROW(conv2d_dst_dims(conv_params(3, 8, 3, 1, 1, false), {2, 4, 8, 8}), InvalidArgument);
+  EXPECT_THROW(conv2d_dst_dims(conv_params(3, 8, 5, 1, 0, false), {2, 3, 4, 8}), InvalidArgument);
+  EXPECT_THROW(conv2d_dst_dims(conv_params(3, 8, 3, 0, 1, false), {2, 3, 8, 8}), InvalidArgument);
   try {
-    conv2d_dst_dims(make_params(3, 8, 3, 1, 1, false), {2, 4, 8, 8});
+    conv2d_dst_dims(conv_params(3, 8, 3, 1, 1, false), {2, 4, 8, 8});
     ADD_FAILURE() << "no exception";
   } catch (const InvalidArgument& e) {
     EXPECT_EQ(std::string(e.what()).rfind("[conv2d] expected src with 3 channels, got src 2x4x8x8", 0), 0u)
@@ -180,7 +177,7 @@ TEST(Conv2d, ShapeErrorsThrow) {
   }
   const std::vector<double> src(64), weights(9);
   std::vector<double> out(64);
-  EXPECT_THROW(conv2d_forward(make_params(1, 1, 3, 1, 1, true), {1, 1, 8, 8}, src.data(), weights.data(),
+  EXPECT_THROW(conv2d_forward(conv_params(1, 1, 3, 1, 1, true), {1, 1, 8, 8}, src.data(), weights.data(),
                               static_cast<const double*>(nullptr), out.data()),
                InvalidArgument);
 }

@@ -10,6 +10,7 @@
 
 #include "bigbatch/core/error.h"
 #include "testing/gradcheck.h"
+#include "testing/op_params.h"
 
 namespace bigbatch::ops {
 namespace {
@@ -18,12 +19,8 @@ using testing::check_gradient;
 using testing::dot;
 using testing::expect_near_relative;
 using testing::nan_vector;
+using testing::pool_params;
 using testing::random_vector;
-
-PoolParams make_params(int64_t k, int64_t stride, int64_t pad, bool exclude_padding = false) {
-  return {.kernel_h = k, .kernel_w = k, .stride_h = stride, .stride_w = stride, .pad_h = pad, .pad_w = pad,
-          .exclude_padding = exclude_padding};
-}
 
 enum class PoolKind { max, avg, avg_exclude_padding };
 
@@ -100,11 +97,11 @@ TEST_P(PoolCases, FloatMatchesDouble) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, PoolCases,
-                         ::testing::Values(PoolCase{{2, 3, 7, 7}, make_params(3, 2, 1)},  // ImageNet max pool
-                                           PoolCase{{1, 2, 5, 6}, make_params(2, 2, 0)},  // odd sizes, floor
-                                           PoolCase{{2, 1, 6, 5}, make_params(3, 1, 1)},  // overlapping windows
-                                           PoolCase{{1, 2, 4, 3}, make_params(1, 1, 0)},  // identity
-                                           PoolCase{{2, 2, 8, 7}, make_params(3, 3, 1)},
+                         ::testing::Values(PoolCase{{2, 3, 7, 7}, pool_params(3, 2, 1)},  // ImageNet max pool
+                                           PoolCase{{1, 2, 5, 6}, pool_params(2, 2, 0)},  // odd sizes, floor
+                                           PoolCase{{2, 1, 6, 5}, pool_params(3, 1, 1)},  // overlapping windows
+                                           PoolCase{{1, 2, 4, 3}, pool_params(1, 1, 0)},  // identity
+                                           PoolCase{{2, 2, 8, 7}, pool_params(3, 3, 1)},
                                            PoolCase{{1, 1, 5, 7},
                                                     {.kernel_h = 2, .kernel_w = 3, .stride_h = 1, .stride_w = 2,
                                                      .pad_h = 1, .pad_w = 0}}));
@@ -115,10 +112,10 @@ TEST(Pool, MaxHandComputed) {
                                    0, 9, 7, 6,  //
                                    2, 2, 3, 1};
   auto dst = nan_vector(4), diff_src = nan_vector(16);
-  max_pool_forward(make_params(2, 2, 0), {1, 1, 4, 4}, src.data(), dst.data());
+  max_pool_forward(pool_params(2, 2, 0), {1, 1, 4, 4}, src.data(), dst.data());
   EXPECT_EQ(dst, (std::vector<double>{5, 8, 9, 7}));
   const std::vector<double> diff_dst = {1, 2, 3, 4};
-  max_pool_backward(make_params(2, 2, 0), {1, 1, 4, 4}, src.data(), diff_dst.data(), diff_src.data());
+  max_pool_backward(pool_params(2, 2, 0), {1, 1, 4, 4}, src.data(), diff_dst.data(), diff_src.data());
   EXPECT_EQ(diff_src, (std::vector<double>{0, 1, 0, 0, 0, 0, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0}));
 }
 
@@ -128,14 +125,14 @@ TEST(Pool, MaxTiesRouteToFirstMaximum) {
   const std::vector<float> diff_dst = {1, 10, 100, 1000};
   // Windows at (0,0), (0,1), (1,0), (1,1) of a 3x3 image, 2x2, stride 1: first maxima are
   // their top-left corners.
-  max_pool_backward(make_params(2, 1, 0), {1, 1, 3, 3}, src.data(), diff_dst.data(), diff_src.data());
+  max_pool_backward(pool_params(2, 1, 0), {1, 1, 3, 3}, src.data(), diff_dst.data(), diff_src.data());
   EXPECT_EQ(diff_src, (std::vector<float>{1, 10, 0, 100, 1000, 0, 0, 0, 0}));
 }
 
 TEST(Pool, MaxIgnoresPadding) {
   const std::vector<double> src = {-3, -1, -2, -4};
   auto dst = nan_vector(4);
-  max_pool_forward(make_params(3, 1, 1), {1, 1, 2, 2}, src.data(), dst.data());
+  max_pool_forward(pool_params(3, 1, 1), {1, 1, 2, 2}, src.data(), dst.data());
   EXPECT_EQ(dst, (std::vector<double>{-1, -1, -1, -1}));
 }
 
@@ -143,18 +140,18 @@ TEST(Pool, MaxIgnoresPadding) {
 TEST(Pool, AvgPaddingDivisors) {
   const std::vector<double> src = {1, 2, 3, 4, 5, 6, 7, 8, 9};
   auto dst = nan_vector(9);
-  avg_pool_forward(make_params(3, 1, 1, false), {1, 1, 3, 3}, src.data(), dst.data());
+  avg_pool_forward(pool_params(3, 1, 1, false), {1, 1, 3, 3}, src.data(), dst.data());
   EXPECT_DOUBLE_EQ(dst[0], 12.0 / 9.0);  // count_include_pad=True
   EXPECT_DOUBLE_EQ(dst[1], 21.0 / 9.0);
   EXPECT_DOUBLE_EQ(dst[4], 5.0);
-  avg_pool_forward(make_params(3, 1, 1, true), {1, 1, 3, 3}, src.data(), dst.data());
+  avg_pool_forward(pool_params(3, 1, 1, true), {1, 1, 3, 3}, src.data(), dst.data());
   EXPECT_DOUBLE_EQ(dst[0], 12.0 / 4.0);  // count_include_pad=False
   EXPECT_DOUBLE_EQ(dst[1], 21.0 / 6.0);
   EXPECT_DOUBLE_EQ(dst[4], 5.0);
 
   auto diff_src = nan_vector(9);
   const std::vector<double> ones(9, 1.0);
-  avg_pool_backward(make_params(3, 1, 1, true), {1, 1, 3, 3}, ones.data(), diff_src.data());
+  avg_pool_backward(pool_params(3, 1, 1, true), {1, 1, 3, 3}, ones.data(), diff_src.data());
   // The corner pixel is in the windows centred on (0,0), (0,1), (1,0), (1,1): 1/size each.
   EXPECT_DOUBLE_EQ(diff_src[0], 1.0 / 4 + 1.0 / 6 + 1.0 / 6 + 1.0 / 9);
 }
@@ -181,17 +178,17 @@ TEST(Pool, GlobalAverage) {
 }
 
 TEST(Pool, DstDimsUseFloor) {
-  EXPECT_EQ(pool_dst_dims(make_params(2, 2, 0), {1, 3, 5, 5}), (Dims4{1, 3, 2, 2}));
-  EXPECT_EQ(pool_dst_dims(make_params(3, 2, 1), {1, 64, 112, 112}), (Dims4{1, 64, 56, 56}));
-  EXPECT_EQ(pool_dst_dims(make_params(3, 2, 1), {1, 64, 7, 6}), (Dims4{1, 64, 4, 3}));
+  EXPECT_EQ(pool_dst_dims(pool_params(2, 2, 0), {1, 3, 5, 5}), (Dims4{1, 3, 2, 2}));
+  EXPECT_EQ(pool_dst_dims(pool_params(3, 2, 1), {1, 64, 112, 112}), (Dims4{1, 64, 56, 56}));
+  EXPECT_EQ(pool_dst_dims(pool_params(3, 2, 1), {1, 64, 7, 6}), (Dims4{1, 64, 4, 3}));
 }
 
 TEST(Pool, ShapeErrorsThrow) {
-  EXPECT_THROW(pool_dst_dims(make_params(2, 2, 2), {1, 1, 8, 8}), InvalidArgument);  // pad > kernel / 2
-  EXPECT_THROW(pool_dst_dims(make_params(5, 1, 0), {1, 1, 4, 8}), InvalidArgument);  // kernel > input
-  EXPECT_THROW(pool_dst_dims(make_params(2, 0, 0), {1, 1, 4, 4}), InvalidArgument);
+  EXPECT_THROW(pool_dst_dims(pool_params(2, 2, 2), {1, 1, 8, 8}), InvalidArgument);  // pad > kernel / 2
+  EXPECT_THROW(pool_dst_dims(pool_params(5, 1, 0), {1, 1, 4, 8}), InvalidArgument);  // kernel > input
+  EXPECT_THROW(pool_dst_dims(pool_params(2, 0, 0), {1, 1, 4, 4}), InvalidArgument);
   try {
-    pool_dst_dims(make_params(2, 2, 2), {1, 1, 8, 8});
+    pool_dst_dims(pool_params(2, 2, 2), {1, 1, 8, 8});
     ADD_FAILURE() << "no exception";
   } catch (const InvalidArgument& e) {
     EXPECT_EQ(std::string(e.what()).rfind("[pool] expected 0 <= pad <= kernel / 2, got pad 2x2", 0), 0u) << e.what();

@@ -10,12 +10,12 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <tuple>
 #include <utility>
 
+#include "bigbatch/core/atomic_file.h"
 #include "bigbatch/core/error.h"
 
 namespace bigbatch::io {
@@ -71,46 +71,6 @@ float narrow(double x) {
 }
 
 std::string errno_text() { return std::strerror(errno); }
-
-// Writes all n bytes, retrying short writes and interrupted calls.
-bool write_all(int fd, const void* data, size_t n) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
-// Owns the temp file of a write in progress: closes it and removes it unless committed.
-class TempFile {
- public:
-  explicit TempFile(std::string path) : path_(std::move(path)) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  }
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(path_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  int fd() const { return fd_; }
-  bool close() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc == 0;
-  }
-  void commit() { committed_ = true; }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
 
 void check_utf8(const std::string& text, const char* what) {
   try {
@@ -186,28 +146,11 @@ void SafetensorsWriter::write_atomic(const std::string& path) const {
   uint8_t length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
 
-  // Temp file beside the target (same filesystem, so rename is atomic), then rename.
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  TempFile file(tmp);
-  if (file.fd() < 0) BIGBATCH_THROW(Error, "[safetensors] " << path << ": cannot create " << tmp << ": " << errno_text());
-  bool ok = write_all(file.fd(), length, sizeof(length)) && write_all(file.fd(), text.data(), text.size());
-  for (size_t i = 0; ok && i < order.size(); ++i)
-    ok = write_all(file.fd(), order[i].second->bytes.data(), order[i].second->bytes.size());
-  if (!ok) BIGBATCH_THROW(Error, "[safetensors] " << path << ": cannot write " << tmp << ": " << errno_text());
-  if (::fsync(file.fd()) != 0) BIGBATCH_THROW(Error, "[safetensors] " << path << ": fsync failed: " << errno_text());
-  if (!file.close()) BIGBATCH_THROW(Error, "[safetensors] " << path << ": close failed: " << errno_text());
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    BIGBATCH_THROW(Error, "[safetensors] " << path << ": cannot rename " << tmp << " over it: " << errno_text());
-  file.commit();
-
-  // The rename is durable only once the directory entry is on disk.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) BIGBATCH_THROW(Error, "[safetensors] " << path << ": cannot open directory: " << errno_text());
-  int rc = ::fsync(dir_fd);
-  ::close(dir_fd);
-  if (rc != 0) BIGBATCH_THROW(Error, "[safetensors] " << path << ": fsync of directory failed: " << errno_text());
+  // Header length, header, then the tensors in `order`: written straight from the entries, not copied.
+  std::vector<std::span<const uint8_t>> pieces = {{length, sizeof(length)},
+                                                  {reinterpret_cast<const uint8_t*>(text.data()), text.size()}};
+  for (const auto& item : order) pieces.emplace_back(item.second->bytes);
+  write_file_atomic(path, pieces, "safetensors");
 }
 
 // ---- reader ----------------------------------------------------------------------------

@@ -147,26 +147,17 @@ int Graph::relu(int src) {
   return push(std::move(n));
 }
 
-int Graph::max_pool(int src, const ops::PoolParams& params) {
-  BIGBATCH_CHECK(src >= 0 && src < size(), "[graph] max_pool: input node " << src << " does not exist");
-  ops::Dims4 d = dst_dims_or_throw("max_pool", [&] { return ops::pool_dst_dims(params, example_dims(node(src))); });
-  Node n;
-  n.kind = OpKind::max_pool;
-  n.name = "maxpool" + std::to_string(size());
-  n.inputs = {src};
-  n.params = params;
-  n.c = d.c;
-  n.h = d.h;
-  n.w = d.w;
-  return push(std::move(n));
-}
+int Graph::max_pool(int src, const ops::PoolParams& params) { return pool(OpKind::max_pool, "maxpool", src, params); }
 
-int Graph::avg_pool(int src, const ops::PoolParams& params) {
-  BIGBATCH_CHECK(src >= 0 && src < size(), "[graph] avg_pool: input node " << src << " does not exist");
-  ops::Dims4 d = dst_dims_or_throw("avg_pool", [&] { return ops::pool_dst_dims(params, example_dims(node(src))); });
+int Graph::avg_pool(int src, const ops::PoolParams& params) { return pool(OpKind::avg_pool, "avgpool", src, params); }
+
+int Graph::pool(OpKind kind, const char* name_prefix, int src, const ops::PoolParams& params) {
+  const char* what = op_kind_name(kind);
+  BIGBATCH_CHECK(src >= 0 && src < size(), "[graph] " << what << ": input node " << src << " does not exist");
+  ops::Dims4 d = dst_dims_or_throw(what, [&] { return ops::pool_dst_dims(params, example_dims(node(src))); });
   Node n;
-  n.kind = OpKind::avg_pool;
-  n.name = "avgpool" + std::to_string(size());
+  n.kind = kind;
+  n.name = name_prefix + std::to_string(size());
   n.inputs = {src};
   n.params = params;
   n.c = d.c;

@@ -78,6 +78,8 @@ class Graph {
 
  private:
   int push(Node node);
+  // max_pool and avg_pool: kind is one of them; the node is named name_prefix + its id.
+  int pool(OpKind kind, const char* name_prefix, int src, const ops::PoolParams& params);
   // Throws unless `name` is non-empty and no layer owns "<name>.weight" yet.
   void check_new_layer_name(const char* kind, const std::string& name) const;
   std::vector<Node> nodes_;

@@ -1,14 +1,11 @@
 // PNG writer: RGB8, filter 0 on every row, one IDAT chunk compressed with zlib's compress2.
 #include "bigbatch/plot/png.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include <cerrno>
-#include <cstring>
 #include <limits>
 
+#include "bigbatch/core/atomic_file.h"
 #include "bigbatch/core/error.h"
 
 namespace bigbatch::plot {
@@ -28,45 +25,6 @@ void put_chunk(std::vector<std::uint8_t>& out, const char type[4], std::span<con
   uLong crc = crc32(0L, Z_NULL, 0);
   crc = crc32(crc, out.data() + type_at, static_cast<uInt>(out.size() - type_at));
   put_u32(out, static_cast<std::uint32_t>(crc));
-}
-
-std::string errno_text() { return std::strerror(errno); }
-
-// Owns the temp file until the rename: on any early exit it is closed and removed.
-class TempFile {
- public:
-  explicit TempFile(std::string path) : path_(std::move(path)) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(path_.c_str());
-  }
-  int fd() const { return fd_; }
-  bool close() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc == 0;
-  }
-  void commit() { committed_ = true; }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
-bool write_all(int fd, const std::uint8_t* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
 }
 
 // encode_png with errors naming `where` (the target path, or "png" for in-memory use).
@@ -115,17 +73,7 @@ std::vector<std::uint8_t> encode_png(int width, int height, std::span<const std:
 
 void write_png(const std::string& path, int width, int height, std::span<const std::uint8_t> rgb) {
   std::vector<std::uint8_t> bytes = encode(path, width, height, rgb);
-  // Temp file beside the target (same filesystem, so the rename is atomic).
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  TempFile file(tmp);
-  if (file.fd() < 0) BIGBATCH_THROW(Error, "[plot] " << path << ": cannot create " << tmp << ": " << errno_text());
-  if (!write_all(file.fd(), bytes.data(), bytes.size()))
-    BIGBATCH_THROW(Error, "[plot] " << path << ": cannot write " << tmp << ": " << errno_text());
-  if (::fsync(file.fd()) != 0) BIGBATCH_THROW(Error, "[plot] " << path << ": fsync failed: " << errno_text());
-  if (!file.close()) BIGBATCH_THROW(Error, "[plot] " << path << ": close failed: " << errno_text());
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    BIGBATCH_THROW(Error, "[plot] " << path << ": cannot rename " << tmp << " over it: " << errno_text());
-  file.commit();
+  write_file_atomic(path, bytes, "plot");
 }
 
 }  // namespace bigbatch::plot
