@@ -241,7 +241,10 @@ int run_distributed(const Options& o, comm::Communicator& c) {
   const int64_t bytes = grads.total_elems() * static_cast<int64_t>(sizeof(float));
   const bool root = c.rank() == 0;
 
-  // The network on its own: allreduces of the whole arena, one call each.
+  // The network on its own: allreduces of the whole arena, one call each, after one untimed
+  // (connections are set up at the first message).
+  std::fill(grads.data(), grads.data() + grads.total_elems(), 1.0f);
+  c.allreduce_sum(grads.data(), grads.total_elems());
   std::vector<double> solo;
   for (int i = 0; i < o.solo; ++i) {
     std::fill(grads.data(), grads.data() + grads.total_elems(), 1.0f);
@@ -284,15 +287,21 @@ int run_distributed(const Options& o, comm::Communicator& c) {
   const double last_mb = static_cast<double>(buckets.back().elems()) * 4 / 1e6;
   const double bw = bwd.empty() ? 0 : median(bwd), ar = median(busy), ex = median(exposed), st = median(step);
   const double solo_s = solo.empty() ? 0 : median(solo);
-  char line[1024];
+  std::string sizes;  // per bucket in MB, in start order
+  for (const comm::Bucket& b : buckets) {
+    char one[32];
+    std::snprintf(one, sizeof one, "%s%.1f", sizes.empty() ? "" : ",", static_cast<double>(b.elems()) * 4 / 1e6);
+    sizes += one;
+  }
+  char line[2048];
   if (o.json) {
     std::snprintf(line, sizeof line,
                   "{\"mode\":\"%s\",\"model\":\"%s\",\"ranks\":%d,\"params_mb\":%.1f,\"buckets\":%zu,"
-                  "\"bucket_mib\":%lld,\"last_bucket_mb\":%.2f,\"overlap\":%s,\"profile_batch\":%lld,"
+                  "\"bucket_mib\":%lld,\"bucket_mb\":[%s],\"last_bucket_mb\":%.2f,\"overlap\":%s,\"profile_batch\":%lld,"
                   "\"time_scale\":%g,\"steps\":%d,\"solo_allreduce_s\":%.4f,\"backward_s\":%.4f,\"allreduce_s\":%.4f,"
                   "\"exposed_s\":%.4f,\"step_s\":%.4f,\"exposed_over_allreduce\":%.3f}",
                   o.mode.c_str(), model.c_str(), c.size(), static_cast<double>(bytes) / 1e6, buckets.size(),
-                  static_cast<long long>(o.bucket_mib), last_mb, o.overlap ? "true" : "false",
+                  static_cast<long long>(o.bucket_mib), sizes.c_str(), last_mb, o.overlap ? "true" : "false",
                   static_cast<long long>(replay ? profile.batch : o.batch), o.time_scale, o.steps, solo_s, bw, ar, ex,
                   st, ar > 0 ? ex / ar : 0.0);
   } else {
@@ -319,7 +328,14 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  comm::MpiSession session;
+  std::unique_ptr<comm::MpiSession> session_holder;
+  try {
+    session_holder = std::make_unique<comm::MpiSession>();  // throws in a build without MPI
+  } catch (const std::exception& e) {
+    std::cerr << "overlap_bench: error: " << e.what() << std::endl;
+    return 1;
+  }
+  const comm::MpiSession& session = *session_holder;
   std::unique_ptr<comm::Communicator> c = session.make_communicator();
   try {
     const int rc = run_distributed(o, *c);

@@ -74,6 +74,7 @@ void Progress::update(int64_t step, int64_t epoch, double loss, double lr, doubl
 }
 
 void Progress::message(const std::string& line) {
+  if (!enabled_) return;
   if (bar_drawn_) std::fputs("\r\033[K", stderr);
   std::fputs(line.c_str(), stderr);
   std::fputc('\n', stderr);
