@@ -200,10 +200,12 @@ std::string read_file(const std::string& path) {
 
 void add_train_flags(CLI::App& command, TrainFlags& flags) {
   command.add_option("--config", flags.config_path, "TOML file of configuration keys (flags override it)");
+  const train::TrainConfig defaults;
   for (const OptionSpec& spec : option_specs()) {
     std::string key = spec.key;
+    const std::string help = std::string(spec.help) + " [default: " + spec.toml(defaults) + "]";
     command.add_option_function<std::string>(
-        flag_name(spec.key), [&flags, key](const std::string& value) { flags.values[key] = value; }, spec.help);
+        flag_name(spec.key), [&flags, key](const std::string& value) { flags.values[key] = value; }, help);
   }
 }
 
