@@ -12,8 +12,12 @@
 #   PYTHON=PATH         Debian's interpreter with python3-torch (default /usr/bin/python3)
 #   PYTORCH_FLAGS="..." flags for the PyTorch peer only: --ghost-bn off, --channels-last
 #   TTA_DIR=DIR         where the runs go (default runs/tta under the repository root)
+#   TTA_PARALLEL=1      run both engines at the same time (THREADS compute threads each), so that
+#                       whatever else runs on the machine slows both alike; for a ratio measured
+#                       under load (THREADS x 2 should then be at most the core count)
 #
-# Runs `bigbatch train` and then bench/pytorch/train_fmnist.py (never both at once), each into
+# Runs `bigbatch train` and then bench/pytorch/train_fmnist.py (one after the other unless
+# TTA_PARALLEL=1), each into
 # TTA_DIR/<engine> with its log in TTA_DIR/<engine>.log; prints for each engine the first
 # epoch whose test_top1_err <= TARGET_ERR and its wall_s (the time to accuracy: seconds from
 # the start of training, evaluations included, data loading and set-up excluded), the final
@@ -21,7 +25,7 @@
 # into TTA_DIR/curves.png with `bigbatch plot`.
 set -euo pipefail
 
-usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
@@ -76,10 +80,24 @@ run() {
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' >"$tta/$engine.process_s"
 }
 
-run bigbatch "$bigbatch" train --config "$config" --threads "$threads" --out "$tta/bigbatch" --progress on \
-  "${overrides[@]}"
-run pytorch "$python" "$root/bench/pytorch/train_fmnist.py" --config "$config" --threads "$threads" \
-  --out "$tta/pytorch" "${pytorch_flags[@]}" "${overrides[@]}"
+bigbatch_cmd=("$bigbatch" train --config "$config" --threads "$threads" --out "$tta/bigbatch" --progress on
+  "${overrides[@]}")
+pytorch_cmd=("$python" "$root/bench/pytorch/train_fmnist.py" --config "$config" --threads "$threads"
+  --out "$tta/pytorch" "${pytorch_flags[@]}" "${overrides[@]}")
+if [[ "${TTA_PARALLEL:-0}" == 1 ]]; then
+  # Logs only (no tee to the terminal): two progress streams would interleave.
+  run bigbatch "${bigbatch_cmd[@]}" >/dev/null &
+  bigbatch_pid=$!
+  run pytorch "${pytorch_cmd[@]}" >/dev/null &
+  pytorch_pid=$!
+  status=0
+  wait "$bigbatch_pid" || status=1
+  wait "$pytorch_pid" || status=1
+  [[ "$status" -eq 0 ]] || exit 1
+else
+  run bigbatch "${bigbatch_cmd[@]}"
+  run pytorch "${pytorch_cmd[@]}"
+fi
 
 "$python" - "$tta" "$target_frac" <<'PY'
 import json, os, sys
