@@ -8,6 +8,7 @@
 
 #include "bigbatch/core/error.h"
 #include "bigbatch/data/synthetic.h"
+#include "bigbatch/data/task_pool.h"
 
 namespace bigbatch::data {
 namespace {
@@ -105,6 +106,36 @@ TEST(Loader, StopsCleanlyWhileTheProducerWaits) {
   o.end_epoch = 100;
   Loader loader(d, EpochSampler(60, 12, 0, true), o);
   ASSERT_NE(loader.next(), nullptr);
+}
+
+TEST(Loader, DeeperQueueOverASourceYieldsTheSameBatches) {
+  // prefetch 3 (a ring of 4 buffers) filled from a DatasetSource over a pool of 3 threads:
+  // the same bytes as the double-buffered in-memory loader.
+  const Dataset d = dataset();
+  const EpochSampler sampler(60, 12, 5, true);
+  const LoaderOptions o = process_options();
+  LoaderOptions deep = o;
+  deep.prefetch = 3;
+  const DatasetSource source(d, o.augment);
+  TaskPool pool(3);
+  Loader reference(d, sampler, o);
+  Loader loader(deep, sampler.iterations_per_epoch(), Shape{6, 3, 6, 6},
+                [&source, &pool, sampler = EpochSampler(sampler), deep](int64_t epoch, int64_t iter, BatchSlot& slot) mutable {
+                  fill_batch(source, &pool, Transform::train, sampler, deep, epoch, iter, slot);
+                });
+  EXPECT_EQ(loader.size(), reference.size());
+  for (int64_t i = 0; i < reference.size(); ++i) {
+    const Batch *x = reference.next(), *y = loader.next();
+    ASSERT_TRUE(x != nullptr && y != nullptr);
+    EXPECT_EQ(y->epoch, x->epoch);
+    EXPECT_EQ(y->iter, x->iter);
+    EXPECT_GE(loader.last_wait_s(), 0.0);
+    EXPECT_EQ(std::memcmp(x->images.raw(), y->images.raw(), x->images.nbytes()), 0);
+    EXPECT_TRUE(std::equal(x->labels.begin(), x->labels.end(), y->labels.begin()));
+  }
+  EXPECT_EQ(loader.next(), nullptr);
+  deep.prefetch = 0;
+  EXPECT_THROW(Loader(deep, 5, Shape{6, 3, 6, 6}, [](int64_t, int64_t, BatchSlot&) {}), InvalidArgument);
 }
 
 TEST(Loader, RejectsMismatchedInputsUpFront) {

@@ -1,9 +1,10 @@
-// Double-buffered prefetching: the producer thread alternates between two slots, the consumer
-// takes them in the same order. A slot is free (producer may fill it), ready (filled, waiting
-// for the consumer) or held (the consumer is using it until its next call to next()).
+// Prefetching through a ring of prefetch + 1 slots: the producer fills them in turn, the
+// consumer takes them in the same order. A slot is free (producer may fill it), ready (filled,
+// waiting for the consumer) or held (the consumer is using it until its next call to next()).
 #include "bigbatch/data/loader.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "bigbatch/core/error.h"
@@ -18,6 +19,7 @@ void check_range(const LoaderOptions& o, int64_t iterations_per_epoch) {
                  "[data:loader] start position epoch " << o.start_epoch << " iteration " << o.start_iter
                                                        << " outside an epoch of " << iterations_per_epoch
                                                        << " iterations");
+  BIGBATCH_CHECK(o.prefetch >= 1 && o.prefetch <= 64, "[data:loader] prefetch " << o.prefetch << " outside [1, 64]");
   BIGBATCH_CHECK(o.end_epoch * iterations_per_epoch >= o.start_epoch * iterations_per_epoch + o.start_iter,
                  "[data:loader] end epoch " << o.end_epoch << " comes before the start (epoch " << o.start_epoch
                                             << ", iteration " << o.start_iter << ")");
@@ -30,6 +32,13 @@ void fill_batch(const Dataset& dataset, EpochSampler& sampler, const LoaderOptio
   sampler.workers_indices(epoch, iter, o.first_worker, o.worker_count, o.workers, slot.indices);
   write_augmented(dataset, o.augment, epoch, slot.indices,
                   std::span<float>(slot.images.data<float>(), static_cast<size_t>(slot.images.numel())), slot.labels);
+}
+
+void fill_batch(const ExampleSource& source, TaskPool* pool, Transform transform, EpochSampler& sampler,
+                const LoaderOptions& o, int64_t epoch, int64_t iter, BatchSlot& slot) {
+  sampler.workers_indices(epoch, iter, o.first_worker, o.worker_count, o.workers, slot.indices);
+  write_batch(source, pool, transform, epoch, slot.indices,
+              std::span<float>(slot.images.data<float>(), static_cast<size_t>(slot.images.numel())), slot.labels);
 }
 
 Loader::Loader(const Dataset& dataset, const EpochSampler& sampler, const LoaderOptions& options)
@@ -66,8 +75,12 @@ Loader::Loader(const LoaderOptions& options, int64_t iterations_per_epoch, const
       end_(options.end_epoch * iterations_per_epoch),
       fill_(std::move(fill)) {
   BIGBATCH_CHECK(images_shape.rank() == 4, "[data:loader] images shape " << images_shape.to_string() << " is not NCHW");
-  // Both buffers are allocated here, once; the steady state allocates nothing.
-  for (size_t i = 0; i < 2; ++i) {
+  // Every buffer is allocated here, once; the steady state allocates nothing.
+  const auto slots = static_cast<size_t>(options.prefetch + 1);
+  slots_.resize(slots);
+  batches_.resize(slots);
+  state_.assign(slots, SlotState::free);
+  for (size_t i = 0; i < slots; ++i) {
     BatchSlot& slot = slots_[i];
     slot.images = Tensor::zeros(images_shape, DType::f32);
     slot.labels.assign(static_cast<size_t>(images_shape[0]), 0);
@@ -88,7 +101,7 @@ Loader::~Loader() {
 
 void Loader::produce() {
   for (int64_t position = begin_; position < end_; ++position) {
-    const int slot = static_cast<int>((position - begin_) % 2);
+    const int slot = static_cast<int>((position - begin_) % static_cast<int64_t>(slots_.size()));
     {
       std::unique_lock<std::mutex> lock(mutex_);
       changed_.wait(lock, [&] { return stop_ || state_[static_cast<size_t>(slot)] == SlotState::free; });
@@ -125,7 +138,9 @@ const Batch* Loader::next() {
     changed_.notify_all();
   }
   const auto slot = static_cast<size_t>(next_slot_);
+  const auto wait_start = std::chrono::steady_clock::now();
   changed_.wait(lock, [&] { return done_ || state_[slot] == SlotState::ready; });
+  last_wait_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
   if (state_[slot] != SlotState::ready) {
     // The producer finished or failed, and every batch it made has been consumed.
     if (error_) std::rethrow_exception(error_);
@@ -133,7 +148,7 @@ const Batch* Loader::next() {
   }
   state_[slot] = SlotState::held;
   held_slot_ = next_slot_;
-  next_slot_ ^= 1;
+  next_slot_ = (next_slot_ + 1) % static_cast<int>(slots_.size());
   return &batches_[slot];
 }
 

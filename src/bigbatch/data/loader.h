@@ -1,8 +1,8 @@
-// The prefetching loader: a background thread fills the next batch (normalised f32 NCHW images,
-// int32 labels) into one of two buffers while the consumer trains on the other.
+// The prefetching loader: a background thread fills the next batches (normalised f32 NCHW
+// images, int32 labels) into a bounded ring of buffers while the consumer trains on the one it
+// holds; a filler may fan each batch out over a pool of threads (write_batch).
 #pragma once
 
-#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -16,6 +16,7 @@
 #include "bigbatch/core/tensor.h"
 #include "bigbatch/data/augment.h"
 #include "bigbatch/data/dataset.h"
+#include "bigbatch/data/example_source.h"
 #include "bigbatch/data/sampler.h"
 
 namespace bigbatch::data {
@@ -28,9 +29,11 @@ struct LoaderOptions {
   // batch is their v·n examples in worker order (v = worker_count, n = kn/k).
   int64_t workers = 1, first_worker = 0, worker_count = 1;
   AugmentOptions augment;
+  // Batches made ahead of the one the consumer holds (the bounded queue): 1 is a double buffer.
+  int64_t prefetch = 1;
 };
 
-// One buffer of the double buffer; allocated once, refilled in place.
+// One buffer of the ring; allocated once, refilled in place.
 struct BatchSlot {
   Tensor images;                 // [B, C, H, W] f32, B = v·n
   std::vector<int32_t> labels;   // B
@@ -52,6 +55,9 @@ using BatchFiller = std::function<void(int64_t epoch, int64_t iter, BatchSlot& s
 // for the process's workers, then write_augmented. The sampler caches the epoch's permutation.
 void fill_batch(const Dataset& dataset, EpochSampler& sampler, const LoaderOptions& options, int64_t epoch,
                 int64_t iter, BatchSlot& slot);
+// The same from any source: the sampler's indices, then write_batch over pool (may be null).
+void fill_batch(const ExampleSource& source, TaskPool* pool, Transform transform, EpochSampler& sampler,
+                const LoaderOptions& options, int64_t epoch, int64_t iter, BatchSlot& slot);
 
 class Loader {
  public:
@@ -73,6 +79,8 @@ class Loader {
 
   int64_t iterations_per_epoch() const { return iterations_per_epoch_; }
   int64_t size() const { return end_ - begin_; }  // number of batches yielded in all
+  // Seconds the last next() waited for the producer: the input-bound time of that step.
+  double last_wait_s() const { return last_wait_s_; }
 
  private:
   enum class SlotState { free, ready, held };
@@ -80,14 +88,15 @@ class Loader {
 
   int64_t iterations_per_epoch_, begin_, end_;  // positions epoch·ipe + iter, [begin_, end_)
   BatchFiller fill_;
-  std::array<BatchSlot, 2> slots_;
-  std::array<Batch, 2> batches_;  // views of slots_, built once; epoch and iter set when ready
+  std::vector<BatchSlot> slots_;  // prefetch + 1
+  std::vector<Batch> batches_;    // views of slots_, built once; epoch and iter set when ready
 
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::array<SlotState, 2> state_{SlotState::free, SlotState::free};
-  int next_slot_ = 0;  // slot of the next batch in order (the producer fills alternately)
+  std::vector<SlotState> state_;
+  int next_slot_ = 0;  // slot of the next batch in order (the producer fills them in turn)
   int held_slot_ = -1;
+  double last_wait_s_ = 0.0;
   bool stop_ = false, done_ = false;
   std::exception_ptr error_;
   std::thread thread_;  // last: starts after every member above is ready

@@ -1,0 +1,132 @@
+// PIL's resampling (libImaging/Resample.c: precompute_coeffs, normalize_coeffs_8bpc,
+// ImagingResampleHorizontal/Vertical_8bpc) restricted to the bilinear filter, with the
+// horizontal pass computed only on the rows the vertical pass reads.
+#include "bigbatch/data/image_resample.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "bigbatch/core/error.h"
+
+namespace bigbatch::data {
+
+namespace {
+
+constexpr int kPrecisionBits = 32 - 8 - 2;  // PIL's PRECISION_BITS for 8-bit images
+
+double triangle(double x) {
+  x = std::fabs(x);
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+inline uint8_t clip8(int64_t acc) {
+  const int64_t v = acc >> kPrecisionBits;
+  return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+}  // namespace
+
+void compute_taps(const ResampleAxis& a, ResampleTaps& t) {
+  BIGBATCH_CHECK(a.out_size > 0 && a.out_begin >= 0 && a.out_count > 0 && a.out_begin + a.out_count <= a.out_size &&
+                     a.clip_begin < a.clip_end && a.box_end > a.box_begin,
+                 "[data:resample] bad axis: box [" << a.box_begin << ", " << a.box_end << "), clip [" << a.clip_begin
+                                                   << ", " << a.clip_end << "), output " << a.out_begin << "+"
+                                                   << a.out_count << " of " << a.out_size);
+  const double scale = (a.box_end - a.box_begin) / static_cast<double>(a.out_size);
+  // Reducing widens the filter by the reduction factor: this is the antialiasing.
+  const double filter_scale = std::max(scale, 1.0);
+  const double support = 1.0 * filter_scale;  // the triangle's support is 1
+  t.max_taps = static_cast<int64_t>(std::ceil(support)) * 2 + 1;
+  t.first.resize(static_cast<size_t>(a.out_count));
+  t.count.resize(static_cast<size_t>(a.out_count));
+  t.weights.assign(static_cast<size_t>(a.out_count * t.max_taps), 0);
+  const double inverse_scale = 1.0 / filter_scale;  // multiplied, not divided, as PIL does
+  std::vector<double> k(static_cast<size_t>(t.max_taps));
+  // Positions are kept relative to the box's integer start, so that a box at whole pixels
+  // (a crop, then a resize: what PIL does) gives PIL's floating-point values exactly.
+  const double origin = std::floor(a.box_begin), offset = a.box_begin - origin;
+  const auto origin_px = static_cast<int64_t>(origin);
+  for (int64_t o = 0; o < a.out_count; ++o) {
+    const double center = offset + (static_cast<double>(a.out_begin + o) + 0.5) * scale;
+    // PIL truncates (int)(center ± support + 0.5) and clamps to the image; we clamp to the
+    // clip range (floor equals truncation wherever the clamp does not apply).
+    int64_t lo = origin_px + static_cast<int64_t>(std::floor(center - support + 0.5));
+    int64_t hi = origin_px + static_cast<int64_t>(std::floor(center + support + 0.5));
+    lo = std::clamp(lo, a.clip_begin, a.clip_end - 1);
+    hi = std::clamp(hi, lo + 1, a.clip_end);
+    const int64_t n = std::min(hi - lo, t.max_taps);
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      const auto x = static_cast<double>(i + lo - origin_px);
+      k[static_cast<size_t>(i)] = triangle((x - center + 0.5) * inverse_scale);
+      sum += k[static_cast<size_t>(i)];
+    }
+    if (sum == 0.0) {  // the clip range missed the filter: take the nearest pixel
+      k[0] = sum = 1.0;
+      for (int64_t i = 1; i < n; ++i) k[static_cast<size_t>(i)] = 0.0;
+    }
+    int32_t* w = t.weights.data() + o * t.max_taps;
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = k[static_cast<size_t>(i)] / sum * static_cast<double>(1 << kPrecisionBits);
+      w[i] = static_cast<int32_t>(v < 0 ? v - 0.5 : v + 0.5);
+    }
+    t.first[static_cast<size_t>(o)] = static_cast<int32_t>(lo);
+    t.count[static_cast<size_t>(o)] = static_cast<int32_t>(n);
+  }
+}
+
+void resample_rgb(const RgbImage& src, const ResampleAxis& y, const ResampleAxis& x, uint8_t* dst,
+                  ResampleScratch& s) {
+  BIGBATCH_CHECK(y.clip_begin >= 0 && y.clip_end <= src.height && x.clip_begin >= 0 && x.clip_end <= src.width,
+                 "[data:resample] clip rows [" << y.clip_begin << ", " << y.clip_end << ") columns [" << x.clip_begin
+                                               << ", " << x.clip_end << ") outside a " << src.width << "x"
+                                               << src.height << " image");
+  compute_taps(x, s.x_taps);
+  compute_taps(y, s.y_taps);
+  const int64_t out_w = x.out_count, out_h = y.out_count;
+  // Rows [row_begin, row_end) of the source feed the vertical pass.
+  int64_t row_begin = src.height, row_end = 0;
+  for (int64_t o = 0; o < out_h; ++o) {
+    row_begin = std::min<int64_t>(row_begin, s.y_taps.first[static_cast<size_t>(o)]);
+    row_end = std::max<int64_t>(row_end, s.y_taps.first[static_cast<size_t>(o)] + s.y_taps.count[static_cast<size_t>(o)]);
+  }
+  s.rows.resize(static_cast<size_t>((row_end - row_begin) * out_w * 3));
+  const int64_t src_stride = src.width * 3;
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const uint8_t* in = src.rgb.data() + r * src_stride;
+    uint8_t* out = s.rows.data() + (r - row_begin) * out_w * 3;
+    for (int64_t o = 0; o < out_w; ++o) {
+      const int32_t* w = s.x_taps.weights.data() + o * s.x_taps.max_taps;
+      const uint8_t* p = in + static_cast<int64_t>(s.x_taps.first[static_cast<size_t>(o)]) * 3;
+      int64_t a0 = 1 << (kPrecisionBits - 1), a1 = a0, a2 = a0;
+      for (int32_t i = 0; i < s.x_taps.count[static_cast<size_t>(o)]; ++i) {
+        a0 += p[3 * i] * w[i];
+        a1 += p[3 * i + 1] * w[i];
+        a2 += p[3 * i + 2] * w[i];
+      }
+      out[3 * o] = clip8(a0);
+      out[3 * o + 1] = clip8(a1);
+      out[3 * o + 2] = clip8(a2);
+    }
+  }
+  const int64_t plane = out_h * out_w, row_stride = out_w * 3;
+  for (int64_t o = 0; o < out_h; ++o) {
+    const int32_t* w = s.y_taps.weights.data() + o * s.y_taps.max_taps;
+    const uint8_t* base = s.rows.data() + (s.y_taps.first[static_cast<size_t>(o)] - row_begin) * row_stride;
+    const int32_t n = s.y_taps.count[static_cast<size_t>(o)];
+    for (int64_t q = 0; q < out_w; ++q) {
+      int64_t a0 = 1 << (kPrecisionBits - 1), a1 = a0, a2 = a0;
+      for (int32_t i = 0; i < n; ++i) {
+        const uint8_t* p = base + i * row_stride + q * 3;
+        a0 += p[0] * w[i];
+        a1 += p[1] * w[i];
+        a2 += p[2] * w[i];
+      }
+      dst[o * out_w + q] = clip8(a0);
+      dst[plane + o * out_w + q] = clip8(a1);
+      dst[2 * plane + o * out_w + q] = clip8(a2);
+    }
+  }
+}
+
+}  // namespace bigbatch::data

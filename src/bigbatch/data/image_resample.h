@@ -1,0 +1,44 @@
+// Antialiased bilinear resampling of 8-bit RGB images, the arithmetic of PIL's
+// Image.resize(..., BILINEAR, box) (which torchvision's transforms call on PIL images):
+// a triangle filter widened by the reduction factor, 22-bit fixed-point weights, a
+// horizontal pass rounded to 8 bits, then a vertical pass rounded to 8 bits.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "bigbatch/data/jpeg_codec.h"
+
+namespace bigbatch::data {
+
+// One axis of a resampling. The virtual output of out_size samples spans the source
+// interval [box_begin, box_end) (source pixel k covers [k, k+1)); filter taps are clipped
+// to the source pixels [clip_begin, clip_end); only the output samples
+// [out_begin, out_begin + out_count) are produced (a crop of the resized image).
+struct ResampleAxis {
+  double box_begin = 0, box_end = 0;
+  int64_t clip_begin = 0, clip_end = 0;
+  int64_t out_size = 0, out_begin = 0, out_count = 0;
+};
+
+// The taps of each produced sample: first source pixel, count, fixed-point weights.
+struct ResampleTaps {
+  std::vector<int32_t> first, count;
+  std::vector<int32_t> weights;  // out_count × max_taps, 22 fractional bits
+  int64_t max_taps = 0;
+};
+
+void compute_taps(const ResampleAxis& axis, ResampleTaps& taps);
+
+// Reusable buffers of one resampling thread.
+struct ResampleScratch {
+  ResampleTaps x_taps, y_taps;
+  std::vector<uint8_t> rows;  // the horizontal pass: needed rows × out_count_x × 3
+};
+
+// dst (planar, 3 × y.out_count × x.out_count) = src resampled along both axes; the axes
+// index src.height and src.width. Same bytes as PIL for the same box and size.
+void resample_rgb(const RgbImage& src, const ResampleAxis& y, const ResampleAxis& x, uint8_t* dst,
+                  ResampleScratch& scratch);
+
+}  // namespace bigbatch::data

@@ -1,0 +1,103 @@
+// TurboJPEG decoding: round trip, DCT-scaled sizes and pixels consistent with a full decode
+// resampled, and corrupt or truncated data reported with the file's name.
+#include "bigbatch/data/jpeg_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+
+#include "bigbatch/data/image_resample.h"
+#include "data/jpeg_tree.h"
+
+namespace bigbatch::data {
+namespace {
+
+using testing::invalid_argument_message;
+using testing::test_image;
+
+double mean_abs_diff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double sum = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) sum += std::abs(static_cast<int>(a[i]) - static_cast<int>(b[i]));
+  return sum / static_cast<double>(a.size());
+}
+
+TEST(JpegCodec, RoundTripIsCloseToTheSource) {
+  const RgbImage source = test_image(96, 64, 3);
+  const std::vector<uint8_t> jpeg = encode_jpeg(source, 95);
+  JpegDecoder decoder;
+  const JpegHeader header = decoder.read_header(jpeg, "[test]", "mem.jpg");
+  EXPECT_EQ(header.width, 96);
+  EXPECT_EQ(header.height, 64);
+  EXPECT_FALSE(header.cmyk);
+  RgbImage decoded;
+  decoder.decode(jpeg, header, {1, 1}, decoded, "[test]", "mem.jpg");
+  ASSERT_EQ(decoded.width, 96);
+  ASSERT_EQ(decoded.height, 64);
+  EXPECT_LT(mean_abs_diff(decoded.rgb, source.rgb), 4.0);  // lossy, but not by much at q95
+}
+
+TEST(JpegCodec, ReducingScalesAreSortedAndIncludeTheEighths) {
+  const std::vector<JpegScale>& scales = jpeg_reducing_scales();
+  ASSERT_GE(scales.size(), 4u);
+  EXPECT_EQ(scales.front().num, scales.front().denom);  // 1/1 first
+  for (size_t i = 1; i < scales.size(); ++i) EXPECT_LT(scales[i].factor(), scales[i - 1].factor());
+  EXPECT_DOUBLE_EQ(scales.back().factor(), 1.0 / 8.0);
+}
+
+TEST(JpegCodec, DctScaledDecodeMatchesAFullDecodeResampled) {
+  const RgbImage source = test_image(200, 152, 7);
+  const std::vector<uint8_t> jpeg = encode_jpeg(source, 90);
+  JpegDecoder decoder;
+  const JpegHeader header = decoder.read_header(jpeg, "[test]", "mem.jpg");
+  RgbImage full;
+  decoder.decode(jpeg, header, {1, 1}, full, "[test]", "mem.jpg");
+  for (JpegScale scale : {JpegScale{1, 2}, JpegScale{3, 4}, JpegScale{1, 4}}) {
+    RgbImage scaled;
+    decoder.decode(jpeg, header, scale, scaled, "[test]", "mem.jpg");
+    // TJSCALED: ceil(size · num / denom).
+    EXPECT_EQ(scaled.width, (200 * scale.num + scale.denom - 1) / scale.denom);
+    EXPECT_EQ(scaled.height, (152 * scale.num + scale.denom - 1) / scale.denom);
+    // The full decode reduced by the antialiased resampler to the same size is close: the
+    // IDCT's reduction is a (different) low-pass filter of the same image.
+    const ResampleAxis y{0, 152, 0, 152, scaled.height, 0, scaled.height};
+    const ResampleAxis x{0, 200, 0, 200, scaled.width, 0, scaled.width};
+    std::vector<uint8_t> planar(static_cast<size_t>(3 * scaled.width * scaled.height));
+    ResampleScratch scratch;
+    resample_rgb(full, y, x, planar.data(), scratch);
+    std::vector<uint8_t> interleaved(planar.size());
+    const int64_t plane = scaled.width * scaled.height;
+    for (int64_t p = 0; p < plane; ++p)
+      for (int64_t c = 0; c < 3; ++c) interleaved[static_cast<size_t>(p * 3 + c)] = planar[static_cast<size_t>(c * plane + p)];
+    EXPECT_LT(mean_abs_diff(interleaved, scaled.rgb), 4.0) << scale.num << "/" << scale.denom;
+  }
+}
+
+TEST(JpegCodec, CorruptDataNamesTheFile) {
+  JpegDecoder decoder;
+  const std::vector<uint8_t> garbage = {'n', 'o', 't', ' ', 'a', ' ', 'j', 'p', 'e', 'g'};
+  std::string m = invalid_argument_message([&] { decoder.read_header(garbage, "[data:imagefolder]", "/x/bad.jpg"); });
+  EXPECT_NE(m.find("[data:imagefolder] /x/bad.jpg: not a readable JPEG"), std::string::npos) << m;
+  m = invalid_argument_message([&] { decoder.read_header({}, "[data:imagefolder]", "/x/empty.jpg"); });
+  EXPECT_NE(m.find("/x/empty.jpg: empty file"), std::string::npos) << m;
+}
+
+TEST(JpegCodec, TruncatedStreamIsAnError) {
+  // Large enough that a quarter off the end cuts the entropy-coded data, not the header.
+  const std::vector<uint8_t> jpeg = encode_jpeg(test_image(256, 192, 9), 90);
+  const std::vector<uint8_t> cut(jpeg.begin(), jpeg.begin() + static_cast<std::ptrdiff_t>(jpeg.size() * 3 / 4));
+  JpegDecoder decoder;
+  const JpegHeader header = decoder.read_header(cut, "[test]", "cut.jpg");  // the header is intact
+  RgbImage out;
+  const std::string m = invalid_argument_message([&] { decoder.decode(cut, header, {1, 1}, out, "[test]", "cut.jpg"); });
+  EXPECT_NE(m.find("cut.jpg: corrupt JPEG"), std::string::npos) << m;
+  // The decoder is usable after a failure (TurboJPEG handles are reset).
+  const std::vector<uint8_t> good = encode_jpeg(test_image(40, 30, 2), 90);
+  EXPECT_EQ(decoder.read_header(good, "[test]", "good.jpg").width, 40);
+  decoder.decode(good, decoder.read_header(good, "[test]", "good.jpg"), {1, 1}, out, "[test]", "good.jpg");
+  EXPECT_EQ(out.height, 30);
+}
+
+}  // namespace
+}  // namespace bigbatch::data
