@@ -6,6 +6,7 @@
 
 #include "bigbatch/cli/bench_command.h"
 #include "bigbatch/cli/models_command.h"
+#include "bigbatch/cli/pack_command.h"
 #include "bigbatch/cli/train_command.h"
 #include "bigbatch/core/error.h"
 
@@ -24,6 +25,8 @@ int main(int argc, char** argv) {
     CLI::App* train = cli::add_train_command(app, train_flags);
     CLI::App* eval = cli::add_eval_command(app, eval_options);
     CLI::App* plot = cli::add_plot_command(app, plot_options);
+    cli::PackCommandOptions pack_options;
+    CLI::App* pack = cli::add_pack_command(app, pack_options);
     try {
       app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -37,6 +40,7 @@ int main(int argc, char** argv) {
     if (*train) return cli::run_train_command(train_flags, std::cout);
     if (*eval) return cli::run_eval_command(eval_options, std::cout);
     if (*plot) return cli::run_plot_command(plot_options, std::cout);
+    if (*pack) return cli::run_pack_command(pack_options, std::cout);
     return 2;  // unreachable: require_subcommand(1)
   } catch (const bigbatch::Error& e) {
     std::cerr << "bigbatch: error: " << e.what() << '\n';

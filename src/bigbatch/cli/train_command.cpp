@@ -13,6 +13,7 @@
 
 #include "bigbatch/comm/mpi_comm.h"
 #include "bigbatch/core/threading.h"
+#include "bigbatch/data/task_pool.h"
 #include "bigbatch/io/safetensors.h"
 #include "bigbatch/models/registry.h"
 #include "bigbatch/plot/run_curves.h"
@@ -67,6 +68,8 @@ int run_train_command(const TrainFlags& flags, std::ostream& out) {
   // Under mpirun/srun: one rank per process, the cores of a machine shared by its ranks.
   if (config.threads == 0)
     config.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local_ranks());
+  if (config.decode_threads == 0 && train::is_jpeg_dataset(config.dataset))
+    config.decode_threads = std::max(1, data::default_decode_threads() / local_ranks());
   comm::MpiSession session;
   std::unique_ptr<comm::Communicator> communicator = session.make_communicator();
   try {
@@ -83,12 +86,16 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& o) {
   command->add_option("--checkpoint", o.checkpoint, "safetensors file (a bigbatch checkpoint or PyTorch weights)")
       ->required();
   command->add_option("--model", o.model, "network (default: the one the checkpoint records)");
-  command->add_option("--dataset", o.dataset, "fashion-mnist | mnist | cifar10 | cifar100 | synthetic")
+  command
+      ->add_option("--dataset", o.dataset,
+                   "fashion-mnist | mnist | cifar10 | cifar100 | synthetic | imagefolder | imageshards")
       ->capture_default_str();
   command->add_option("--data-dir", o.data_dir, "dataset directory");
   command->add_option("--batch", o.batch, "examples per pass")->capture_default_str();
   command->add_option("--threads", o.threads, "compute threads (0 = all cores)");
   command->add_option("--precision", o.precision, "f32 | bf16")->capture_default_str();
+  command->add_option("--image-size", o.image_size, "JPEG datasets: centre crop in pixels")->capture_default_str();
+  command->add_option("--decode-threads", o.decode_threads, "JPEG datasets: decoding threads (0 = half the cores)");
   return command;
 }
 
@@ -103,11 +110,17 @@ int run_eval_command(const EvalOptions& o, std::ostream& out) {
     model = it->second;
   }
   BIGBATCH_CHECK(o.batch > 0, "[eval] --batch: expected > 0, got " << o.batch);
-  data::Dataset test = train::load_dataset({o.dataset, o.data_dir, 4096, 0}, false);
-  nn::Graph graph = models::build_model({model, test.channels, test.height, test.width, test.num_classes});
+  BIGBATCH_CHECK(o.image_size > 0, "[eval] --image-size: expected > 0, got " << o.image_size);
+  BIGBATCH_CHECK(o.decode_threads >= 0, "[eval] --decode-threads: expected >= 0, got " << o.decode_threads);
+  std::unique_ptr<data::ExampleSource> test =
+      train::open_dataset({o.dataset, o.data_dir, 4096, 0, o.image_size, false}, false, data::AugmentOptions{});
+  const data::ExampleShape shape = test->example_shape();
+  nn::Graph graph = models::build_model({model, shape.channels, shape.height, shape.width, test->num_classes()});
   Arena params(graph.parameter_layout()), buffers(graph.buffer_layout());
   train::load_weights(o.checkpoint, params, buffers);
-  train::Evaluator evaluator(graph, params, buffers, test, o.batch, parse_dtype(o.precision));
+  data::TaskPool pool(o.decode_threads > 0 ? o.decode_threads
+                                          : (train::is_jpeg_dataset(o.dataset) ? data::default_decode_threads() : 1));
+  train::Evaluator evaluator(graph, params, buffers, *test, o.batch, parse_dtype(o.precision), nullptr, &pool);
   train::EvalResult r = evaluator.run();
   out << nlohmann::json{{"top1_err", r.top1_err}, {"top5_err", r.top5_err}, {"loss", r.loss},
                         {"examples", r.examples}, {"model", model},      {"dataset", o.dataset}}

@@ -26,6 +26,8 @@ struct EvalOptions {
   int64_t batch = 500;
   int threads = 0;
   std::string precision = "f32";
+  int64_t image_size = 224;   // JPEG datasets: the centre crop
+  int decode_threads = 0;     // JPEG datasets: 0 = half the cores
 };
 CLI::App* add_eval_command(CLI::App& app, EvalOptions& options);
 // Prints one JSON line {"top1_err", "top5_err", "loss", "examples", ...} to `out`.

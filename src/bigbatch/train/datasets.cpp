@@ -6,6 +6,9 @@
 #include "bigbatch/core/error.h"
 #include "bigbatch/data/cifar.h"
 #include "bigbatch/data/idx.h"
+#include "bigbatch/data/image_folder.h"
+#include "bigbatch/data/image_shards.h"
+#include "bigbatch/data/jpeg_source.h"
 #include "bigbatch/data/synthetic.h"
 
 namespace bigbatch::train {
@@ -42,8 +45,30 @@ data::Dataset load_dataset(const DatasetSpec& spec, bool train) {
     d.name = train ? "synthetic train" : "synthetic test";
     return d;
   }
-  BIGBATCH_THROW(InvalidArgument,
-                 "[data] unknown dataset '" << spec.name << "'; known: fashion-mnist, mnist, cifar10, cifar100, synthetic");
+  BIGBATCH_CHECK(!is_jpeg_dataset(spec.name), "[data] " << spec.name << " is read from JPEG files, not loaded in memory");
+  BIGBATCH_THROW(InvalidArgument, "[data] unknown dataset '"
+                                      << spec.name
+                                      << "'; known: fashion-mnist, mnist, cifar10, cifar100, synthetic, imagefolder, "
+                                         "imageshards");
+}
+
+bool is_jpeg_dataset(const std::string& name) { return name == "imagefolder" || name == "imageshards"; }
+
+std::unique_ptr<data::ExampleSource> open_dataset(const DatasetSpec& spec, bool train,
+                                                  const data::AugmentOptions& augment) {
+  if (!is_jpeg_dataset(spec.name)) return std::make_unique<data::DatasetSource>(load_dataset(spec, train), augment);
+  BIGBATCH_CHECK(!spec.dir.empty(), "[data:" << spec.name << "] give the folder with --data-dir");
+  const std::string split = train ? "train" : "val";
+  // A folder that holds a train.index is read as shards whatever the name says.
+  const bool shards = spec.name == "imageshards" || data::has_image_shards(spec.dir);
+  data::JpegSourceOptions o;
+  o.transform.size = spec.image_size;
+  o.transform.flip = augment.flip;
+  o.transform.seed = augment.seed;
+  o.augment = augment.kind == data::AugmentKind::standard;
+  o.skip_bad_images = spec.skip_bad_images;
+  return std::make_unique<data::JpegSource>(
+      shards ? data::open_image_shards(spec.dir, split) : data::open_image_folder(spec.dir, split), o);
 }
 
 }  // namespace bigbatch::train

@@ -2,20 +2,37 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "bigbatch/data/augment.h"
 #include "bigbatch/data/dataset.h"
+#include "bigbatch/data/example_source.h"
 
 namespace bigbatch::train {
 
 struct DatasetSpec {
-  std::string name = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | cifar100 | synthetic
+  // fashion-mnist | mnist | cifar10 | cifar100 | synthetic (in memory) |
+  // imagefolder | imageshards (JPEG files, read as needed: README "ImageNet-style input")
+  std::string name = "fashion-mnist";
   std::string dir;                     // empty: the dataset's default directory
   int64_t synthetic_size = 4096;       // synthetic: training examples (test: a quarter)
   uint64_t seed = 0;                   // synthetic: the data's seed
+  int64_t image_size = 224;            // JPEG: output crop size
+  bool skip_bad_images = false;        // JPEG: replace unreadable images instead of failing
 };
 
-// Throws InvalidArgument "[data] unknown dataset 'x'; known: ..." or the reader's error.
+// An in-memory split. Throws InvalidArgument "[data] unknown dataset 'x'; known: ..." or the
+// reader's error; a JPEG dataset (imagefolder, imageshards) is not in memory: use open_dataset.
 data::Dataset load_dataset(const DatasetSpec& spec, bool train);
+
+bool is_jpeg_dataset(const std::string& name);  // imagefolder | imageshards
+
+// A split as the trainer and evaluator read it. In memory: load_dataset with `augment` as its
+// training transform. JPEG: train/ or val/ of an ImageFolder tree, or the shards of `bigbatch
+// pack` (imageshards, or imagefolder on a folder holding train.index), with RandomResizedCrop
+// and flip as the training transform when augment.kind is standard (else the evaluation one).
+std::unique_ptr<data::ExampleSource> open_dataset(const DatasetSpec& spec, bool train,
+                                                  const data::AugmentOptions& augment);
 
 }  // namespace bigbatch::train

@@ -7,7 +7,7 @@
 
 #include "bigbatch/comm/communicator.h"
 #include "bigbatch/core/arena.h"
-#include "bigbatch/data/dataset.h"
+#include "bigbatch/data/example_source.h"
 #include "bigbatch/nn/executor.h"
 #include "bigbatch/nn/graph.h"
 
@@ -21,17 +21,20 @@ struct EvalResult {
 
 class Evaluator {
  public:
-  // Plans executors for batches of `batch` (and one for the remainder) once; the arenas and
-  // dataset must outlive the evaluator, which reads the current parameters at every run().
-  // With a communicator of R ranks, rank r evaluates the r-th of R contiguous shards and
-  // run() sums the counts over ranks, so every rank returns the whole split's result.
-  Evaluator(const nn::Graph& graph, const Arena& params, const Arena& buffers, const data::Dataset& dataset,
-            int64_t batch, DType precision, comm::Communicator* comm = nullptr);
+  // Plans executors for batches of `batch` (and one for the remainder) once; the arenas,
+  // source and pool must outlive the evaluator, which reads the current parameters at every
+  // run(). Examples go through the source's evaluation transform, decoded on pool (null: the
+  // calling thread alone). With a communicator of R ranks, rank r evaluates the r-th of R
+  // contiguous shards and run() sums the counts over ranks, so every rank returns the whole
+  // split's result.
+  Evaluator(const nn::Graph& graph, const Arena& params, const Arena& buffers, const data::ExampleSource& source,
+            int64_t batch, DType precision, comm::Communicator* comm = nullptr, data::TaskPool* pool = nullptr);
   EvalResult run();
 
  private:
-  const data::Dataset& dataset_;
+  const data::ExampleSource& source_;
   comm::Communicator* comm_;
+  data::TaskPool* pool_;
   int64_t begin_ = 0, end_ = 0;  // this rank's shard
   int64_t batch_;
   std::unique_ptr<nn::Executor> full_, remainder_;

@@ -44,7 +44,8 @@ std::string format_duration(double seconds) {
 
 }  // namespace
 
-void Progress::update(int64_t step, int64_t epoch, double loss, double lr, double img_per_s, int64_t every) {
+void Progress::update(int64_t step, int64_t epoch, double loss, double lr, double img_per_s, double input_wait_s,
+                      int64_t every) {
   if (!enabled_) return;
   auto now = std::chrono::steady_clock::now();
   if (first_step_ < 0) {
@@ -60,15 +61,15 @@ void Progress::update(int64_t step, int64_t epoch, double loss, double lr, doubl
     int filled = total_ > 0 ? static_cast<int>(kWidth * step / total_) : 0;
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(kWidth, '.');
-    std::snprintf(line, sizeof line, "\r[%s] %lld/%lld ep %lld loss %.4f lr %.4g %.0f img/s ETA %s ", bar.c_str(),
-                  static_cast<long long>(step), static_cast<long long>(total_), static_cast<long long>(epoch), loss, lr,
-                  img_per_s, format_duration(eta).c_str());
+    std::snprintf(line, sizeof line, "\r[%s] %lld/%lld ep %lld loss %.4f lr %.4g %.0f img/s wait %.0f ms ETA %s ",
+                  bar.c_str(), static_cast<long long>(step), static_cast<long long>(total_),
+                  static_cast<long long>(epoch), loss, lr, img_per_s, 1e3 * input_wait_s, format_duration(eta).c_str());
     std::fputs(line, stderr);
     bar_drawn_ = true;
   } else if (step % every == 0 || step == total_) {
-    std::snprintf(line, sizeof line, "step %lld/%lld epoch %lld loss %.4f lr %.4g %.0f img/s ETA %s\n",
+    std::snprintf(line, sizeof line, "step %lld/%lld epoch %lld loss %.4f lr %.4g %.0f img/s input wait %.0f ms ETA %s\n",
                   static_cast<long long>(step), static_cast<long long>(total_), static_cast<long long>(epoch), loss, lr,
-                  img_per_s, format_duration(eta).c_str());
+                  img_per_s, 1e3 * input_wait_s, format_duration(eta).c_str());
     std::fputs(line, stderr);
   }
 }

@@ -30,7 +30,9 @@ class Progress {
  public:
   Progress(bool enabled, int64_t total_steps);
   // Redraws the bar (terminal) or prints a line every `every` steps (pipe, log file).
-  void update(int64_t step, int64_t epoch, double loss, double lr, double img_per_s, int64_t every);
+  // input_wait_s: seconds per step spent waiting for the data loader (0 when it keeps up).
+  void update(int64_t step, int64_t epoch, double loss, double lr, double img_per_s, double input_wait_s,
+              int64_t every);
   void message(const std::string& line);  // a line of its own, keeping the bar intact
   void finish();
 

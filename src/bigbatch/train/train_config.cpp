@@ -49,6 +49,11 @@ void validate(const TrainConfig& c) {
   BIGBATCH_CHECK(c.eval_batch > 0, "[config] eval-batch: expected > 0, got " << c.eval_batch);
   BIGBATCH_CHECK(c.bucket_mib > 0, "[config] bucket-mib: expected > 0, got " << c.bucket_mib);
   BIGBATCH_CHECK(c.synthetic_size > 0, "[config] synthetic-size: expected > 0, got " << c.synthetic_size);
+  BIGBATCH_CHECK(c.image_size > 0, "[config] image-size: expected > 0, got " << c.image_size);
+  BIGBATCH_CHECK(c.decode_threads >= 0 && c.decode_threads <= 256,
+                 "[config] decode-threads: expected in [0, 256], got " << c.decode_threads);
+  BIGBATCH_CHECK(c.prefetch_batches >= 1 && c.prefetch_batches <= 64,
+                 "[config] prefetch-batches: expected in [1, 64], got " << c.prefetch_batches);
   BIGBATCH_CHECK(!c.out.empty(), "[config] out: expected a run directory");
   BIGBATCH_CHECK(c.precision == DType::f32 || c.precision == DType::bf16,
                  "[config] precision: expected f32 or bf16 on the CPU, got " << dtype_name(c.precision));

@@ -21,7 +21,8 @@ MomentumForm parse_momentum_form(const std::string& name);  // "u" or "v"
 struct TrainConfig {
   // Model and data.
   std::string model = "resnet20";
-  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | cifar100 | synthetic
+  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | cifar100 | synthetic |
+                                          // imagefolder | imageshards
   std::string data_dir;                    // empty: the dataset's default directory
   int64_t synthetic_size = 4096;           // synthetic: training examples (test: a quarter)
 
@@ -55,6 +56,12 @@ struct TrainConfig {
   bool shuffle = true;
   data::AugmentKind augment = data::AugmentKind::standard;
   int64_t augment_until_epoch = -1;  // stop augmenting from this epoch on; -1 = never
+
+  // Input pipeline; JPEG datasets (imagefolder, imageshards) are decoded as they are read.
+  int64_t image_size = 224;      // JPEG: training crop and evaluation centre crop (pixels)
+  int64_t decode_threads = 0;    // threads reading a batch; 0 = half the cores for JPEG, 1 in memory
+  int64_t prefetch_batches = 2;  // batches made ahead of the step (the bounded queue)
+  bool skip_bad_images = false;  // JPEG: replace an unreadable image (logged) instead of stopping
 
   // Distributed (mpirun -np R): gradient buckets and their overlap with backward.
   int64_t bucket_mib = 25;  // bucket cap in MiB (PyTorch DDP's default)

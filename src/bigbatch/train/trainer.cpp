@@ -11,6 +11,7 @@
 #include "bigbatch/core/rng.h"
 #include "bigbatch/core/threading.h"
 #include "bigbatch/data/loader.h"
+#include "bigbatch/data/task_pool.h"
 #include "bigbatch/models/registry.h"
 #include "bigbatch/nn/init.h"
 #include "bigbatch/ops/accuracy.h"
@@ -62,7 +63,8 @@ struct Trainer::State {
   int64_t micro = 0;        // examples per forward/backward pass
   std::string config_toml;
   fs::path run_dir;
-  data::Dataset train_set, test_set;
+  std::unique_ptr<data::ExampleSource> train_set, test_set;
+  std::unique_ptr<data::TaskPool> pool;  // decodes batches for the loader and the evaluator
   nn::Graph graph;
   Arena params, grads, grad_sum, buffers, buffers_start, buffers_sum;
   std::optional<optim::Sgd> sgd;
@@ -110,11 +112,18 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
                                                                       << s.local_batch << " examples of a rank");
   if (config.threads > 0) set_num_threads(config.threads);
 
-  DatasetSpec spec{config.dataset, config.data_dir, config.synthetic_size, config.seed};
-  s.train_set = load_dataset(spec, true);
-  s.test_set = load_dataset(spec, false);
-  s.graph = models::build_model({config.model, s.train_set.channels, s.train_set.height, s.train_set.width,
-                                 s.train_set.num_classes});
+  DatasetSpec spec{config.dataset, config.data_dir,   config.synthetic_size,
+                   config.seed,    config.image_size, config.skip_bad_images};
+  data::AugmentOptions augment;
+  augment.kind = config.augment;
+  augment.seed = config.seed;
+  s.train_set = open_dataset(spec, true, augment);
+  s.test_set = open_dataset(spec, false, augment);
+  s.pool = std::make_unique<data::TaskPool>(
+      config.decode_threads > 0 ? static_cast<int>(config.decode_threads)
+                                : (is_jpeg_dataset(config.dataset) ? data::default_decode_threads() : 1));
+  const data::ExampleShape shape = s.train_set->example_shape();
+  s.graph = models::build_model({config.model, shape.channels, shape.height, shape.width, s.train_set->num_classes()});
   s.params = Arena(s.graph.parameter_layout());
   s.grads = Arena(s.graph.parameter_layout());
   s.buffers = Arena(s.graph.buffer_layout());
@@ -125,7 +134,7 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
   }
   s.sgd.emplace(s.graph.parameter_layout(), sgd_options(config));
 
-  s.sampler.emplace(s.train_set.size(), config.global_batch, config.seed, config.shuffle);
+  s.sampler.emplace(s.train_set->size(), config.global_batch, config.seed, config.shuffle);
   optim::LrPolicyConfig lr;
   lr.base_lr = config.lr;
   lr.base_batch = config.ref_batch;
@@ -188,7 +197,8 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
     s.reducer = std::make_unique<comm::GradientReducer>(s.graph, s.micro_batches() > 1 ? s.grad_sum : s.grads,
                                                          *comm, ro);
   }
-  s.evaluator.emplace(s.graph, s.params, s.buffers, s.test_set, config.eval_batch, config.precision, comm);
+  s.evaluator.emplace(s.graph, s.params, s.buffers, *s.test_set, config.eval_batch, config.precision, comm,
+                      s.pool.get());
   s.diff_logits = Tensor::zeros({s.micro, s.graph.num_classes()});
 }
 
@@ -314,7 +324,7 @@ TrainResult Trainer::run() {
                           {"lr_policy", s.lr_policy->describe()},  {"label", s.run_dir.filename().string()}};
     metrics.write(run.dump());
   }
-  progress.message("bigbatch: " + c.model + " on " + s.train_set.name + ", " + std::to_string(c.workers()) +
+  progress.message("bigbatch: " + c.model + " on " + s.train_set->name() + ", " + std::to_string(c.workers()) +
                    " workers x " + std::to_string(c.per_worker_batch) + " = " + std::to_string(c.global_batch) +
                    (s.distributed() ? " over " + std::to_string(s.ranks) + " ranks" : std::string()) + "; " +
                    s.lr_policy->describe());
@@ -326,27 +336,30 @@ TrainResult Trainer::run() {
   lo.workers = c.workers();
   lo.worker_count = c.workers() / s.ranks;
   lo.first_worker = s.rank * lo.worker_count;
-  lo.augment.kind = c.augment;
-  lo.augment.seed = c.seed;
+  lo.prefetch = c.prefetch_batches;
   const int64_t until = c.augment_until_epoch;
   data::EpochSampler sampler = *s.sampler;
-  const data::Dataset& train_set = s.train_set;
-  data::Loader loader(lo, ipe, Shape({s.local_batch, train_set.channels, train_set.height, train_set.width}),
-                      [&train_set, sampler, lo, until](int64_t epoch, int64_t iter, data::BatchSlot& slot) mutable {
-                        data::LoaderOptions o = lo;
+  const data::ExampleSource& train_set = *s.train_set;
+  data::TaskPool* pool = s.pool.get();
+  const data::ExampleShape shape = train_set.example_shape();
+  data::Loader loader(lo, ipe, Shape({s.local_batch, shape.channels, shape.height, shape.width}),
+                      [&train_set, pool, sampler, lo, until](int64_t epoch, int64_t iter, data::BatchSlot& slot) mutable {
                         // MXNet's ResNet-152 recipe stops augmenting late in training.
-                        if (until >= 0 && epoch >= until) o.augment.kind = data::AugmentKind::none;
-                        data::fill_batch(train_set, sampler, o, epoch, iter, slot);
+                        const data::Transform t =
+                            until >= 0 && epoch >= until ? data::Transform::eval : data::Transform::train;
+                        data::fill_batch(train_set, pool, t, sampler, lo, epoch, iter, slot);
                       });
 
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   auto interval_start = start;
   int64_t interval_steps = 0;
+  double interval_wait_s = 0.0;  // waiting for the loader: the step was input-bound
   bool evaluated_last = false;
   while (s.ckpt.position.step < stop) {
     TrainPosition& pos = s.ckpt.position;
     const data::Batch* batch = loader.next();
+    interval_wait_s += loader.last_wait_s();
     BIGBATCH_CHECK(batch != nullptr && batch->epoch == pos.epoch && batch->iter == pos.iter,
                    "[train] the loader fell out of step at epoch " << pos.epoch << " iteration " << pos.iter);
     const double lr = s.lr_policy->lr_at(pos.step);
@@ -367,9 +380,10 @@ TrainResult Trainer::run() {
     ++interval_steps;
     const double since = std::chrono::duration<double>(clock::now() - interval_start).count();
     const double img_per_s = since > 0 ? static_cast<double>(interval_steps * c.global_batch) / since : 0.0;
+    const double input_wait_s = interval_wait_s / static_cast<double>(interval_steps);  // per step
     if (pos.step % c.log_every == 0) {
       nlohmann::json line{{"kind", "iter"}, {"iter", pos.step}, {"epoch", pos.epoch}, {"lr", lr},
-                          {"loss", loss},   {"img_per_s", img_per_s}};
+                          {"loss", loss},   {"img_per_s", img_per_s}, {"input_wait_s", input_wait_s}};
       if (s.reducer) {
         const comm::ReducerStats& rs = s.reducer->last_stats();
         line["backward_s"] = rs.backward_s;
@@ -379,8 +393,9 @@ TrainResult Trainer::run() {
       metrics.write(line.dump());
       interval_start = clock::now();
       interval_steps = 0;
+      interval_wait_s = 0.0;
     }
-    progress.update(pos.step, pos.epoch, loss, lr, img_per_s, c.log_every);
+    progress.update(pos.step, pos.epoch, loss, lr, img_per_s, input_wait_s, c.log_every);
     evaluated_last = false;
     if (++pos.iter == ipe) {
       const int64_t done_epoch = pos.epoch + 1;
