@@ -15,7 +15,9 @@ Every key of a bigbatch config is also a flag here, with - for _ (--global-batch
 
 The recipe, as bigbatch (src/bigbatch/train/trainer.cpp):
   loss = sum of cross-entropy / kn; SGD momentum m (u-form: u <- m.u + g + wd.w; w <- w - lr.u),
-  weight decay on conv and fc weights only (unless wd_on_bn); lr = lr0 . kn/ref_batch (linear),
+  weight decay on conv and fc weights only (unless wd_on_bn); optimizer = lars scales each conv/fc
+  weight's g + wd.w by eta_lars.|w|/(|g| + wd.|w|) before momentum (RECIPE 9, apply_lars() below;
+  BN and biases too with lars_on_bn); lr = lr0 . kn/ref_batch (linear),
   gradual warmup per iteration from lr0 over W epochs, then step, cosine or poly decay
   (lr_at() below is src/bigbatch/optim/lr_policy.cpp); zero-gamma on the last BN of each block,
   He fan-out init, fc N(0, 0.01^2); one seeded permutation per epoch, last incomplete batch
@@ -125,6 +127,9 @@ KEYS = {
     "nesterov": (_bool, False),
     "wd": (_float, 1e-4),
     "wd_on_bn": (_bool, False),
+    "optimizer": (_choice("sgd", "lars"), "sgd"),
+    "lars_eta": (_float, 0.001),
+    "lars_on_bn": (_bool, False),
     "zero_gamma": (_bool, True),
     "shuffle": (_bool, True),
     "augment": (_choice("standard", "none"), "standard"),
@@ -214,6 +219,7 @@ def validate(c):
     check(c["warmup_epochs"] >= 0, f"warmup-epochs: expected >= 0, got {c['warmup_epochs']}")
     check(0 <= c["momentum"] < 1, f"momentum: expected in [0, 1), got {c['momentum']}")
     check(c["wd"] >= 0, f"wd: expected >= 0, got {c['wd']}")
+    check(c["lars_eta"] > 0, f"lars-eta: expected > 0, got {c['lars_eta']}")
     check(c["max_iters"] >= 0, f"max-iters: expected >= 0, got {c['max_iters']}")
     check(c["threads"] >= 0, f"threads: expected >= 0, got {c['threads']}")
     check(c["log_every"] > 0, f"log-every: expected > 0, got {c['log_every']}")
@@ -478,6 +484,22 @@ def format_duration(seconds):
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
 
 
+def apply_lars(params, eta):
+    """LARS (RECIPE 9; src/bigbatch/optim/sgd.h, u-form): turns each gradient g into l.(g + wd.w), where
+    l = eta.|w|/(|g| + wd.|w|) for the tensors LARS scales (1 when a norm is 0) and l = 1 for the
+    others; torch's SGD then runs with weight_decay 0: buf <- m.buf + l.(g + wd.w); w <- w - lr.buf."""
+    with torch.no_grad():
+        for p, wd, scaled in params:
+            if p.grad is None:
+                continue
+            local = 1.0
+            if scaled:
+                w_norm, g_norm = float(p.norm()), float(p.grad.norm())
+                if w_norm > 0 and g_norm > 0:
+                    local = eta * w_norm / (g_norm + wd * w_norm)
+            p.grad.add_(p, alpha=wd).mul_(local)
+
+
 def train(c, ghost_bn, channels_last, threads):
     torch.set_num_threads(threads)
     torch.manual_seed(c["seed"])
@@ -499,7 +521,11 @@ def train(c, ghost_bn, channels_last, threads):
     no_decay = [p for p in model.parameters() if not (p.dim() > 1 or c["wd_on_bn"])]
     # PyTorch's SGD is the u-form (buf <- m.buf + g + wd.w; w <- w - lr.buf); bigbatch's v-form
     # with momentum correction gives the same weights, so momentum_form does not change it.
-    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": c["wd"]},
+    lars = c["optimizer"] == "lars"
+    # (p, its weight decay, whether LARS scales it): LARS adds the decay itself (apply_lars).
+    lars_params = [(p, c["wd"] if (p.dim() > 1 or c["wd_on_bn"]) else 0.0, p.dim() > 1 or c["lars_on_bn"])
+                   for p in model.parameters()]
+    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": 0.0 if lars else c["wd"]},
                                  {"params": no_decay, "weight_decay": 0.0}],
                                 lr=policy.lr_at(0), momentum=c["momentum"], nesterov=c["nesterov"])
     micro = c["micro_batch"] or kn
@@ -522,6 +548,7 @@ def train(c, ghost_bn, channels_last, threads):
     label = os.path.basename(os.path.normpath(c["out"])) or os.path.basename(os.path.abspath(c["out"]))
     write({"kind": "run", "model": c["model"], "dataset": c["dataset"], "global_batch": kn, "per_worker_batch": n,
            "workers": kn // n, "lr_policy": policy.describe(), "label": label, "engine": "pytorch",
+           "optimizer": c["optimizer"], **({"lars_eta": c["lars_eta"]} if lars else {}),
            "torch_version": torch.__version__, "threads": threads, "ghost_bn": ghost_bn,
            "channels_last": channels_last, "precision": c["precision"]})
     log = sys.stderr
@@ -592,6 +619,8 @@ def train(c, ghost_bn, channels_last, threads):
             if not math.isfinite(loss):
                 raise RuntimeError(f"[train] the loss is {loss} at step {step} (epoch {epoch}, iteration {it}, "
                                    f"lr {lr}): training diverged (try a lower --lr or a longer --warmup-epochs)")
+            if lars:
+                apply_lars(lars_params, c["lars_eta"])
             optimizer.step()
             loss_sum += loss
             seen += kn

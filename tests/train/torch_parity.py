@@ -5,6 +5,8 @@
                                           `bigbatch eval` and by PyTorch (strict load)
   torch_parity.py step BIGBATCH SCRATCH   PyTorch-initialised weights into `bigbatch train
                                           --init`: loss before and after one SGD step
+  torch_parity.py step_lars BIGBATCH SCRATCH   the same over three LARS steps (--optimizer lars),
+                                          PyTorch's side being bench/pytorch/train_fmnist.py's apply_lars
 
 Exits 77 (ctest SKIP_RETURN_CODE) when torch is missing or the data set is absent."""
 
@@ -133,9 +135,15 @@ def case_eval(binary, scratch):
           f"loss relative difference {relative(ours['loss'], theirs['loss']):.2g}", flush=True)
 
 
-def case_step(binary, scratch):
+def case_step(binary, scratch, lars_eta=None):
     scratch = fresh(scratch)
     batch, lr, momentum, wd = 64, 0.1, 0.9, 1e-4
+    steps, lars_flags = 2, []
+    if lars_eta is not None:
+        # Three steps, so that momentum carries LARS-scaled updates; at a larger lr (0.4 plain SGD
+        # too) the two engines' rounding grows past 1e-4 by the third loss, LARS or not.
+        from train_fmnist import apply_lars  # the PyTorch peer's LARS
+        steps, lr, lars_flags = 3, 0.25, ["--optimizer", "lars", "--lars-eta", lars_eta]
     torch.manual_seed(0)
     model = pytorch_model()
     init = scratch / "torch_init.safetensors"
@@ -143,7 +151,7 @@ def case_step(binary, scratch):
 
     out = scratch / "run"
     run([binary, "train", "--model", "resnet8", "--dataset", "fashion-mnist", "--init", init,
-         "--max-iters", 2, "--log-every", 1, "--shuffle", "off", "--augment", "none",
+         "--max-iters", steps, "--log-every", 1, "--shuffle", "off", "--augment", "none", *lars_flags,
          "--global-batch", batch, "--per-worker-batch", batch, "--warmup", "none", "--lr", lr,
          "--ref-batch", batch, "--momentum", momentum, "--wd", wd, "--decay-epochs", "", "--epochs", 1,
          "--warmup-epochs", 0, "--threads", THREADS, "--progress", "off", "--out", out])
@@ -153,31 +161,35 @@ def case_step(binary, scratch):
             record = json.loads(line)
             if record.get("kind") == "iter":
                 iters[record["iter"]] = record
-    if sorted(iters) != [1, 2]:
-        fail(f"expected iter lines 1 and 2 in {out / 'metrics.jsonl'}, got {sorted(iters)}")
-    for i in (1, 2):
+    if sorted(iters) != list(range(1, steps + 1)):
+        fail(f"expected iter lines 1..{steps} in {out / 'metrics.jsonl'}, got {sorted(iters)}")
+    for i in range(1, steps + 1):
         if not math.isclose(iters[i]["lr"], lr, rel_tol=1e-12):
             fail(f"iter {i} ran at lr {iters[i]['lr']}, expected {lr}")
-    ours = [iters[1]["loss"], iters[2]["loss"]]
+    ours = [iters[i]["loss"] for i in range(1, steps + 1)]
 
     # PyTorch's side: the first two batches of 64 in file order, BN over the whole batch.
     images, labels = load_split(train=True)
     model.train()
     decay = [p for p in model.parameters() if p.dim() > 1]  # conv and fc weights
     no_decay = [p for p in model.parameters() if p.dim() <= 1]  # BN γ/β, fc bias
-    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}],
+    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": 0.0 if lars_flags else wd},
+                                 {"params": no_decay, "weight_decay": 0.0}],
                                 lr=lr, momentum=momentum, dampening=0.0)
+    lars_params = [(p, wd if p.dim() > 1 else 0.0, p.dim() > 1) for p in model.parameters()]
     theirs = []
-    for step in range(2):
+    for step in range(steps):
         x, y = images[step * batch:(step + 1) * batch], labels[step * batch:(step + 1) * batch]
         optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x), y, reduction="sum") / batch
         loss.backward()
+        if lars_flags:
+            apply_lars(lars_params, lars_eta)
         optimizer.step()
         theirs.append(float(loss))
 
     print(f"bigbatch losses: {ours}\npytorch  losses: {theirs}", flush=True)
-    bad = [i for i in range(2) if relative(ours[i], theirs[i]) > 1e-4]
+    bad = [i for i in range(steps) if relative(ours[i], theirs[i]) > 1e-4]
     if bad:
         fail("; ".join(f"iter {i + 1} loss: bigbatch {ours[i]!r}, PyTorch {theirs[i]!r} "
                        f"(relative {relative(ours[i], theirs[i]):.3g} > 1e-4)" for i in bad))
@@ -185,13 +197,14 @@ def case_step(binary, scratch):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("eval", "step"):
-        sys.exit(f"usage: {sys.argv[0]} eval|step BIGBATCH SCRATCH_DIR")
+    if len(sys.argv) != 4 or sys.argv[1] not in ("eval", "step", "step_lars"):
+        sys.exit(f"usage: {sys.argv[0]} eval|step|step_lars BIGBATCH SCRATCH_DIR")
     if not (DATA_DIR / "t10k-images-idx3-ubyte.gz").exists():
         print(f"SKIP: Fashion-MNIST not found in {DATA_DIR}", flush=True)
         sys.exit(SKIP)
     torch.set_num_threads(THREADS)
-    {"eval": case_eval, "step": case_step}[sys.argv[1]](sys.argv[2], Path(sys.argv[3]))
+    cases = {"eval": case_eval, "step": case_step, "step_lars": lambda b, s: case_step(b, s, lars_eta=0.02)}
+    cases[sys.argv[1]](sys.argv[2], Path(sys.argv[3]))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,20 @@
 
 namespace bigbatch::optim {
 
+const char* optimizer_kind_name(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::sgd: return "sgd";
+    case OptimizerKind::lars: return "lars";
+  }
+  return "?";
+}
+
+OptimizerKind parse_optimizer_kind(const std::string& name) {
+  if (name == "sgd") return OptimizerKind::sgd;
+  if (name == "lars") return OptimizerKind::lars;
+  BIGBATCH_THROW(InvalidArgument, "[optim] expected sgd or lars, got '" << name << "'");
+}
+
 bool applies_weight_decay(TensorRole role, const SgdOptions& options) {
   switch (role) {
     case TensorRole::conv_weight:
@@ -35,20 +49,29 @@ Sgd::Sgd(std::shared_ptr<const ArenaLayout> layout, const SgdOptions& options)
                  "[sgd] expected momentum in [0, 1), got " << options_.momentum);
   BIGBATCH_CHECK(std::isfinite(options_.weight_decay) && options_.weight_decay >= 0.0,
                  "[sgd] expected weight decay >= 0, got " << options_.weight_decay);
+  const bool lars = options_.kind == OptimizerKind::lars;
+  BIGBATCH_CHECK(!lars || (std::isfinite(options_.lars_eta) && options_.lars_eta > 0.0),
+                 "[sgd] expected a LARS trust coefficient > 0, got " << options_.lars_eta);
   momentum_ = Arena(layout_);
+  local_.assign(static_cast<size_t>(layout_->size()), 1.0);
 
   // Merge neighbours with equal decay: a ResNet then has ~2 segments per conv+BN pair
-  // instead of 3 tensors, and each segment's padding rides along with it.
+  // instead of 3 tensors, and each segment's padding rides along with it. A LARS tensor has
+  // its own ℓ, so it never merges.
   const std::vector<ArenaEntry>& entries = layout_->entries();
+  std::vector<int> lars_tensors;
   for (size_t i = 0; i < entries.size(); ++i) {
     const float decay =
         applies_weight_decay(entries[i].role, options_) ? static_cast<float>(options_.weight_decay) : 0.0f;
     const int64_t end = i + 1 < entries.size() ? entries[i + 1].offset : layout_->total_elems();
-    if (!segments_.empty() && segments_.back().weight_decay == decay)
+    const int tensor = lars && applies_lars(entries[i].role, options_.lars_on_bn_and_bias) ? static_cast<int>(i) : -1;
+    if (tensor >= 0) lars_tensors.push_back(tensor);
+    if (!segments_.empty() && segments_.back().weight_decay == decay && segments_.back().tensor < 0 && tensor < 0)
       segments_.back().end = end;
     else
-      segments_.push_back({entries[i].offset, end, decay});
+      segments_.push_back({entries[i].offset, end, decay, tensor});
   }
+  if (lars) norms_.emplace(layout_, lars_tensors);
 }
 
 namespace {
@@ -56,15 +79,27 @@ namespace {
 // The update on one contiguous range; the compiler vectorises it (no aliasing between arenas).
 // u-form: buf is u, u ← m·u + d, w ← w − lr·u (Nesterov: w ← w − lr·(d + m·u)).
 // v-form: buf is v, v ← m·c·v + lr·d, w ← w − v (Nesterov: w ← w − (m·v + lr·d)).
+// LARS multiplies d by ℓ (`local`, 1 for plain SGD). In the v-form ℓ folds into lr (lr·ℓ·d); the
+// u-form has a loop of its own, so that plain SGD keeps its exact arithmetic (bitwise).
 struct UpdateParams {
-  float m, decay, lr, correction;
-  bool nesterov, v_form;
+  float m, decay, lr, correction, local;
+  bool nesterov, v_form, lars;
 };
 
 void update_range(float* __restrict w, const float* __restrict g, float* __restrict buf, int64_t n,
                   const UpdateParams& p) {
   const float m = p.m, decay = p.decay, lr = p.lr;
-  if (!p.v_form && !p.nesterov) {
+  if (p.lars && !p.v_form) {
+    const float local = p.local;
+    const bool nesterov = p.nesterov;
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) {
+      const float d = local * (g[i] + decay * w[i]);
+      const float ui = m * buf[i] + d;
+      buf[i] = ui;
+      w[i] -= lr * (nesterov ? d + m * ui : ui);
+    }
+  } else if (!p.v_form && !p.nesterov) {
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
       const float ui = m * buf[i] + g[i] + decay * w[i];
@@ -107,11 +142,21 @@ void Sgd::step(const Arena& params, const Arena& grads, double lr) {
   float* w = params.data();
   const float* g = grads.data();
   float* u = momentum_.data();
-  UpdateParams up{static_cast<float>(options_.momentum), 0.0f, static_cast<float>(lr), 1.0f, options_.nesterov,
-                  options_.v_form};
+  UpdateParams up{static_cast<float>(options_.momentum), 0.0f, static_cast<float>(lr), 1.0f, 1.0f, options_.nesterov,
+                  options_.v_form, false};
   // Remark 2: v carries η of the previous step, so rescale it by η_t/η_{t−1}.
   if (options_.v_form && options_.momentum_correction && prev_lr_ > 0.0) up.correction = static_cast<float>(lr / prev_lr_);
   const std::vector<Segment>& segments = segments_;
+  if (norms_) {
+    // LARS's first pass: the norms of this step's w and g, then ℓ per tensor (RECIPE §9).
+    norms_->compute(w, g);
+    for (const Segment& s : segments)
+      if (s.tensor >= 0)
+        local_[static_cast<size_t>(s.tensor)] =
+            lars_local_lr(options_.lars_eta, norms_->w_norm(s.tensor), norms_->g_norm(s.tensor),
+                          s.weight_decay > 0.0f ? options_.weight_decay : 0.0);
+  }
+  const std::vector<double>& local = local_;
 
   // Each thread takes an equal, cache-line-aligned share of the whole arena and walks the
   // segments it overlaps: balanced whatever the tensor sizes, one parallel region, no
@@ -134,6 +179,11 @@ void Sgd::step(const Arena& params, const Arena& grads, double lr) {
         const int64_t e = std::min(end, it->end);
         UpdateParams segment = up;
         segment.decay = it->weight_decay;
+        if (it->tensor >= 0) {
+          segment.lars = true;
+          segment.local = static_cast<float>(local[static_cast<size_t>(it->tensor)]);
+          if (segment.v_form) segment.lr = static_cast<float>(lr * local[static_cast<size_t>(it->tensor)]);
+        }
         update_range(w + b, g + b, u + b, e - b, segment);
       }
     }

@@ -42,6 +42,8 @@ void validate(const TrainConfig& c) {
                  "[config] momentum: expected in [0, 1), got " << c.momentum);
   BIGBATCH_CHECK(std::isfinite(c.weight_decay) && c.weight_decay >= 0,
                  "[config] wd: expected >= 0, got " << c.weight_decay);
+  BIGBATCH_CHECK(std::isfinite(c.lars_eta) && c.lars_eta > 0,
+                 "[config] lars-eta: expected > 0, got " << c.lars_eta);
   BIGBATCH_CHECK(c.max_iters >= 0, "[config] max-iters: expected >= 0, got " << c.max_iters);
   BIGBATCH_CHECK(c.threads >= 0, "[config] threads: expected >= 0, got " << c.threads);
   BIGBATCH_CHECK(c.log_every > 0, "[config] log-every: expected > 0, got " << c.log_every);

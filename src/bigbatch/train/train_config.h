@@ -50,6 +50,10 @@ struct TrainConfig {
   bool nesterov = false;
   double weight_decay = 1e-4;
   bool wd_on_bn = false;  // also decay BN γ/β and biases
+  // LARS (RECIPE §9): per-tensor trust ratio η_lars·‖w‖/(‖g‖ + λ‖w‖) on the update (optim/sgd.h).
+  optim::OptimizerKind optimizer = optim::OptimizerKind::sgd;
+  double lars_eta = 0.001;  // trust coefficient η_lars
+  bool lars_on_bn = false;  // also scale BN γ/β and biases
 
   // Network and data order (RECIPE §5–7).
   bool zero_gamma = true;

@@ -50,6 +50,9 @@ optim::SgdOptions sgd_options(const TrainConfig& c) {
   o.decay_bn_and_bias = c.wd_on_bn;
   o.nesterov = c.nesterov;
   o.v_form = c.momentum_form == MomentumForm::v;
+  o.kind = c.optimizer;
+  o.lars_eta = c.lars_eta;
+  o.lars_on_bn_and_bias = c.lars_on_bn;
   return o;
 }
 
@@ -322,6 +325,8 @@ TrainResult Trainer::run() {
                           {"dataset", c.dataset},   {"global_batch", c.global_batch},
                           {"per_worker_batch", c.per_worker_batch}, {"workers", c.workers()},
                           {"lr_policy", s.lr_policy->describe()},  {"label", s.run_dir.filename().string()}};
+    run["optimizer"] = optim::optimizer_kind_name(c.optimizer);
+    if (c.optimizer == optim::OptimizerKind::lars) run["lars_eta"] = c.lars_eta;
     metrics.write(run.dump());
   }
   progress.message("bigbatch: " + c.model + " on " + s.train_set->name() + ", " + std::to_string(c.workers()) +
