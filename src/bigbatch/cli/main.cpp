@@ -7,6 +7,7 @@
 #include "bigbatch/cli/bench_command.h"
 #include "bigbatch/cli/models_command.h"
 #include "bigbatch/cli/pack_command.h"
+#include "bigbatch/cli/simulate_command.h"
 #include "bigbatch/cli/train_command.h"
 #include "bigbatch/core/error.h"
 
@@ -27,6 +28,8 @@ int main(int argc, char** argv) {
     CLI::App* plot = cli::add_plot_command(app, plot_options);
     cli::PackCommandOptions pack_options;
     CLI::App* pack = cli::add_pack_command(app, pack_options);
+    cli::SimulateOptions simulate_options;
+    CLI::App* simulate = cli::add_simulate_command(app, simulate_options);
     try {
       app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -41,6 +44,7 @@ int main(int argc, char** argv) {
     if (*eval) return cli::run_eval_command(eval_options, std::cout);
     if (*plot) return cli::run_plot_command(plot_options, std::cout);
     if (*pack) return cli::run_pack_command(pack_options, std::cout);
+    if (*simulate) return cli::run_simulate_command(simulate_options, std::cout);
     return 2;  // unreachable: require_subcommand(1)
   } catch (const bigbatch::Error& e) {
     std::cerr << "bigbatch: error: " << e.what() << '\n';

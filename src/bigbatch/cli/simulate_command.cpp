@@ -1,0 +1,277 @@
+// `bigbatch simulate`: options and presets, the model's layers, the sweep, and its table, JSON
+// and PNG. The model itself is src/bigbatch/sim.
+#include "bigbatch/cli/simulate_command.h"
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <vector>
+
+#include "bigbatch/cli/model_args.h"
+#include "bigbatch/cli/simulate_inputs.h"
+#include "bigbatch/core/error.h"
+#include "bigbatch/models/registry.h"
+#include "bigbatch/plot/line_chart.h"
+#include "bigbatch/sim/scaling.h"
+
+namespace bigbatch::cli {
+
+CLI::App* add_simulate_command(CLI::App& app, SimulateOptions& o) {
+  CLI::App* sub = app.add_subcommand(
+      "simulate", "Model iteration time and scaling efficiency of data-parallel training on a cluster (alpha-beta)");
+  sub->add_option("--preset", o.preset,
+                  "goyal2017: ResNet-50 on 8..352 P100s, 8 per server on NVLink, 50 Gbit/s Ethernet (the paper's "
+                  "cluster; flags given beside it win)");
+  sub->add_option("--model", o.model, "Model whose gradients are reduced (see 'bigbatch models')")->capture_default_str();
+  sub->add_option("--input", o.input, "Input CxHxW (default: the model's)");
+  sub->add_option("--classes", o.classes, "Number of classes (default: the model's)");
+  sub->add_option("--profile", o.profile,
+                  "Measured per-layer backward profile (bench/overlap/*.profile); its model is used");
+  sub->add_option("--backward-ms", o.backward_ms,
+                  "Backward time per GPU, ms (with --profile: rescales it; 0 keeps the profile's)");
+  sub->add_option("--spread", o.spread, "Without a profile, spread backward over layers by: flops | params")
+      ->capture_default_str();
+  sub->add_option("--forward-ms", o.forward_ms, "Forward time per GPU, ms")->capture_default_str();
+  sub->add_option("--optimizer-ms", o.optimizer_ms, "Optimizer step after the last allreduce, ms")->capture_default_str();
+  sub->add_option("--gpus", o.gpus, "GPU counts to model, comma-separated")->capture_default_str();
+  sub->add_option("--gpus-per-server", o.gpus_per_server, "GPUs per server (ranks in server order)")
+      ->capture_default_str();
+  sub->add_option("--algorithms", o.algorithms, "Allreduce algorithms: ring, hd (halving/doubling), hier-ring, hier-hd")
+      ->capture_default_str();
+  sub->add_option("--bucket-mib", o.bucket_mib, "Gradient bucket cap in MiB, as --bucket-mib of train (0: per layer)")
+      ->capture_default_str();
+  sub->add_option("--overlap", o.overlap, "Allreduce buckets during backward: on | off")->capture_default_str();
+  sub->add_option("--intra-gbit", o.intra_gbit, "Link inside a server, Gbit/s per direction")->capture_default_str();
+  sub->add_option("--intra-alpha-us", o.intra_alpha_us, "Latency per message inside a server, us")
+      ->capture_default_str();
+  sub->add_option("--inter-gbit", o.inter_gbit, "Each server's network link, Gbit/s per direction")
+      ->capture_default_str();
+  sub->add_option("--inter-alpha-us", o.inter_alpha_us, "Latency per message between servers, us")
+      ->capture_default_str();
+  sub->add_option("--reduce-gbit", o.reduce_gbit, "Summing throughput (gamma), Gbit/s (0: free)")->capture_default_str();
+  sub->add_option("--solo-ms", o.solo_ms,
+                  "Calibrate the inter link: a measured ring allreduce of the whole gradient arena over --solo-ranks "
+                  "ranks, one per server, took this many ms");
+  sub->add_option("--solo-ranks", o.solo_ranks, "Ranks of the --solo-ms measurement")->capture_default_str();
+  sub->add_flag("--json", o.json, "Print one JSON object instead of the table");
+  sub->add_option("-o,--out", o.out_png, "Write efficiency and iteration time vs GPUs to this PNG");
+  o.command = sub;
+  return sub;
+}
+
+namespace {
+
+bool given(const SimulateOptions& o, const char* flag) {
+  return o.command != nullptr && o.command->get_option(flag)->count() > 0;
+}
+
+// The paper's setting (Goyal et al. 2017, §5): ResNet-50, n = 32 per P100, 8 per server on
+// NVLink, 50 Gbit/s Ethernet, up to 352 GPUs. Backward ~120 ms per GPU is the issue's figure;
+// forward = backward / 2 (backward costs about twice the forward FLOPs).
+void apply_preset(SimulateOptions& o) {
+  if (o.preset.empty()) return;
+  BIGBATCH_CHECK(o.preset == "goyal2017", "[simulate] --preset: expected goyal2017, got '" << o.preset << "'");
+  auto set = [&](const char* flag, auto& field, auto value) {
+    if (!given(o, flag)) field = value;
+  };
+  set("--model", o.model, std::string("resnet50"));
+  set("--backward-ms", o.backward_ms, 120.0);
+  set("--forward-ms", o.forward_ms, 60.0);
+  set("--gpus", o.gpus, std::string("8,16,32,64,128,256,352"));
+  set("--gpus-per-server", o.gpus_per_server, int64_t{8});
+  set("--algorithms", o.algorithms, std::string("hier-hd,hier-ring,hd,ring"));
+  set("--intra-gbit", o.intra_gbit, 160.0);
+  set("--intra-alpha-us", o.intra_alpha_us, 10.0);
+  set("--inter-gbit", o.inter_gbit, 40.0);
+  set("--inter-alpha-us", o.inter_alpha_us, 50.0);
+}
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    parts.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos) return parts;
+    start = comma + 1;
+  }
+}
+
+std::vector<int64_t> parse_gpus(const std::string& text) {
+  std::vector<int64_t> gpus;
+  for (const std::string& part : split(text)) {
+    int64_t p = 0;
+    auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), p);
+    BIGBATCH_CHECK(ec == std::errc() && ptr == part.data() + part.size() && p >= 1,
+                   "[simulate] --gpus: expected GPU counts >= 1 such as 8,16,32, got '" << text << "'");
+    gpus.push_back(p);
+  }
+  return gpus;
+}
+
+void check_number(bool ok, const char* flag, double value, const char* expected) {
+  BIGBATCH_CHECK(ok && std::isfinite(value), "[simulate] " << flag << ": expected " << expected << ", got " << value);
+}
+
+double seconds_per_byte(double gbit) { return 8.0 / (gbit * 1e9); }
+
+std::string mb(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", bytes / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+int run_simulate_command(SimulateOptions o, std::ostream& out) {
+  apply_preset(o);
+  check_number(o.backward_ms >= 0, "--backward-ms", o.backward_ms, ">= 0");
+  check_number(o.forward_ms >= 0, "--forward-ms", o.forward_ms, ">= 0");
+  check_number(o.optimizer_ms >= 0, "--optimizer-ms", o.optimizer_ms, ">= 0");
+  check_number(o.bucket_mib >= 0, "--bucket-mib", o.bucket_mib, ">= 0");
+  check_number(o.intra_gbit > 0, "--intra-gbit", o.intra_gbit, "> 0");
+  check_number(o.inter_gbit > 0, "--inter-gbit", o.inter_gbit, "> 0");
+  check_number(o.intra_alpha_us >= 0, "--intra-alpha-us", o.intra_alpha_us, ">= 0");
+  check_number(o.inter_alpha_us >= 0, "--inter-alpha-us", o.inter_alpha_us, ">= 0");
+  check_number(o.reduce_gbit >= 0, "--reduce-gbit", o.reduce_gbit, ">= 0");
+  check_number(o.solo_ms >= 0, "--solo-ms", o.solo_ms, ">= 0");
+  BIGBATCH_CHECK(o.gpus_per_server >= 1, "[simulate] --gpus-per-server: expected >= 1, got " << o.gpus_per_server);
+  BIGBATCH_CHECK(o.solo_ranks >= 2, "[simulate] --solo-ranks: expected >= 2, got " << o.solo_ranks);
+  BIGBATCH_CHECK(o.overlap == "on" || o.overlap == "off",
+                 "[simulate] --overlap: expected on or off, got '" << o.overlap << "'");
+  const std::vector<int64_t> gpus = parse_gpus(o.gpus);
+  std::vector<sim::Algorithm> algorithms;
+  for (const std::string& name : split(o.algorithms)) {
+    try {
+      algorithms.push_back(sim::parse_algorithm(name));
+    } catch (const InvalidArgument& e) {
+      BIGBATCH_THROW(InvalidArgument, "[simulate] --algorithms: " << e.what());
+    }
+  }
+
+  // The layers: from a measured profile, or a total backward time spread over the graph.
+  sim::BackwardProfile profile;
+  if (!o.profile.empty()) {
+    profile = sim::read_backward_profile(o.profile);
+    BIGBATCH_CHECK(!given(o, "--model") || o.model == profile.model,
+                   "[simulate] --model " << o.model << " disagrees with " << o.profile << ", a profile of "
+                                         << profile.model);
+    BIGBATCH_CHECK(!given(o, "--spread"), "[simulate] --spread applies only without --profile");
+    o.model = profile.model;
+    if (o.backward_ms == 0) o.backward_ms = profile.backward_s * 1e3;
+  }
+  check_number(o.backward_ms > 0, "--backward-ms", o.backward_ms, "> 0 (or a --profile)");
+  const ModelDefaults defaults = model_defaults(o.model);
+  const InputDims dims = o.input.empty() ? defaults.input : parse_input_dims(o.input, "--input");
+  BIGBATCH_CHECK(o.classes >= 0, "[simulate] --classes: expected >= 0, got " << o.classes);
+  const int64_t classes = o.classes > 0 ? o.classes : defaults.classes;
+  const nn::Graph graph = models::build_model({o.model, dims.channels, dims.height, dims.width, classes});
+  const double backward_s = o.backward_ms * 1e-3;
+  const std::vector<sim::LayerGrad> layers =
+      o.profile.empty() ? layers_from_spread(graph, backward_s, parse_backward_spread(o.spread))
+                        : layers_from_profile(graph, profile, backward_s, o.profile);
+  const auto cap = static_cast<int64_t>(std::llround(o.bucket_mib * 1048576.0));
+  const std::vector<sim::Bucket> buckets = sim::plan_buckets(layers, cap);
+  double grad_bytes = 0;
+  for (const sim::LayerGrad& l : layers) grad_bytes += static_cast<double>(l.bytes);
+
+  sim::Cluster cluster;
+  cluster.gpus_per_server = o.gpus_per_server;
+  cluster.intra = {o.intra_alpha_us * 1e-6, seconds_per_byte(o.intra_gbit)};
+  cluster.inter = {o.inter_alpha_us * 1e-6, seconds_per_byte(o.inter_gbit)};
+  cluster.gamma_s = o.reduce_gbit > 0 ? seconds_per_byte(o.reduce_gbit) : 0.0;
+  if (o.solo_ms > 0) {
+    cluster.inter.beta_s = sim::beta_from_ring_time(o.solo_ms * 1e-3, grad_bytes, o.solo_ranks, cluster.inter.alpha_s);
+    o.inter_gbit = 8.0 / cluster.inter.beta_s / 1e9;
+  }
+  sim::StepInputs inputs{o.forward_ms * 1e-3, backward_s, o.optimizer_ms * 1e-3, o.overlap == "on"};
+  const std::vector<sim::ScalingRow> rows = sim::simulate_scaling(buckets, inputs, cluster, gpus, algorithms);
+
+  const std::string input_text = dims.to_string();
+  const std::string source = o.profile.empty() ? "spread by " + o.spread : "profile " + o.profile;
+  if (o.json) {
+    nlohmann::json j = {{"model", o.model},
+                        {"input", input_text},
+                        {"classes", classes},
+                        {"params", graph.parameter_layout()->count()},
+                        {"grad_bytes", grad_bytes},
+                        {"layers", layers.size()},
+                        {"bucket_mib", o.bucket_mib},
+                        {"backward_ms", o.backward_ms},
+                        {"backward_source", source},
+                        {"forward_ms", o.forward_ms},
+                        {"optimizer_ms", o.optimizer_ms},
+                        {"overlap", inputs.overlap},
+                        {"gpus_per_server", o.gpus_per_server},
+                        {"intra", {{"gbit", o.intra_gbit}, {"alpha_us", o.intra_alpha_us}}},
+                        {"inter", {{"gbit", o.inter_gbit}, {"alpha_us", o.inter_alpha_us}}},
+                        {"reduce_gbit", o.reduce_gbit}};
+    for (const sim::Bucket& b : buckets)
+      j["buckets"].push_back({{"mb", static_cast<double>(b.bytes) / 1e6}, {"ready_ms", b.ready_s * 1e3}});
+    for (const sim::ScalingRow& r : rows)
+      j["rows"].push_back({{"gpus", r.gpus},
+                           {"servers", r.servers},
+                           {"algorithm", sim::algorithm_name(r.algorithm)},
+                           {"comm_ms", r.step.comm_s * 1e3},
+                           {"exposed_ms", r.step.exposed_s * 1e3},
+                           {"iteration_ms", r.step.iteration_s * 1e3},
+                           {"efficiency", r.efficiency},
+                           {"efficiency_vs_first", r.efficiency_vs_first}});
+    out << j.dump() << '\n';
+  } else {
+    std::string sizes;
+    for (const sim::Bucket& b : buckets) sizes += (sizes.empty() ? "" : " ") + mb(static_cast<double>(b.bytes));
+    if (buckets.size() > 12) sizes = "(" + std::to_string(buckets.size()) + " buckets)";
+    char line[512];
+    out << o.model << " (" << input_text << ", " << classes << " classes): "
+        << with_thousands(graph.parameter_layout()->count()) << " parameters, " << mb(grad_bytes)
+        << " MB of gradients, " << layers.size() << " layers in " << buckets.size() << " buckets (cap " << o.bucket_mib
+        << " MiB): " << sizes << " MB\n";
+    std::snprintf(line, sizeof line, "per GPU: forward %.1f ms, backward %.1f ms (%s), optimizer %.1f ms; overlap %s\n",
+                  o.forward_ms, o.backward_ms, source.c_str(), o.optimizer_ms, o.overlap.c_str());
+    out << line;
+    std::snprintf(line, sizeof line,
+                  "links: intra %.4g Gbit/s, alpha %.4g us; inter %.4g Gbit/s per server, alpha %.4g us%s; reduce %s; "
+                  "%lld GPUs per server\n",
+                  o.intra_gbit, o.intra_alpha_us, o.inter_gbit, o.inter_alpha_us,
+                  o.solo_ms > 0 ? " (from --solo-ms)" : "",
+                  o.reduce_gbit > 0 ? (std::to_string(o.reduce_gbit) + " Gbit/s").c_str() : "free",
+                  static_cast<long long>(o.gpus_per_server));
+    out << line;
+    std::snprintf(line, sizeof line, "%6s %7s %-9s %9s %10s %9s %7s %8s\n", "gpus", "servers", "algorithm", "comm_ms",
+                  "exposed_ms", "iter_ms", "eff", ("eff/" + std::to_string(gpus.front())).c_str());
+    out << line;
+    for (const sim::ScalingRow& r : rows) {
+      std::snprintf(line, sizeof line, "%6lld %7lld %-9s %9.1f %10.1f %9.1f %6.1f%% %7.1f%%\n",
+                    static_cast<long long>(r.gpus), static_cast<long long>(r.servers), sim::algorithm_name(r.algorithm),
+                    r.step.comm_s * 1e3, r.step.exposed_s * 1e3, r.step.iteration_s * 1e3, 100 * r.efficiency,
+                    100 * r.efficiency_vs_first);
+      out << line;
+    }
+  }
+
+  if (!o.out_png.empty()) {
+    plot::Panel efficiency{"Scaling efficiency t(1 GPU) / t(p GPUs)", "GPUs", "efficiency %", {}, false, 0.0, 100.0};
+    plot::Panel iteration{"Time per iteration", "GPUs", "ms", {}, false, 0.0, std::nullopt};
+    for (sim::Algorithm a : algorithms) {
+      plot::Series e{sim::algorithm_name(a), {}, {}}, t{sim::algorithm_name(a), {}, {}};
+      for (const sim::ScalingRow& r : rows) {
+        if (r.algorithm != a) continue;
+        e.x.push_back(static_cast<double>(r.gpus));
+        e.y.push_back(100 * r.efficiency);
+        t.x.push_back(static_cast<double>(r.gpus));
+        t.y.push_back(r.step.iteration_s * 1e3);
+      }
+      efficiency.series.push_back(std::move(e));
+      iteration.series.push_back(std::move(t));
+    }
+    plot::render_panels({efficiency, iteration}, 2, o.out_png);
+    if (!o.json) out << "plot: " << o.out_png << '\n';
+  }
+  return 0;
+}
+
+}  // namespace bigbatch::cli

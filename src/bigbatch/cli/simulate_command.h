@@ -1,0 +1,47 @@
+// `bigbatch simulate`: an analytic model of the time per iteration and the scaling efficiency of
+// synchronous data-parallel training on a cluster (src/bigbatch/sim): a model's per-layer
+// gradients and backward times, bucketed like the gradient reducer, allreduced by ring,
+// halving/doubling or the paper's hierarchical scheme under an α–β–γ cost model.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace bigbatch::cli {
+
+struct SimulateOptions {
+  std::string preset;  // "goyal2017": the paper's cluster (flags given beside it win)
+  std::string model = "resnet50";
+  std::string input;    // "CxHxW"; empty: the model's default
+  int64_t classes = 0;  // 0: the model's default
+  std::string profile;  // bench/overlap/*.profile: measured per-layer ready times
+  double backward_ms = 0;  // per GPU; with a profile, 0 keeps the profile's total
+  std::string spread = "flops";
+  double forward_ms = 0, optimizer_ms = 0;
+  std::string gpus = "1,2,4,8,16,32,64,128,256";
+  int64_t gpus_per_server = 8;
+  std::string algorithms = "ring,hd,hier-ring,hier-hd";
+  double bucket_mib = 25;  // 0: one bucket per layer
+  std::string overlap = "on";
+  double intra_gbit = 160, intra_alpha_us = 10;  // NVLink (P100): 20 GB/s per direction
+  double inter_gbit = 40, inter_alpha_us = 50;   // 50 Gbit/s Ethernet at 80% for TCP
+  double reduce_gbit = 0;  // γ as a summing throughput; 0: free
+  double solo_ms = 0;      // calibrate the inter link from a measured whole-arena allreduce
+  int64_t solo_ranks = 2;
+  bool json = false;
+  std::string out_png;
+  const CLI::App* command = nullptr;  // to tell given flags from defaults (presets)
+};
+
+// Registers the subcommand on `app`; parsed values land in `options`.
+CLI::App* add_simulate_command(CLI::App& app, SimulateOptions& options);
+// Prints the table (or one JSON object) to `out`, writes the PNG if asked; returns the exit
+// status. Throws InvalidArgument "[simulate] ..." on a bad option or a malformed profile.
+int run_simulate_command(SimulateOptions options, std::ostream& out);
+
+}  // namespace bigbatch::cli

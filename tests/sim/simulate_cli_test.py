@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""End-to-end checks of `bigbatch simulate`: the goyal2017 preset as a table, as JSON and as a
+PNG, a recorded profile calibrated from a solo allreduce, and one error line per bad input.
+Usage: simulate_cli_test.py PATH/TO/bigbatch PATH/TO/bench/overlap"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+failures = []
+
+
+def run(binary, *args):
+    proc = subprocess.run([binary, *args], capture_output=True, text=True, timeout=60)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def check(condition, what, detail=""):
+    if not condition:
+        failures.append(f"{what}\n{detail}".rstrip())
+
+
+def expect_error(binary, args, needle):
+    rc, out, err = run(binary, *args)
+    lines = [line for line in err.splitlines() if line.strip()]
+    detail = f"args: {args}\nrc: {rc}\nstdout: {out!r}\nstderr: {err!r}"
+    check(rc != 0, f"{args}: expected a non-zero exit", detail)
+    check(len(lines) == 1 and lines[0].startswith("bigbatch: error: "), f"{args}: expected one error line", detail)
+    check(needle in err, f"{args}: expected '{needle}' in the error", detail)
+    check(out == "", f"{args}: expected nothing on stdout", detail)
+
+
+def main():
+    binary, overlap_dir = sys.argv[1], sys.argv[2]
+
+    rc, out, err = run(binary, "simulate", "--preset", "goyal2017", "--json")
+    check(rc == 0, "--preset goyal2017 --json exits 0", err)
+    result = json.loads(out) if rc == 0 else {"rows": []}
+    rows = result["rows"]
+    check(out.count("\n") == 1, "--json prints one line", out)
+    check(result.get("model") == "resnet50" and result.get("backward_ms") == 120.0, "the preset's model and backward",
+          out)
+    check(len(rows) == 7 * 4, "7 GPU counts x 4 algorithms", out)
+    check([r["gpus"] for r in rows[::4]] == [8, 16, 32, 64, 128, 256, 352], "the paper's GPU counts", out)
+    for r in rows:
+        check(0 < r["efficiency"] <= 1 and r["iteration_ms"] >= 180, f"row {r} is a plausible efficiency", out)
+    by = {(r["gpus"], r["algorithm"]): r for r in rows}
+    # The flat ring pays 2(p-1) latencies per bucket: it must fall behind hierarchical hd at 256.
+    check(by[(256, "ring")]["iteration_ms"] > by[(256, "hier-hd")]["iteration_ms"], "ring slower than hier-hd at 256",
+          out)
+
+    rc, table, err = run(binary, "simulate", "--preset", "goyal2017", "--gpus", "8,256", "--algorithms", "hier-hd")
+    check(rc == 0 and "hier-hd" in table and "eff/8" in table and "resnet50" in table, "the table", table + err)
+    check(len([l for l in table.splitlines() if l.split() and l.split()[0] in ("8", "256")]) == 2, "two rows", table)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        png = os.path.join(tmp, "scaling.png")
+        rc, out, err = run(binary, "simulate", "--preset", "goyal2017", "-o", png)
+        check(rc == 0 and os.path.exists(png), "-o writes the PNG", out + err)
+        if os.path.exists(png):
+            with open(png, "rb") as f:
+                check(f.read(8) == b"\x89PNG\r\n\x1a\n", "the PNG has a PNG signature")
+
+        # The 2-rank validation setting: a recorded profile, the link calibrated from a solo allreduce.
+        profile = os.path.join(overlap_dir, "resnet50_b2.profile")
+        args = ["simulate", "--profile", profile, "--gpus", "2", "--gpus-per-server", "1", "--algorithms", "ring",
+                "--solo-ms", "135", "--json"]
+        rc, out, err = run(binary, *args)
+        check(rc == 0, "a profile with --solo-ms", err)
+        if rc == 0:
+            r = json.loads(out)
+            check(abs(r["backward_ms"] - 302.078) < 0.01 and len(r["buckets"]) == 5, "the profile's backward, 5 buckets",
+                  out)
+            row = r["rows"][0]
+            check(abs(row["comm_ms"] - 135) < 1.5, "the buckets' allreduces add up to about the solo time", out)
+            check(0 < row["exposed_ms"] < row["comm_ms"], "overlap hides part of it", out)
+
+        bad = os.path.join(tmp, "bad.profile")
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write("resnet50 8 1 0.5\n125 0.1\n122 soon\n")
+        expect_error(binary, ["simulate", "--profile", bad], "bad.profile:3:")
+    expect_error(binary, ["simulate", "--profile", "/nonexistent.profile"], "cannot open")
+    expect_error(binary, ["simulate", "--backward-ms", "100", "--gpus", "8,x"], "--gpus")
+    expect_error(binary, ["simulate", "--backward-ms", "100", "--algorithms", "ring,tree"], "'tree'")
+    expect_error(binary, ["simulate", "--preset", "goyal2016"], "goyal2017")
+    expect_error(binary, ["simulate"], "--backward-ms")
+    expect_error(binary, ["simulate", "--preset", "goyal2017", "--gpus", "12", "--algorithms", "hier-hd"],
+                 "not whole servers of 8")
+    expect_error(binary, ["simulate", "--preset", "goyal2017", "--inter-gbit", "0"], "--inter-gbit")
+
+    for failure in failures:
+        print("FAIL:", failure, file=sys.stderr)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
