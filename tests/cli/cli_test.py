@@ -82,6 +82,12 @@ def test_errors():
     expect_error(base + ["--bn-group", "3"], 1, "divisible")
     expect_error(["bench", "--model", "resnet9"], 1, "unknown model")
     expect_error(base + ["--precision", "f16"], 1, "precision")
+    expect_error(base + ["--device", "tpu"], 1, "--device")
+    expect_error(base + ["--layout", "nhwc"], 1, "--layout")
+    # Without a GPU (or in a build without CUDA) --device cuda fails with one line naming why.
+    rc, _, _ = run(*base, "--device", "cuda", "--json")
+    if rc != 0:
+        expect_error(base + ["--device", "cuda"], 1, "[cuda]")
     expect_error(["bench", "--model", "resnet8", "--batch", "0"], 1, "--batch")
     expect_error(["bench", "--model", "resnet8", "--steps", "0"], 1, "--steps")
     expect_error(["bench", "--model", "resnet8", "--batch", "8", "--batch", "16"], 2, "--batch")

@@ -8,17 +8,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
+#include <memory>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <vector>
 
-#include "bigbatch/backend/cpu/context.h"
 #include "bigbatch/cli/model_args.h"
 #include "bigbatch/core/error.h"
 #include "bigbatch/core/rng.h"
 #include "bigbatch/core/threading.h"
 #include "bigbatch/models/registry.h"
+#include "bigbatch/nn/cuda_executor.h"
 #include "bigbatch/nn/executor.h"
 #include "bigbatch/nn/init.h"
 #include "bigbatch/ops/softmax_cross_entropy.h"
@@ -49,9 +51,35 @@ double median(std::vector<double> values) {
 DType parse_precision(const std::string& text) {
   BIGBATCH_CHECK(text == "f32" || text == "bf16", "[bench] --precision: expected f32 or bf16, got '" << text << "'");
   const DType precision = parse_dtype(text);
-  BIGBATCH_CHECK(precision != DType::bf16 || backend::cpu::has_native_bf16(),
+  BIGBATCH_CHECK(precision != DType::bf16 || nn::cpu_has_native_bf16(),
                  "[bench] --precision bf16: this CPU has no native bf16 (needs AVX512-BF16 or AMX); use f32");
   return precision;
+}
+
+// The GPU's step: params, gradients and momentum stay on the device; the batch is staged
+// through pinned memory and the update is the fused SGD kernel (same settings as the CPU's).
+std::function<double()> cuda_step(const nn::Graph& graph, const Arena& params, const Arena& buffers,
+                                  const BenchOptions& options, DType precision, bool tf32, const Tensor& src,
+                                  const std::vector<int32_t>& labels, std::unique_ptr<nn::CudaExecutor>& executor) {
+  executor = nn::make_cuda_executor({.graph = &graph, .params = &params, .grads = nullptr, .buffers = &buffers},
+                                    {.batch = options.batch, .bn_group = options.bn_group, .precision = precision},
+                                    {.device = 0, .tf32 = tf32, .nhwc = options.layout == "nhwc"});
+  executor->upload_state();
+  auto sgd = std::make_shared<nn::DeviceSgd>();
+  sgd->momentum = kMomentum;
+  const optim::SgdOptions reference{.momentum = kMomentum, .weight_decay = kWeightDecay};
+  for (const ArenaEntry& e : graph.parameter_layout()->entries())
+    sgd->weight_decay.push_back(optim::applies_weight_decay(e.role, reference) ? static_cast<float>(kWeightDecay)
+                                                                               : 0.0f);
+  nn::CudaExecutor* gpu = executor.get();
+  const double divisor = static_cast<double>(options.batch);
+  // The synthetic batch goes to the device once and stays, as the PyTorch peer's does.
+  gpu->stage_batch(src, labels.data());
+  return [gpu, sgd, divisor]() {
+    gpu->reuse_batch();
+    gpu->train_step(divisor, kLearningRate, *sgd);
+    return gpu->wait_loss();
+  };
 }
 
 }  // namespace
@@ -62,7 +90,10 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& options) {
   sub->add_option("--input", options.input, "Input CxHxW (default: 3x224x224 for resnet18..152, else 1x28x28)");
   sub->add_option("--batch", options.batch, "Examples per step")->capture_default_str();
   sub->add_option("--threads", options.threads, "Compute threads (default: OMP_NUM_THREADS or all cores)");
-  sub->add_option("--precision", options.precision, "Activation compute type: f32 or bf16")->capture_default_str();
+  sub->add_option("--device", options.device, "cpu or cuda")->capture_default_str();
+  sub->add_option("--precision", options.precision, "Compute type: f32 or bf16 (cuda also tf32, f16)")
+      ->capture_default_str();
+  sub->add_option("--layout", options.layout, "cuda activations: nchw or nhwc")->capture_default_str();
   sub->add_option("--bn-group", options.bn_group, "Examples per batch-norm statistics group (0: whole batch)")
       ->capture_default_str();
   sub->add_option("--warmup", options.warmup, "Untimed steps first")->capture_default_str();
@@ -86,14 +117,24 @@ int run_bench_command(const BenchOptions& options, std::ostream& out, std::ostre
   BIGBATCH_CHECK(options.warmup >= 0, "[bench] --warmup: expected >= 0, got " << options.warmup);
   BIGBATCH_CHECK(options.steps >= 1, "[bench] --steps: expected >= 1, got " << options.steps);
   BIGBATCH_CHECK(classes >= 2, "[bench] --classes: expected >= 2, got " << classes);
-  const DType precision = parse_precision(options.precision);
+  BIGBATCH_CHECK(options.device == "cpu" || options.device == "cuda",
+                 "[bench] --device: expected cpu or cuda, got '" << options.device << "'");
+  const bool cuda = options.device == "cuda";
+  BIGBATCH_CHECK(options.layout == "nchw" || (cuda && options.layout == "nhwc"),
+                 "[bench] --layout: expected nchw (or nhwc with --device cuda), got '" << options.layout << "'");
+  DType precision = DType::f32;
+  bool tf32 = false;
+  if (cuda)
+    nn::parse_cuda_precision(options.precision, precision, tf32);
+  else
+    precision = parse_precision(options.precision);
   if (options.threads > 0) set_num_threads(options.threads);
   const int threads = num_threads();
 
   const nn::Graph graph = models::build_model({options.model, input.channels, input.height, input.width, classes});
   const int64_t batch = options.batch;
   log << "bench: " << options.model << " " << input.to_string() << ", batch " << batch << ", " << threads
-      << " threads, " << options.precision << ": planning\n";
+      << " threads, " << options.device << " " << options.precision << ": planning\n";
 
   Arena params(graph.parameter_layout());
   Arena grads(graph.parameter_layout());
@@ -101,9 +142,11 @@ int run_bench_command(const BenchOptions& options, std::ostream& out, std::ostre
   optim::Sgd sgd(graph.parameter_layout(), {.momentum = kMomentum, .weight_decay = kWeightDecay});
   Rng rng(options.seed);
   nn::initialize(graph, params, buffers, rng);
-  std::unique_ptr<nn::Executor> executor =
-      nn::make_cpu_executor({.graph = &graph, .params = &params, .grads = &grads, .buffers = &buffers},
-                            {.batch = batch, .bn_group = options.bn_group, .precision = precision});
+  std::unique_ptr<nn::Executor> executor;
+  std::unique_ptr<nn::CudaExecutor> gpu;
+  if (!cuda)
+    executor = nn::make_cpu_executor({.graph = &graph, .params = &params, .grads = &grads, .buffers = &buffers},
+                                     {.batch = batch, .bn_group = options.bn_group, .precision = precision});
 
   // Synthetic data: N(0, 1) images and uniform labels, drawn once from the seed.
   Tensor src = Tensor::zeros({batch, input.channels, input.height, input.width});
@@ -115,7 +158,7 @@ int run_bench_command(const BenchOptions& options, std::ostream& out, std::ostre
 
   // One training step; the loss is the sum over the batch divided by the batch (RECIPE §4).
   const double divisor = static_cast<double>(batch);
-  auto step = [&]() {
+  auto cpu_step = [&]() {
     executor->forward(src, /*training=*/true);
     const float* logits = executor->logits().data<float>();
     const double loss = ops::softmax_cross_entropy_forward<float>(batch, classes, logits, labels.data(), divisor);
@@ -125,6 +168,8 @@ int run_bench_command(const BenchOptions& options, std::ostream& out, std::ostre
     sgd.step(params, grads, kLearningRate);
     return loss;
   };
+  const std::function<double()> step = cuda ? cuda_step(graph, params, buffers, options, precision, tf32, src, labels, gpu)
+                                             : std::function<double()>(cpu_step);
 
   log << "bench: " << options.warmup << " warm-up steps\n";
   double loss = 0.0;
@@ -154,7 +199,9 @@ int run_bench_command(const BenchOptions& options, std::ostream& out, std::ostre
         {"batch", batch},
         {"bn_group", options.bn_group == 0 ? batch : options.bn_group},
         {"threads", threads},
+        {"device", options.device},
         {"precision", options.precision},
+        {"layout", options.layout},
         {"warmup", options.warmup},
         {"steps", options.steps},
         {"img_per_s", img_per_s},
@@ -174,6 +221,7 @@ int run_bench_command(const BenchOptions& options, std::ostream& out, std::ostre
         << with_thousands(graph.parameter_layout()->count()) << " params)\n";
     out << "batch       " << batch << " (bn group " << (options.bn_group == 0 ? batch : options.bn_group) << ")\n";
     out << "threads     " << threads << "\n";
+    out << "device      " << options.device << (cuda ? " (" + options.layout + ")" : std::string()) << "\n";
     out << "precision   " << options.precision << "\n";
     out << "steps       " << options.steps << " timed after " << options.warmup << " warm-up\n";
     out << "img/s       " << img_per_s << " median (min " << batch * 1e3 / max_ms << ", max " << batch * 1e3 / min_ms

@@ -157,7 +157,14 @@ const std::vector<OptionSpec>& option_specs() {
       int_option("max_iters", "stop after this many optimizer steps in all (0 = all epochs)", &TrainConfig::max_iters),
       int_option("seed", "seed of initialisation, data order and augmentation", &TrainConfig::seed),
       int_option("threads", "compute threads (0 = all cores)", &TrainConfig::threads),
-      {"precision", "f32 | bf16",
+      {"device", "cpu | cuda (one GPU per rank)",
+       [](TrainConfig& c, const std::string& t) {
+         BIGBATCH_CHECK(t == "cpu" || t == "cuda", "[config] device: expected cpu or cuda, got '" << t << "'");
+         c.device = t == "cuda" ? Device::cuda : Device::cpu;
+       },
+       [](const TrainConfig& c) { return quoted(device_name(c.device)); }},
+      bool_option("channels_last", "cuda: NHWC activations: on | off", &TrainConfig::channels_last),
+      {"precision", "f32 | bf16 (cuda: also f16)",
        [](TrainConfig& c, const std::string& t) { c.precision = parse_dtype(t); },
        [](const TrainConfig& c) { return quoted(dtype_name(c.precision)); }},
       string_option("init", "safetensors weights to start from (e.g. from PyTorch)", &TrainConfig::init),

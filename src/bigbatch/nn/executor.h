@@ -44,7 +44,10 @@ struct ExecutorBindings {
 };
 
 // oneDNN on the CPU: blocked formats between layers, fused BN+ReLU, cached primitives.
+// Throws BackendError in a build without oneDNN (BIGBATCH_DNNL=OFF).
 std::unique_ptr<Executor> make_cpu_executor(const ExecutorBindings& bindings, const ExecutorOptions& options);
+// True when the CPU runs bf16 convolutions natively (false without oneDNN).
+bool cpu_has_native_bf16();
 // Plain loops over the ops' reference implementations, in T = float or double (the oracle).
 template <class T>
 std::unique_ptr<Executor> make_reference_executor(const ExecutorBindings& bindings, const ExecutorOptions& options);

@@ -8,6 +8,7 @@
 #include "bigbatch/comm/communicator.h"
 #include "bigbatch/core/arena.h"
 #include "bigbatch/data/example_source.h"
+#include "bigbatch/nn/cuda_executor.h"
 #include "bigbatch/nn/executor.h"
 #include "bigbatch/nn/graph.h"
 

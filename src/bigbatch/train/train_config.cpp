@@ -57,8 +57,10 @@ void validate(const TrainConfig& c) {
   BIGBATCH_CHECK(c.prefetch_batches >= 1 && c.prefetch_batches <= 64,
                  "[config] prefetch-batches: expected in [1, 64], got " << c.prefetch_batches);
   BIGBATCH_CHECK(!c.out.empty(), "[config] out: expected a run directory");
-  BIGBATCH_CHECK(c.precision == DType::f32 || c.precision == DType::bf16,
-                 "[config] precision: expected f32 or bf16 on the CPU, got " << dtype_name(c.precision));
+  BIGBATCH_CHECK(c.precision == DType::f32 || c.precision == DType::bf16 || c.device == Device::cuda,
+                 "[config] precision: expected f32 or bf16 on the CPU (f16 needs device cuda), got "
+                     << dtype_name(c.precision));
+  BIGBATCH_CHECK(!c.channels_last || c.device == Device::cuda, "[config] channels-last needs device cuda");
 }
 
 }  // namespace bigbatch::train

@@ -76,6 +76,8 @@ struct TrainConfig {
   uint64_t seed = 0;
   int threads = 0;  // 0 = all cores
   DType precision = DType::f32;
+  Device device = Device::cpu;  // cuda: the GPU executor, one GPU per rank (its local rank)
+  bool channels_last = false;   // cuda: NHWC activations
   std::string init;    // safetensors weights to start from
   std::string resume;  // run directory to continue
   std::string out = "runs/default";

@@ -13,6 +13,7 @@
 #include "bigbatch/data/loader.h"
 #include "bigbatch/data/task_pool.h"
 #include "bigbatch/models/registry.h"
+#include "bigbatch/nn/cuda_executor.h"
 #include "bigbatch/nn/init.h"
 #include "bigbatch/ops/accuracy.h"
 #include "bigbatch/ops/softmax_cross_entropy.h"
@@ -192,7 +193,8 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
   }
 
   nn::ExecutorOptions options{s.micro, config.per_worker_batch, config.precision};
-  s.executor = nn::make_cpu_executor({&s.graph, &s.params, &s.grads, &s.buffers}, options);
+  const nn::DeviceChoice device{config.device, {.device = nn::local_cuda_device(), .nhwc = config.channels_last}};
+  s.executor = nn::make_executor(device, {&s.graph, &s.params, &s.grads, &s.buffers}, options);
   if (s.distributed()) {
     comm::ReducerOptions ro;
     ro.bucket_cap_bytes = config.bucket_mib << 20;
