@@ -19,14 +19,33 @@ double triangle(double x) {
   return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-inline uint8_t clip8(int64_t acc) {
-  const int64_t v = acc >> kPrecisionBits;
+inline uint8_t clip8(int32_t acc) {
+  const int32_t v = acc >> kPrecisionBits;
   return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+// One row of the horizontal pass; kTaps > 0: every sample has exactly kTaps (padded) taps.
+template <int kTaps>
+void horizontal_row(const uint8_t* in, const ResampleTaps& t, int64_t out_w, uint8_t* out) {
+  for (int64_t o = 0; o < out_w; ++o) {
+    const int32_t* w = t.weights.data() + o * t.max_taps;
+    const uint8_t* p = in + static_cast<int64_t>(t.first[static_cast<size_t>(o)]) * 3;
+    const int32_t n = kTaps > 0 ? kTaps : t.count[static_cast<size_t>(o)];
+    int32_t a0 = 1 << (kPrecisionBits - 1), a1 = a0, a2 = a0;
+    for (int32_t i = 0; i < n; ++i) {
+      a0 += p[3 * i] * w[i];
+      a1 += p[3 * i + 1] * w[i];
+      a2 += p[3 * i + 2] * w[i];
+    }
+    out[3 * o] = clip8(a0);
+    out[3 * o + 1] = clip8(a1);
+    out[3 * o + 2] = clip8(a2);
+  }
 }
 
 }  // namespace
 
-void compute_taps(const ResampleAxis& a, ResampleTaps& t) {
+void compute_taps(const ResampleAxis& a, ResampleTaps& t, int64_t pad_within) {
   BIGBATCH_CHECK(a.out_size > 0 && a.out_begin >= 0 && a.out_count > 0 && a.out_begin + a.out_count <= a.out_size &&
                      a.clip_begin < a.clip_end && a.box_end > a.box_begin,
                  "[data:resample] bad axis: box [" << a.box_begin << ", " << a.box_end << "), clip [" << a.clip_begin
@@ -40,6 +59,7 @@ void compute_taps(const ResampleAxis& a, ResampleTaps& t) {
   t.first.resize(static_cast<size_t>(a.out_count));
   t.count.resize(static_cast<size_t>(a.out_count));
   t.weights.assign(static_cast<size_t>(a.out_count * t.max_taps), 0);
+  t.padded = pad_within >= t.max_taps;
   const double inverse_scale = 1.0 / filter_scale;  // multiplied, not divided, as PIL does
   std::vector<double> k(static_cast<size_t>(t.max_taps));
   // Positions are kept relative to the box's integer start, so that a box at whole pixels
@@ -65,13 +85,22 @@ void compute_taps(const ResampleAxis& a, ResampleTaps& t) {
       k[0] = sum = 1.0;
       for (int64_t i = 1; i < n; ++i) k[static_cast<size_t>(i)] = 0.0;
     }
+    // Padded: every sample has max_taps taps (zero weights around the real ones), moved left
+    // where needed so that they stay inside the source; a fixed tap count lets the compiler
+    // unroll the loop, and zeros add nothing, so the sums are unchanged.
+    int64_t start = lo, shift = 0, count = n;
+    if (t.padded) {
+      start = std::min(lo, pad_within - t.max_taps);
+      shift = lo - start;
+      count = t.max_taps;
+    }
     int32_t* w = t.weights.data() + o * t.max_taps;
     for (int64_t i = 0; i < n; ++i) {
       const double v = k[static_cast<size_t>(i)] / sum * static_cast<double>(1 << kPrecisionBits);
-      w[i] = static_cast<int32_t>(v < 0 ? v - 0.5 : v + 0.5);
+      w[shift + i] = static_cast<int32_t>(v < 0 ? v - 0.5 : v + 0.5);
     }
-    t.first[static_cast<size_t>(o)] = static_cast<int32_t>(lo);
-    t.count[static_cast<size_t>(o)] = static_cast<int32_t>(n);
+    t.first[static_cast<size_t>(o)] = static_cast<int32_t>(start);
+    t.count[static_cast<size_t>(o)] = static_cast<int32_t>(count);
   }
 }
 
@@ -81,7 +110,7 @@ void resample_rgb(const RgbImage& src, const ResampleAxis& y, const ResampleAxis
                  "[data:resample] clip rows [" << y.clip_begin << ", " << y.clip_end << ") columns [" << x.clip_begin
                                                << ", " << x.clip_end << ") outside a " << src.width << "x"
                                                << src.height << " image");
-  compute_taps(x, s.x_taps);
+  compute_taps(x, s.x_taps, src.width);
   compute_taps(y, s.y_taps);
   const int64_t out_w = x.out_count, out_h = y.out_count;
   // Rows [row_begin, row_end) of the source feed the vertical pass.
@@ -91,40 +120,42 @@ void resample_rgb(const RgbImage& src, const ResampleAxis& y, const ResampleAxis
     row_end = std::max<int64_t>(row_end, s.y_taps.first[static_cast<size_t>(o)] + s.y_taps.count[static_cast<size_t>(o)]);
   }
   s.rows.resize(static_cast<size_t>((row_end - row_begin) * out_w * 3));
+  // 32-bit sums are exact: the weights are positive and add up to 2^22, so a sum stays
+  // below 255 · 2^22 + 2^21 < 2^31 (PIL uses int too).
   const int64_t src_stride = src.width * 3;
+  const ResampleTaps& xt = s.x_taps;
   for (int64_t r = row_begin; r < row_end; ++r) {
     const uint8_t* in = src.rgb.data() + r * src_stride;
     uint8_t* out = s.rows.data() + (r - row_begin) * out_w * 3;
-    for (int64_t o = 0; o < out_w; ++o) {
-      const int32_t* w = s.x_taps.weights.data() + o * s.x_taps.max_taps;
-      const uint8_t* p = in + static_cast<int64_t>(s.x_taps.first[static_cast<size_t>(o)]) * 3;
-      int64_t a0 = 1 << (kPrecisionBits - 1), a1 = a0, a2 = a0;
-      for (int32_t i = 0; i < s.x_taps.count[static_cast<size_t>(o)]; ++i) {
-        a0 += p[3 * i] * w[i];
-        a1 += p[3 * i + 1] * w[i];
-        a2 += p[3 * i + 2] * w[i];
-      }
-      out[3 * o] = clip8(a0);
-      out[3 * o + 1] = clip8(a1);
-      out[3 * o + 2] = clip8(a2);
+    if (xt.padded && xt.max_taps == 3) {
+      horizontal_row<3>(in, xt, out_w, out);
+    } else if (xt.padded && xt.max_taps == 5) {
+      horizontal_row<5>(in, xt, out_w, out);
+    } else if (xt.padded && xt.max_taps == 7) {
+      horizontal_row<7>(in, xt, out_w, out);
+    } else {
+      horizontal_row<0>(in, xt, out_w, out);
     }
   }
-  const int64_t plane = out_h * out_w, row_stride = out_w * 3;
+  // The vertical pass runs tap by tap over whole rows: contiguous, so the compiler vectorises it.
+  const int64_t plane = out_h * out_w, row_values = out_w * 3;
+  s.sums.resize(static_cast<size_t>(row_values));
+  int32_t* sums = s.sums.data();
   for (int64_t o = 0; o < out_h; ++o) {
     const int32_t* w = s.y_taps.weights.data() + o * s.y_taps.max_taps;
-    const uint8_t* base = s.rows.data() + (s.y_taps.first[static_cast<size_t>(o)] - row_begin) * row_stride;
-    const int32_t n = s.y_taps.count[static_cast<size_t>(o)];
+    const uint8_t* base = s.rows.data() + (s.y_taps.first[static_cast<size_t>(o)] - row_begin) * row_values;
+    for (int64_t k = 0; k < row_values; ++k) sums[k] = 1 << (kPrecisionBits - 1);
+    for (int32_t i = 0; i < s.y_taps.count[static_cast<size_t>(o)]; ++i) {
+      const uint8_t* row = base + i * row_values;
+      const int32_t weight = w[i];
+      if (weight == 0) continue;
+      for (int64_t k = 0; k < row_values; ++k) sums[k] += row[k] * weight;
+    }
+    uint8_t* d0 = dst + o * out_w;
     for (int64_t q = 0; q < out_w; ++q) {
-      int64_t a0 = 1 << (kPrecisionBits - 1), a1 = a0, a2 = a0;
-      for (int32_t i = 0; i < n; ++i) {
-        const uint8_t* p = base + i * row_stride + q * 3;
-        a0 += p[0] * w[i];
-        a1 += p[1] * w[i];
-        a2 += p[2] * w[i];
-      }
-      dst[o * out_w + q] = clip8(a0);
-      dst[plane + o * out_w + q] = clip8(a1);
-      dst[2 * plane + o * out_w + q] = clip8(a2);
+      d0[q] = clip8(sums[3 * q]);
+      d0[plane + q] = clip8(sums[3 * q + 1]);
+      d0[2 * plane + q] = clip8(sums[3 * q + 2]);
     }
   }
 }

@@ -26,14 +26,18 @@ struct ResampleTaps {
   std::vector<int32_t> first, count;
   std::vector<int32_t> weights;  // out_count × max_taps, 22 fractional bits
   int64_t max_taps = 0;
+  bool padded = false;  // every count is max_taps (zero weights added)
 };
 
-void compute_taps(const ResampleAxis& axis, ResampleTaps& taps);
+// pad_within > 0: the source's size along the axis; taps are then padded to max_taps with
+// zero weights, staying inside [0, pad_within) (when max_taps fits).
+void compute_taps(const ResampleAxis& axis, ResampleTaps& taps, int64_t pad_within = 0);
 
 // Reusable buffers of one resampling thread.
 struct ResampleScratch {
   ResampleTaps x_taps, y_taps;
   std::vector<uint8_t> rows;  // the horizontal pass: needed rows × out_count_x × 3
+  std::vector<int32_t> sums;  // one output row of the vertical pass
 };
 
 // dst (planar, 3 × y.out_count × x.out_count) = src resampled along both axes; the axes
