@@ -93,7 +93,8 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& o) {
   command->add_option("--data-dir", o.data_dir, "dataset directory");
   command->add_option("--batch", o.batch, "examples per pass")->capture_default_str();
   command->add_option("--threads", o.threads, "compute threads (0 = all cores)");
-  command->add_option("--precision", o.precision, "f32 | bf16")->capture_default_str();
+  command->add_option("--precision", o.precision, "f32 | bf16 (cuda: also f16)")->capture_default_str();
+  command->add_option("--device", o.device, "cpu | cuda")->capture_default_str();
   command->add_option("--image-size", o.image_size, "JPEG datasets: centre crop in pixels")->capture_default_str();
   command->add_option("--decode-threads", o.decode_threads, "JPEG datasets: decoding threads (0 = half the cores)");
   return command;
@@ -120,7 +121,11 @@ int run_eval_command(const EvalOptions& o, std::ostream& out) {
   train::load_weights(o.checkpoint, params, buffers);
   data::TaskPool pool(o.decode_threads > 0 ? o.decode_threads
                                           : (train::is_jpeg_dataset(o.dataset) ? data::default_decode_threads() : 1));
-  train::Evaluator evaluator(graph, params, buffers, *test, o.batch, parse_dtype(o.precision), nullptr, &pool);
+  BIGBATCH_CHECK(o.device == "cpu" || o.device == "cuda",
+                 "[eval] --device: expected cpu or cuda, got '" << o.device << "'");
+  const nn::DeviceChoice device{o.device == "cuda" ? Device::cuda : Device::cpu, {.device = nn::local_cuda_device()}};
+  train::Evaluator evaluator(graph, params, buffers, *test, o.batch, parse_dtype(o.precision), nullptr, &pool,
+                             device);
   train::EvalResult r = evaluator.run();
   out << nlohmann::json{{"top1_err", r.top1_err}, {"top5_err", r.top5_err}, {"loss", r.loss},
                         {"examples", r.examples}, {"model", model},      {"dataset", o.dataset}}

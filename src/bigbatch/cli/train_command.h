@@ -26,6 +26,7 @@ struct EvalOptions {
   int64_t batch = 500;
   int threads = 0;
   std::string precision = "f32";
+  std::string device = "cpu";  // cpu | cuda
   int64_t image_size = 224;   // JPEG datasets: the centre crop
   int decode_threads = 0;     // JPEG datasets: 0 = half the cores
 };

@@ -11,7 +11,7 @@ namespace bigbatch::train {
 
 Evaluator::Evaluator(const nn::Graph& graph, const Arena& params, const Arena& buffers,
                      const data::ExampleSource& source, int64_t batch, DType precision, comm::Communicator* comm,
-                     data::TaskPool* pool)
+                     data::TaskPool* pool, const nn::DeviceChoice& device)
     : source_(source), comm_(comm), pool_(pool) {
   const int64_t ranks = comm ? comm->size() : 1, rank = comm ? comm->rank() : 0;
   BIGBATCH_CHECK(source.size() >= ranks, "[eval] " << source.name() << " has " << source.size()
@@ -20,9 +20,9 @@ Evaluator::Evaluator(const nn::Graph& graph, const Arena& params, const Arena& b
   end_ = source.size() * (rank + 1) / ranks;
   batch_ = std::min(batch, end_ - begin_);
   nn::ExecutorBindings bindings{&graph, &params, nullptr, &buffers};
-  full_ = nn::make_cpu_executor(bindings, {batch_, 0, precision});
+  full_ = nn::make_executor(device, bindings, {batch_, 0, precision});
   if (int64_t rest = (end_ - begin_) % batch_; rest > 0)
-    remainder_ = nn::make_cpu_executor(bindings, {rest, 0, precision});
+    remainder_ = nn::make_executor(device, bindings, {rest, 0, precision});
   const data::ExampleShape shape = source.example_shape();
   images_ = Tensor::zeros({batch_, shape.channels, shape.height, shape.width});
   labels_.resize(static_cast<size_t>(batch_));

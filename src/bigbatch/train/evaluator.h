@@ -29,7 +29,8 @@ class Evaluator {
   // contiguous shards and run() sums the counts over ranks, so every rank returns the whole
   // split's result.
   Evaluator(const nn::Graph& graph, const Arena& params, const Arena& buffers, const data::ExampleSource& source,
-            int64_t batch, DType precision, comm::Communicator* comm = nullptr, data::TaskPool* pool = nullptr);
+            int64_t batch, DType precision, comm::Communicator* comm = nullptr, data::TaskPool* pool = nullptr,
+            const nn::DeviceChoice& device = {});
   EvalResult run();
 
  private:

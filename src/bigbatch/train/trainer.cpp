@@ -203,7 +203,7 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
                                                          *comm, ro);
   }
   s.evaluator.emplace(s.graph, s.params, s.buffers, *s.test_set, config.eval_batch, config.precision, comm,
-                      s.pool.get());
+                      s.pool.get(), device);
   s.diff_logits = Tensor::zeros({s.micro, s.graph.num_classes()});
 }
 
