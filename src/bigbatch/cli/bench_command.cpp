@@ -15,6 +15,7 @@
 #include <ostream>
 #include <vector>
 
+#include "bigbatch/backend/cuda/device.h"
 #include "bigbatch/cli/model_args.h"
 #include "bigbatch/core/error.h"
 #include "bigbatch/core/rng.h"
@@ -124,10 +125,12 @@ int run_bench_command(const BenchOptions& options, std::ostream& out, std::ostre
                  "[bench] --layout: expected nchw (or nhwc with --device cuda), got '" << options.layout << "'");
   DType precision = DType::f32;
   bool tf32 = false;
-  if (cuda)
+  if (cuda) {
     nn::parse_cuda_precision(options.precision, precision, tf32);
-  else
+    backend::cuda::require_device("[cuda]");  // before any output: no GPU is one error line
+  } else {
     precision = parse_precision(options.precision);
+  }
   if (options.threads > 0) set_num_threads(options.threads);
   const int threads = num_threads();
 
