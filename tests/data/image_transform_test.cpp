@@ -111,7 +111,7 @@ TEST(TrainPlan, ScalesTheDecodeOnlyWhenTheCropKeepsEnoughPixels) {
     EXPECT_GE(static_cast<double>(p.box.width) * f, 224.0) << i;
     EXPECT_GE(static_cast<double>(p.box.height) * f, 224.0) << i;
     // The next smaller scale would have lost pixels (or there is none).
-    const std::vector<JpegScale>& scales = jpeg_reducing_scales();
+    const std::vector<JpegScale>& scales = jpeg_fast_scales();
     for (size_t k = 0; k + 1 < scales.size(); ++k)
       if (scales[k].num == p.scale.num && scales[k].denom == p.scale.denom) {
         const double g = scales[k + 1].factor();
@@ -159,8 +159,10 @@ TEST(EvalPlan, UsesTheDctScaleThatKeepsTheResizedSize) {
   EXPECT_EQ(p.x.out_size, 341);
   EXPECT_EQ(p.x.out_begin, 58);
   EXPECT_FALSE(p.flip);
-  const ImagePlan small = plan_eval_image({500, 375, false}, o);  // 500×375 → 341×256: decoded at 3/4
-  EXPECT_EQ(small.scale.num * 4, small.scale.denom * 3);
+  // 500×375 → 341×256: 1/2 would leave 250×188, so the full image is decoded.
+  EXPECT_EQ(plan_eval_image({500, 375, false}, o).scale.denom, 1);
+  const ImagePlan large = plan_eval_image({1200, 900, false}, o);  // → 341×256: 1/2 leaves 600×450
+  EXPECT_EQ(large.scale.denom, 2);
   o.dct_scaling = false;
   EXPECT_EQ(plan_eval_image({500, 375, false}, o).scale.denom, 1);
 }

@@ -44,6 +44,12 @@ TEST(JpegCodec, ReducingScalesAreSortedAndIncludeTheEighths) {
   EXPECT_EQ(scales.front().num, scales.front().denom);  // 1/1 first
   for (size_t i = 1; i < scales.size(); ++i) EXPECT_LT(scales[i].factor(), scales[i - 1].factor());
   EXPECT_DOUBLE_EQ(scales.back().factor(), 1.0 / 8.0);
+  const std::vector<JpegScale>& fast = jpeg_fast_scales();
+  ASSERT_EQ(fast.size(), 4u);
+  for (size_t i = 0; i < fast.size(); ++i) {
+    EXPECT_EQ(fast[i].num, 1);
+    EXPECT_EQ(fast[i].denom, 1 << i);
+  }
 }
 
 TEST(JpegCodec, DctScaledDecodeMatchesAFullDecodeResampled) {

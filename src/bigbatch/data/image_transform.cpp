@@ -89,7 +89,7 @@ JpegScale choose_jpeg_scale(double height, double width, int64_t need_height, in
   JpegScale best{1, 1};
   if (!dct_scaling) return best;
   // Scales come largest first; keep the last one under which nothing is lost.
-  for (const JpegScale& s : jpeg_reducing_scales()) {
+  for (const JpegScale& s : jpeg_fast_scales()) {
     if (height * s.factor() >= static_cast<double>(need_height) && width * s.factor() >= static_cast<double>(need_width))
       best = s;
     else

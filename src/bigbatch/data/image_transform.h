@@ -56,8 +56,9 @@ ImagePlan plan_train_image(const JpegHeader& header, const ImageTransformOptions
 // The evaluation plan: no randomness.
 ImagePlan plan_eval_image(const JpegHeader& header, const ImageTransformOptions& options);
 
-// The smallest DCT scale at which a source extent of (height, width) full-resolution pixels
-// keeps at least (need_height, need_width) pixels; 1/1 when dct_scaling is off.
+// The smallest of jpeg_fast_scales() at which a source extent of (height, width)
+// full-resolution pixels keeps at least (need_height, need_width) pixels; 1/1 when
+// dct_scaling is off.
 JpegScale choose_jpeg_scale(double height, double width, int64_t need_height, int64_t need_width, bool dct_scaling);
 
 // Planar uint8 3 × size × size (from resample_rgb) to normalised f32 CHW, mirrored if flip:

@@ -106,6 +106,16 @@ const std::vector<JpegScale>& jpeg_reducing_scales() {
   return scales;
 }
 
+const std::vector<JpegScale>& jpeg_fast_scales() {
+  static const std::vector<JpegScale> scales = [] {
+    std::vector<JpegScale> out;
+    for (const JpegScale& s : jpeg_reducing_scales())
+      if (s.num == 1 && (s.denom == 1 || s.denom == 2 || s.denom == 4 || s.denom == 8)) out.push_back(s);
+    return out;
+  }();
+  return scales;
+}
+
 std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality) {
   BIGBATCH_CHECK(image.width > 0 && image.height > 0 &&
                      image.rgb.size() == static_cast<size_t>(image.width * image.height * 3),

@@ -54,6 +54,10 @@ class JpegDecoder {
 
 // The DCT scales libjpeg-turbo offers that reduce (num/denom <= 1), largest first.
 const std::vector<JpegScale>& jpeg_reducing_scales();
+// The reducing scales worth decoding at: 1/1, 1/2, 1/4, 1/8, largest first. libjpeg-turbo has
+// SIMD IDCTs for 8×8, 4×4, 2×2 and 1×1 outputs only; the others run scalar code, and 7/8
+// decoded 1.6× slower than the full image on our benchmark set (bench/RESULTS.md).
+const std::vector<JpegScale>& jpeg_fast_scales();
 
 // Encodes RGB at `quality` (1..100) with 4:2:0 chroma subsampling (for tests and benchmarks).
 std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality);
