@@ -33,17 +33,25 @@ Args parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--dir") a.dir = v;
-    else if (k == "--reader") a.reader = v;
-    else if (k == "--threads") a.threads = std::atoi(v.c_str());
-    else if (k == "--epochs") a.epochs = std::atoll(v.c_str());
-    else if (k == "--batch") a.batch = std::atoll(v.c_str());
-    else if (k == "--size") a.size = std::atoll(v.c_str());
-    else if (k == "--dct") a.dct = v != "off";
-    else BIGBATCH_THROW(InvalidArgument, "[input_bench] unknown option " << k);
+    if (k == "--dir")
+      a.dir = v;
+    else if (k == "--reader")
+      a.reader = v;
+    else if (k == "--threads")
+      a.threads = std::atoi(v.c_str());
+    else if (k == "--epochs")
+      a.epochs = std::atoll(v.c_str());
+    else if (k == "--batch")
+      a.batch = std::atoll(v.c_str());
+    else if (k == "--size")
+      a.size = std::atoll(v.c_str());
+    else if (k == "--dct")
+      a.dct = v != "off";
+    else
+      BIGBATCH_THROW(InvalidArgument, "[input_bench] unknown option " << k);
   }
-  BIGBATCH_CHECK(!a.dir.empty() && (a.reader == "folder" || a.reader == "shards") && a.threads >= 1 &&
-                     a.epochs >= 1 && a.batch >= 1,
+  BIGBATCH_CHECK(!a.dir.empty() && (a.reader == "folder" || a.reader == "shards") && a.threads >= 1 && a.epochs >= 1 &&
+                     a.batch >= 1,
                  "[input_bench] usage: --dir D --reader folder|shards [--threads T] [--epochs E] [--batch B]");
   return a;
 }
@@ -78,10 +86,11 @@ int main(int argc, char** argv) {
       timed_images += sampler.iterations_per_epoch() * a.batch;
     }
     const double rate = static_cast<double>(timed_images) / timed_s;
-    std::printf("{\"reader\": \"%s\", \"threads\": %d, \"images\": %lld, \"dct\": %s, \"img_per_s\": %.1f, "
-                "\"img_per_s_per_thread\": %.1f}\n",
-                a.reader.c_str(), a.threads, static_cast<long long>(timed_images), a.dct ? "true" : "false", rate,
-                rate / a.threads);
+    std::printf(
+        "{\"reader\": \"%s\", \"threads\": %d, \"images\": %lld, \"dct\": %s, \"img_per_s\": %.1f, "
+        "\"img_per_s_per_thread\": %.1f}\n",
+        a.reader.c_str(), a.threads, static_cast<long long>(timed_images), a.dct ? "true" : "false", rate,
+        rate / a.threads);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "input_bench: error: %s\n", e.what());

@@ -134,7 +134,7 @@ TEST(EvalGeometry, ResizesTheShorterSideThenCropsTheCentre) {
   EXPECT_EQ(g.resized_height, 256);
   EXPECT_EQ(g.resized_width, 341);
   EXPECT_EQ(g.top, 16);
-  EXPECT_EQ(g.left, 58);  // round(58.5) is 58 in Python: halves go to even
+  EXPECT_EQ(g.left, 58);                                     // round(58.5) is 58 in Python: halves go to even
   const EvalGeometry t = eval_geometry(500, 375, 256, 224);  // portrait
   EXPECT_EQ(t.resized_height, 341);
   EXPECT_EQ(t.resized_width, 256);
@@ -175,7 +175,8 @@ TEST(Resample, SameSizeIsTheIdentityAndAConstantStaysConstant) {
   resample_rgb(image, {0, 5, 0, 5, 5, 0, 5}, {0, 7, 0, 7, 7, 0, 7}, out.data(), scratch);
   for (int y = 0; y < 5; ++y)
     for (int x = 0; x < 7; ++x)
-      for (int c = 0; c < 3; ++c) ASSERT_EQ(out[static_cast<size_t>((c * 5 + y) * 7 + x)], image.rgb[static_cast<size_t>((y * 7 + x) * 3 + c)]);
+      for (int c = 0; c < 3; ++c)
+        ASSERT_EQ(out[static_cast<size_t>((c * 5 + y) * 7 + x)], image.rgb[static_cast<size_t>((y * 7 + x) * 3 + c)]);
   RgbImage flat{40, 30, std::vector<uint8_t>(40 * 30 * 3, 77)};
   std::vector<uint8_t> small(3 * 9 * 11);
   resample_rgb(flat, {2.5, 27.0, 2, 28, 9, 0, 9}, {1.0, 33.5, 1, 34, 11, 0, 11}, small.data(), scratch);

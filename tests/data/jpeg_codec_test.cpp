@@ -19,7 +19,8 @@ using testing::test_image;
 double mean_abs_diff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
   EXPECT_EQ(a.size(), b.size());
   double sum = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) sum += std::abs(static_cast<int>(a[i]) - static_cast<int>(b[i]));
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    sum += std::abs(static_cast<int>(a[i]) - static_cast<int>(b[i]));
   return sum / static_cast<double>(a.size());
 }
 
@@ -75,7 +76,8 @@ TEST(JpegCodec, DctScaledDecodeMatchesAFullDecodeResampled) {
     std::vector<uint8_t> interleaved(planar.size());
     const int64_t plane = scaled.width * scaled.height;
     for (int64_t p = 0; p < plane; ++p)
-      for (int64_t c = 0; c < 3; ++c) interleaved[static_cast<size_t>(p * 3 + c)] = planar[static_cast<size_t>(c * plane + p)];
+      for (int64_t c = 0; c < 3; ++c)
+        interleaved[static_cast<size_t>(p * 3 + c)] = planar[static_cast<size_t>(c * plane + p)];
     EXPECT_LT(mean_abs_diff(interleaved, scaled.rgb), 4.0) << scale.num << "/" << scale.denom;
   }
 }
@@ -96,7 +98,9 @@ TEST(JpegCodec, TruncatedStreamIsAnError) {
   JpegDecoder decoder;
   const JpegHeader header = decoder.read_header(cut, "[test]", "cut.jpg");  // the header is intact
   RgbImage out;
-  const std::string m = invalid_argument_message([&] { decoder.decode(cut, header, {1, 1}, out, "[test]", "cut.jpg"); });
+  const std::string m = invalid_argument_message([&] {
+    decoder.decode(cut, header, {1, 1}, out, "[test]", "cut.jpg");
+  });
   EXPECT_NE(m.find("cut.jpg: corrupt JPEG"), std::string::npos) << m;
   // The decoder is usable after a failure (TurboJPEG handles are reset).
   const std::vector<uint8_t> good = encode_jpeg(test_image(40, 30, 2), 90);

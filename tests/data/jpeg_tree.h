@@ -31,7 +31,8 @@ inline RgbImage test_image(int64_t width, int64_t height, uint64_t seed) {
     for (int64_t x = 0; x < width; ++x) {
       const bool inside = std::hypot(static_cast<double>(x) - cx, static_cast<double>(y) - cy) < radius;
       for (int c = 0; c < 3; ++c) {
-        double v = inside ? disc[c] : base[c] + slope_x[c] * static_cast<double>(x) + slope_y[c] * static_cast<double>(y);
+        double v =
+            inside ? disc[c] : base[c] + slope_x[c] * static_cast<double>(x) + slope_y[c] * static_cast<double>(y);
         v += 8.0 * (rng.uniform() - 0.5);
         image.rgb[static_cast<size_t>((y * width + x) * 3 + c)] = static_cast<uint8_t>(std::clamp(v, 0.0, 255.0));
       }

@@ -33,7 +33,8 @@ class PilReference : public ::testing::Test {
   // PIL's interleaved pixels for `args`; empty after GTEST_SKIP when the peer is missing.
   std::vector<uint8_t> peer(const std::string& args) {
     const std::string out = dir_.file("peer.raw");
-    const std::string command = "/usr/bin/python3 " + std::string(BIGBATCH_PIL_REFERENCE) + " " + path_ + " " + out + " " + args;
+    const std::string command =
+        "/usr/bin/python3 " + std::string(BIGBATCH_PIL_REFERENCE) + " " + path_ + " " + out + " " + args;
     const int status = std::system(command.c_str());
     if (status != 0 && WIFEXITED(status) && WEXITSTATUS(status) == 77) return {};
     EXPECT_EQ(status, 0) << command;

@@ -12,8 +12,9 @@ namespace bigbatch::cli {
 
 CLI::App* add_pack_command(CLI::App& app, PackCommandOptions& o) {
   CLI::App* command = app.add_subcommand(
-      "pack", "Pack an ImageFolder tree (D/train/<class>/*.jpg, D/val/<class>/*.jpg) into shards with a CRC-checked "
-              "index, read by `train --dataset imageshards --data-dir OUT`");
+      "pack",
+      "Pack an ImageFolder tree (D/train/<class>/*.jpg, D/val/<class>/*.jpg) into shards with a CRC-checked "
+      "index, read by `train --dataset imageshards --data-dir OUT`");
   command->add_option("root", o.root, "the ImageFolder tree D")->required();
   command->add_option("-o,--out", o.out, "folder for the shards and indexes")->required();
   command->add_option("--shard-mib", o.shard_mib, "shard size in MiB")->capture_default_str();

@@ -13,9 +13,9 @@ class App;
 namespace bigbatch::cli {
 
 struct PackCommandOptions {
-  std::string root;            // D: the ImageFolder tree
-  std::string out;             // the shards' folder
-  int64_t shard_mib = 256;     // shard size
+  std::string root;         // D: the ImageFolder tree
+  std::string out;          // the shards' folder
+  int64_t shard_mib = 256;  // shard size
   bool skip_bad_images = false;
 };
 

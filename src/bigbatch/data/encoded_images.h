@@ -11,8 +11,7 @@ namespace bigbatch::data {
 
 class EncodedImages {
  public:
-  EncodedImages(std::string where, std::string name, std::vector<std::string> class_names,
-                std::vector<int32_t> labels)
+  EncodedImages(std::string where, std::string name, std::vector<std::string> class_names, std::vector<int32_t> labels)
       : where_(std::move(where)),
         name_(std::move(name)),
         class_names_(std::move(class_names)),

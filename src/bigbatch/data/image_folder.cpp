@@ -54,8 +54,9 @@ std::vector<std::string> class_files(const fs::path& dir) {
     if (it->is_directory(type_ec)) continue;
     const fs::path& p = it->path();
     const std::string ext = lower(p.extension().string());
-    BIGBATCH_CHECK(!is_other_image_name(ext),
-                   kImageFolderWhere << " " << p.string() << ": only JPEG images are supported (convert it, or move it out)");
+    BIGBATCH_CHECK(!is_other_image_name(ext), kImageFolderWhere
+                                                  << " " << p.string()
+                                                  << ": only JPEG images are supported (convert it, or move it out)");
     if (is_jpeg_name(ext)) found.emplace_back(p.parent_path().string(), p.filename().string());
   }
   std::sort(found.begin(), found.end());
@@ -76,9 +77,8 @@ std::vector<std::string> subfolders(const fs::path& dir) {
 }
 
 void check_split(const fs::path& dir) {
-  BIGBATCH_CHECK(is_dir(dir), kImageFolderWhere << " " << dir.string()
-                                                << ": split folder missing (expected " << dir.string()
-                                                << "/<class>/*.jpg, torchvision's ImageFolder layout)");
+  BIGBATCH_CHECK(is_dir(dir), kImageFolderWhere << " " << dir.string() << ": split folder missing (expected "
+                                                << dir.string() << "/<class>/*.jpg, torchvision's ImageFolder layout)");
 }
 
 class FolderImages final : public EncodedImages {
@@ -102,8 +102,8 @@ std::vector<std::string> list_image_classes(const std::string& root) {
   const fs::path dir = fs::path(root) / "train";
   check_split(dir);
   std::vector<std::string> names = subfolders(dir);
-  BIGBATCH_CHECK(!names.empty(), kImageFolderWhere << " " << dir.string()
-                                                   << ": no class folder (expected <class>/*.jpg inside)");
+  BIGBATCH_CHECK(!names.empty(),
+                 kImageFolderWhere << " " << dir.string() << ": no class folder (expected <class>/*.jpg inside)");
   return names;
 }
 
@@ -122,8 +122,8 @@ FolderListing list_image_folder(const std::string& root, const std::string& spli
     const fs::path class_dir = dir / class_names[label];
     if (!is_dir(class_dir)) continue;
     std::vector<std::string> files = class_files(class_dir);
-    BIGBATCH_CHECK(!files.empty(), kImageFolderWhere << " " << class_dir.string()
-                                                     << ": empty class folder (no .jpg or .jpeg file)");
+    BIGBATCH_CHECK(!files.empty(),
+                   kImageFolderWhere << " " << class_dir.string() << ": empty class folder (no .jpg or .jpeg file)");
     ++found_classes;
     for (std::string& f : files) {
       listing.files.push_back(std::move(f));

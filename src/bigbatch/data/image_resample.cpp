@@ -104,12 +104,11 @@ void compute_taps(const ResampleAxis& a, ResampleTaps& t, int64_t pad_within) {
   }
 }
 
-void resample_rgb(const RgbImage& src, const ResampleAxis& y, const ResampleAxis& x, uint8_t* dst,
-                  ResampleScratch& s) {
+void resample_rgb(const RgbImage& src, const ResampleAxis& y, const ResampleAxis& x, uint8_t* dst, ResampleScratch& s) {
   BIGBATCH_CHECK(y.clip_begin >= 0 && y.clip_end <= src.height && x.clip_begin >= 0 && x.clip_end <= src.width,
                  "[data:resample] clip rows [" << y.clip_begin << ", " << y.clip_end << ") columns [" << x.clip_begin
-                                               << ", " << x.clip_end << ") outside a " << src.width << "x"
-                                               << src.height << " image");
+                                               << ", " << x.clip_end << ") outside a " << src.width << "x" << src.height
+                                               << " image");
   compute_taps(x, s.x_taps, src.width);
   compute_taps(y, s.y_taps);
   const int64_t out_w = x.out_count, out_h = y.out_count;
@@ -117,7 +116,8 @@ void resample_rgb(const RgbImage& src, const ResampleAxis& y, const ResampleAxis
   int64_t row_begin = src.height, row_end = 0;
   for (int64_t o = 0; o < out_h; ++o) {
     row_begin = std::min<int64_t>(row_begin, s.y_taps.first[static_cast<size_t>(o)]);
-    row_end = std::max<int64_t>(row_end, s.y_taps.first[static_cast<size_t>(o)] + s.y_taps.count[static_cast<size_t>(o)]);
+    row_end =
+        std::max<int64_t>(row_end, s.y_taps.first[static_cast<size_t>(o)] + s.y_taps.count[static_cast<size_t>(o)]);
   }
   s.rows.resize(static_cast<size_t>((row_end - row_begin) * out_w * 3));
   // 32-bit sums are exact: the weights are positive and add up to 2^22, so a sum stays

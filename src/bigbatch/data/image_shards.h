@@ -30,8 +30,8 @@ struct ShardRecord {
   uint64_t offset = 0;  // of the record header in the shard file
   uint32_t length = 0;  // of the JPEG bytes
   int32_t label = 0;
-  uint32_t crc32 = 0;   // of the JPEG bytes
-  std::string path;     // relative to the packed folder, for messages
+  uint32_t crc32 = 0;  // of the JPEG bytes
+  std::string path;    // relative to the packed folder, for messages
 };
 
 struct ShardIndex {
@@ -45,14 +45,14 @@ std::vector<uint8_t> encode_shard_index(const ShardIndex& index);
 ShardIndex decode_shard_index(const std::vector<uint8_t>& bytes, const std::string& path);
 
 std::string shard_index_path(const std::string& dir, const std::string& split);  // dir/<split>.index
-bool has_image_shards(const std::string& dir);  // dir/train.index exists
+bool has_image_shards(const std::string& dir);                                   // dir/train.index exists
 
 // The images of one split, read from the shards; every shard file is opened here.
 std::unique_ptr<EncodedImages> open_image_shards(const std::string& dir, const std::string& split);
 
 struct PackOptions {
-  int64_t shard_bytes = int64_t{256} << 20;  // a shard is closed once it reaches this size
-  bool skip_bad_images = false;              // skip unreadable JPEGs (one log line each) instead of failing
+  int64_t shard_bytes = int64_t{256} << 20;     // a shard is closed once it reaches this size
+  bool skip_bad_images = false;                 // skip unreadable JPEGs (one log line each) instead of failing
   std::function<void(const std::string&)> log;  // progress and skip lines; null: silent
 };
 

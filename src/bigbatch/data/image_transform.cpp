@@ -90,7 +90,8 @@ JpegScale choose_jpeg_scale(double height, double width, int64_t need_height, in
   if (!dct_scaling) return best;
   // Scales come largest first; keep the last one under which nothing is lost.
   for (const JpegScale& s : jpeg_fast_scales()) {
-    if (height * s.factor() >= static_cast<double>(need_height) && width * s.factor() >= static_cast<double>(need_width))
+    if (height * s.factor() >= static_cast<double>(need_height) &&
+        width * s.factor() >= static_cast<double>(need_width))
       best = s;
     else
       break;
@@ -106,8 +107,8 @@ ImagePlan plan_train_image(const JpegHeader& header, const ImageTransformOptions
   plan.flip = rng.below(2) == 1 && o.flip;
   plan.box = random_resized_crop_box(header.height, header.width, o, rng);
   const CropBox& b = plan.box;
-  plan.scale = choose_jpeg_scale(static_cast<double>(b.height), static_cast<double>(b.width), o.size, o.size,
-                                 o.dct_scaling);
+  plan.scale =
+      choose_jpeg_scale(static_cast<double>(b.height), static_cast<double>(b.width), o.size, o.size, o.dct_scaling);
   plan.y = scaled_axis(static_cast<double>(b.top), static_cast<double>(b.top + b.height), plan.scale, header.height,
                        o.size, 0, o.size);
   plan.x = scaled_axis(static_cast<double>(b.left), static_cast<double>(b.left + b.width), plan.scale, header.width,
@@ -121,10 +122,10 @@ ImagePlan plan_eval_image(const JpegHeader& header, const ImageTransformOptions&
   plan.box = {0, 0, header.height, header.width};
   plan.scale = choose_jpeg_scale(static_cast<double>(header.height), static_cast<double>(header.width),
                                  g.resized_height, g.resized_width, o.dct_scaling);
-  plan.y = scaled_axis(0.0, static_cast<double>(header.height), plan.scale, header.height, g.resized_height, g.top,
-                       o.size);
-  plan.x = scaled_axis(0.0, static_cast<double>(header.width), plan.scale, header.width, g.resized_width, g.left,
-                       o.size);
+  plan.y =
+      scaled_axis(0.0, static_cast<double>(header.height), plan.scale, header.height, g.resized_height, g.top, o.size);
+  plan.x =
+      scaled_axis(0.0, static_cast<double>(header.width), plan.scale, header.width, g.resized_width, g.left, o.size);
   return plan;
 }
 

@@ -14,11 +14,11 @@
 namespace bigbatch::data {
 
 struct ImageTransformOptions {
-  int64_t size = 224;    // the output is size × size
-  int64_t resize = 0;    // evaluation: shorter side before the centre crop; 0 = size·256/224, rounded
-  double scale_min = 0.08, scale_max = 1.0;           // crop area / image area
+  int64_t size = 224;  // the output is size × size
+  int64_t resize = 0;  // evaluation: shorter side before the centre crop; 0 = size·256/224, rounded
+  double scale_min = 0.08, scale_max = 1.0;             // crop area / image area
   double ratio_min = 3.0 / 4.0, ratio_max = 4.0 / 3.0;  // crop width / height
-  bool flip = true;         // training: mirror with probability 1/2
+  bool flip = true;                                     // training: mirror with probability 1/2
   bool dct_scaling = true;  // decode at a reduced DCT scale when the output still has every pixel it needs
   uint64_t seed = 0;        // the run's seed
   std::array<double, 3> mean = {0.485, 0.456, 0.406}, stddev = {0.229, 0.224, 0.225};  // RGB, on [0, 1]

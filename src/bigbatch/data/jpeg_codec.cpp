@@ -20,15 +20,15 @@ std::string error_text(tjhandle handle) { return tjGetErrorStr2(handle); }
 }  // namespace
 
 JpegDecoder::JpegDecoder() : handle_(tjInitDecompress()) {
-  if (handle_ == nullptr) BIGBATCH_THROW(Error, "[data:jpeg] cannot create a TurboJPEG decompressor: " << tjGetErrorStr2(nullptr));
+  if (handle_ == nullptr)
+    BIGBATCH_THROW(Error, "[data:jpeg] cannot create a TurboJPEG decompressor: " << tjGetErrorStr2(nullptr));
 }
 
 JpegDecoder::~JpegDecoder() {
   if (handle_ != nullptr) tjDestroy(handle_);
 }
 
-JpegHeader JpegDecoder::read_header(std::span<const uint8_t> jpeg, const std::string& where,
-                                    const std::string& name) {
+JpegHeader JpegDecoder::read_header(std::span<const uint8_t> jpeg, const std::string& where, const std::string& name) {
   BIGBATCH_CHECK(!jpeg.empty(), where << " " << name << ": empty file, not a JPEG");
   int width = 0, height = 0, subsamp = 0, colorspace = 0;
   if (tjDecompressHeader3(handle_, jpeg.data(), static_cast<unsigned long>(jpeg.size()), &width, &height, &subsamp,
@@ -70,9 +70,9 @@ void JpegDecoder::decode(std::span<const uint8_t> jpeg, const JpegHeader& header
     dst = cmyk_.data();
   }
   // tjDecompress2 picks the DCT scale from the requested size: ask for exactly the scaled one.
-  const int result = tjDecompress2(handle_, jpeg.data(), static_cast<unsigned long>(jpeg.size()), dst,
-                                   static_cast<int>(out.width), 0, static_cast<int>(out.height),
-                                   cmyk ? TJPF_CMYK : TJPF_RGB, 0);
+  const int result =
+      tjDecompress2(handle_, jpeg.data(), static_cast<unsigned long>(jpeg.size()), dst, static_cast<int>(out.width), 0,
+                    static_cast<int>(out.height), cmyk ? TJPF_CMYK : TJPF_RGB, 0);
   if (result != 0) {
     const std::string text = error_text(handle_);
     // libjpeg reports a stream cut short as a warning and fills the rest with grey; PIL
@@ -86,7 +86,8 @@ void JpegDecoder::decode(std::span<const uint8_t> jpeg, const JpegHeader& header
     // Adobe CMYK JPEGs store inverted ink values, so RGB = C·K/255 (as libjpeg-turbo's tjutil).
     for (size_t p = 0; p < pixels; ++p) {
       const uint8_t* s = cmyk_.data() + 4 * p;
-      for (int c = 0; c < 3; ++c) out.rgb[3 * p + static_cast<size_t>(c)] = static_cast<uint8_t>((s[c] * s[3] + 127) / 255);
+      for (int c = 0; c < 3; ++c)
+        out.rgb[3 * p + static_cast<size_t>(c)] = static_cast<uint8_t>((s[c] * s[3] + 127) / 255);
     }
   }
 }
@@ -117,10 +118,10 @@ const std::vector<JpegScale>& jpeg_fast_scales() {
 }
 
 std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality) {
-  BIGBATCH_CHECK(image.width > 0 && image.height > 0 &&
-                     image.rgb.size() == static_cast<size_t>(image.width * image.height * 3),
-                 "[data:jpeg] cannot encode a " << image.width << "x" << image.height << " image of "
-                                                << image.rgb.size() << " bytes");
+  BIGBATCH_CHECK(
+      image.width > 0 && image.height > 0 && image.rgb.size() == static_cast<size_t>(image.width * image.height * 3),
+      "[data:jpeg] cannot encode a " << image.width << "x" << image.height << " image of " << image.rgb.size()
+                                     << " bytes");
   tjhandle handle = tjInitCompress();
   if (handle == nullptr) BIGBATCH_THROW(Error, "[data:jpeg] cannot create a TurboJPEG compressor");
   unsigned char* buffer = nullptr;

@@ -48,8 +48,8 @@ class JpegDecoder {
   void reset();  // a fresh handle after a failed call
   [[noreturn]] void fail(const std::string& where, const std::string& name, const char* what);
 
-  void* handle_ = nullptr;      // tjhandle
-  std::vector<uint8_t> cmyk_;   // scratch for CMYK images
+  void* handle_ = nullptr;     // tjhandle
+  std::vector<uint8_t> cmyk_;  // scratch for CMYK images
 };
 
 // The DCT scales libjpeg-turbo offers that reduce (num/denom <= 1), largest first.

@@ -30,8 +30,8 @@ JpegSource::JpegSource(std::unique_ptr<EncodedImages> images, const JpegSourceOp
       options_(options),
       name_(images_->name()),
       bad_(new std::atomic<uint8_t>[static_cast<size_t>(images_->size())]) {
-  BIGBATCH_CHECK(options_.transform.size > 0, images_->where() << " image size must be positive, got "
-                                                               << options_.transform.size);
+  BIGBATCH_CHECK(options_.transform.size > 0, images_->where()
+                                                  << " image size must be positive, got " << options_.transform.size);
   for (int64_t i = 0; i < images_->size(); ++i) bad_[static_cast<size_t>(i)].store(0);
 }
 
@@ -57,8 +57,7 @@ void JpegSource::decode_as(Transform transform, int64_t epoch, int64_t index, in
   flip = plan.flip;
 }
 
-int32_t JpegSource::write_one(Transform transform, int64_t epoch, int64_t index, int64_t draw_index,
-                              float* out) const {
+int32_t JpegSource::write_one(Transform transform, int64_t epoch, int64_t index, int64_t draw_index, float* out) const {
   ThreadScratch& s = thread_scratch();
   bool flip = false;
   decode_as(transform, epoch, index, draw_index, s.planar, flip);
@@ -87,7 +86,8 @@ void JpegSource::write(Transform transform, int64_t epoch, std::span<const int64
                                   << " floats and " << indices.size() << " labels");
   for (size_t b = 0; b < indices.size(); ++b) {
     const int64_t i = indices[b];
-    BIGBATCH_CHECK(i >= 0 && i < n, images_->where() << " " << name_ << ": example " << i << " outside [0, " << n << ")");
+    BIGBATCH_CHECK(i >= 0 && i < n, images_->where()
+                                        << " " << name_ << ": example " << i << " outside [0, " << n << ")");
     float* out = dst.data() + static_cast<int64_t>(b) * numel;
     if (!options_.skip_bad_images) {
       labels[b] = write_one(transform, epoch, i, i, out);

@@ -97,8 +97,8 @@ ShardIndex decode_shard_index(const std::vector<uint8_t>& bytes, const std::stri
   uint32_t stored = 0;
   for (size_t i = 0; i < 4; ++i) stored |= static_cast<uint32_t>(bytes[body + i]) << (8 * i);
   const auto actual = static_cast<uint32_t>(::crc32(0L, bytes.data(), static_cast<uInt>(body)));
-  BIGBATCH_CHECK(stored == actual, kImageShardsWhere << " " << path
-                                                     << ": index checksum mismatch (truncated or damaged; pack again)");
+  BIGBATCH_CHECK(stored == actual,
+                 kImageShardsWhere << " " << path << ": index checksum mismatch (truncated or damaged; pack again)");
   Reader r(bytes, body, path);
   r.need(sizeof kIndexMagic);
   for (size_t i = 0; i < sizeof kIndexMagic; ++i) r.integer<uint8_t>();
@@ -132,7 +132,8 @@ ShardIndex decode_shard_index(const std::vector<uint8_t>& bytes, const std::stri
                                      << shards << " and label " << rec.label << " of " << classes);
     index.records.push_back(std::move(rec));
   }
-  BIGBATCH_CHECK(r.left() == 0, kImageShardsWhere << " " << path << ": " << r.left() << " unexpected bytes after the records");
+  BIGBATCH_CHECK(r.left() == 0,
+                 kImageShardsWhere << " " << path << ": " << r.left() << " unexpected bytes after the records");
   return index;
 }
 

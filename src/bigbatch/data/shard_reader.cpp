@@ -33,8 +33,8 @@ class ShardImages final : public EncodedImages {
       if (fd < 0) {
         const int err = errno;
         close_all();
-        BIGBATCH_THROW(InvalidArgument, kImageShardsWhere << " " << paths_.back() << ": cannot open shard: "
-                                                          << std::strerror(err));
+        BIGBATCH_THROW(InvalidArgument,
+                       kImageShardsWhere << " " << paths_.back() << ": cannot open shard: " << std::strerror(err));
       }
       fds_.push_back(fd);
     }
@@ -49,9 +49,10 @@ class ShardImages final : public EncodedImages {
     while (done < total) {
       const ssize_t n = ::pread(fds_[r.shard], out.data() + done, total - done, static_cast<off_t>(r.offset + done));
       if (n < 0 && errno == EINTR) continue;
-      BIGBATCH_CHECK(n > 0, kImageShardsWhere << " " << describe(i) << ": "
-                                              << (n < 0 ? std::string("cannot read: ") + std::strerror(errno)
-                                                        : std::string("truncated shard (the record ends past the file)")));
+      BIGBATCH_CHECK(n > 0, kImageShardsWhere
+                                << " " << describe(i) << ": "
+                                << (n < 0 ? std::string("cannot read: ") + std::strerror(errno)
+                                          : std::string("truncated shard (the record ends past the file)")));
       done += static_cast<size_t>(n);
     }
     uint32_t magic = 0, length = 0;
