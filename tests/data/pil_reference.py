@@ -4,6 +4,7 @@ images, written as raw interleaved RGB bytes (H x W x 3).
 Usage: pil_reference.py IMAGE OUT decode
        pil_reference.py IMAGE OUT resized_crop TOP LEFT HEIGHT WIDTH SIZE
        pil_reference.py IMAGE OUT eval RESIZE SIZE
+       pil_reference.py IMAGE OUT cmyk      (writes a CMYK JPEG to IMAGE first, as Adobe does)
 Exits 77 (skip) when PIL or torchvision is missing."""
 
 import sys
@@ -19,9 +20,12 @@ except ImportError as e:
 
 def main():
     path, out, mode, *args = sys.argv[1:]
+    if mode == "cmyk":
+        pixels = bytes((i * 37 + (i // 4) * 11) % 256 for i in range(80 * 60 * 4))
+        Image.frombytes("CMYK", (80, 60), pixels).save(path, quality=95)
     with open(path, "rb") as f:
         img = Image.open(f).convert("RGB")
-    if mode == "decode":
+    if mode in ("decode", "cmyk"):
         pass
     elif mode == "resized_crop":
         top, left, height, width, size = map(int, args)

@@ -83,6 +83,19 @@ TEST_F(PilReference, FullDecodeIsIdentical) {
   EXPECT_EQ(max_diff(image.rgb, expected), 0);
 }
 
+TEST_F(PilReference, CmykJpegDecodesLikePil) {
+  // PIL writes the CMYK JPEG (Adobe's inverted convention) and converts it to RGB.
+  const std::vector<uint8_t> expected = peer("cmyk");
+  if (expected.empty()) GTEST_SKIP() << "PIL or torchvision missing";
+  const std::vector<uint8_t> jpeg = testing::read_file(path_);
+  const JpegHeader header = decoder_.read_header(jpeg, "[test]", path_);
+  EXPECT_TRUE(header.cmyk);
+  RgbImage image;
+  decoder_.decode(jpeg, header, {1, 1}, image, "[test]", path_);
+  EXPECT_EQ(image.width, 80);
+  EXPECT_EQ(max_diff(image.rgb, expected), 0);
+}
+
 TEST_F(PilReference, RandomResizedCropWithoutDctScalingIsIdentical) {
   ImageTransformOptions o;
   o.dct_scaling = false;
