@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """End-to-end checks of the `bigbatch` binary: help, the model table, a tiny benchmark's
 JSON, and that bad input exits non-zero with exactly one error line.
-Usage: cli_test.py {help|models|bench|errors} PATH/TO/bigbatch"""
+Usage: cli_test.py {help|models|bench|errors|resume} PATH/TO/bigbatch"""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 BINARY = None
 failures = []
@@ -99,12 +102,57 @@ def test_errors():
     expect_error(["models", "--input", "3x32"], 1, "--input")
 
 
+def test_resume():
+    """--resume in a new process continues bitwise: a 2-epoch run, and a copy of it rewound to its
+    epoch-1 checkpoint resumed by another process, end with byte-identical tensors. Convolution
+    algorithms are tuned by timing, which differs between processes; the resumed process replays
+    the first one's choices (cpu_tuning.txt in the run directory)."""
+    job = ["train", "--model", "resnet8", "--dataset", "synthetic", "--synthetic-size", "256",
+           "--global-batch", "64", "--per-worker-batch", "16", "--epochs", "2", "--warmup-epochs", "1", "--decay", "cosine",
+           "--augment", "standard", "--threads", "1", "--progress", "off", "--log-every", "1"]
+    with tempfile.TemporaryDirectory(prefix="bigbatch_cli_resume_") as scratch:
+        full, split = os.path.join(scratch, "full"), os.path.join(scratch, "split")
+        rc, _, err = run(*job, "--out", full)
+        check(rc == 0, "the uninterrupted run exits 0", err)
+        if rc != 0:
+            return
+        tuning = os.path.join(full, "cpu_tuning.txt")
+        check(os.path.isfile(tuning) and os.path.getsize(tuning) > 0, "the run records its convolution algorithms")
+        shutil.copytree(full, split)
+        shutil.copyfile(os.path.join(full, "checkpoints", "epoch-1.safetensors"),
+                        os.path.join(split, "checkpoints", "last.safetensors"))
+        rc, _, err = run("train", "--resume", split, "--threads", "1", "--progress", "off")
+        check(rc == 0, "the resumed run exits 0", err)
+        a = read_tensor_bytes(os.path.join(full, "checkpoints", "last.safetensors"))
+        b = read_tensor_bytes(os.path.join(split, "checkpoints", "last.safetensors"))
+        check(any(name.startswith("optimizer.") for name in a), "the checkpoint holds the optimizer state", sorted(a))
+        differ = sorted(name for name in a if a[name] != b.get(name))
+        check(sorted(a) == sorted(b) and not differ, "resumed and uninterrupted runs end bitwise equal",
+              f"tensors that differ: {differ[:5]}")
+        # A malformed record is one clear error, not a silent re-tune.
+        with open(os.path.join(split, "cpu_tuning.txt"), "w") as f:
+            f.write("fastest please\n")
+        expect_error(["train", "--resume", split, "--threads", "1", "--progress", "off"], 1, "cpu_tuning.txt:1")
+
+
+def read_tensor_bytes(path):
+    """{name: raw bytes} of a safetensors file (8-byte header length, JSON header, data)."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    size = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + size])
+    data = blob[8 + size:]
+    return {name: data[entry["data_offsets"][0]:entry["data_offsets"][1]]
+            for name, entry in header.items() if name != "__metadata__"}
+
+
 def main():
     global BINARY
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     case, BINARY = sys.argv[1], sys.argv[2]
-    {"help": test_help, "models": test_models, "bench": test_bench, "errors": test_errors}[case]()
+    {"help": test_help, "models": test_models, "bench": test_bench, "errors": test_errors,
+     "resume": test_resume}[case]()
     for f in failures:
         print("FAIL:", f, "\n")
     print(f"cli_test {case}: {'FAILED' if failures else 'passed'}")

@@ -3,6 +3,7 @@
 #include "bigbatch/train/trainer.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -20,8 +21,9 @@ namespace fs = std::filesystem;
 class TrainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("bigbatch_trainer_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    // The pid keeps two test runs at once (two build trees) out of each other's directories.
+    dir_ = fs::temp_directory_path() / ("bigbatch_trainer_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }

@@ -7,6 +7,9 @@ namespace bigbatch::nn {
 
 bool cpu_has_native_bf16() { return false; }
 
+std::string cpu_tuning_record() { return {}; }
+void replay_cpu_tuning(const std::string&, const std::string&) {}
+
 std::unique_ptr<Executor> make_cpu_executor(const ExecutorBindings&, const ExecutorOptions&) {
   BIGBATCH_THROW(BackendError, "[cpu] bigbatch was built without oneDNN (BIGBATCH_DNNL=OFF); use --device cuda");
 }

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "bigbatch/core/arena.h"
 #include "bigbatch/core/dtype.h"
@@ -48,6 +49,13 @@ struct ExecutorBindings {
 std::unique_ptr<Executor> make_cpu_executor(const ExecutorBindings& bindings, const ExecutorOptions& options);
 // True when the CPU runs bf16 convolutions natively (false without oneDNN).
 bool cpu_has_native_bf16();
+// The CPU backend's tuned convolution algorithms as text, one "winograd|direct <shape>" line
+// each, and their replay before any executor is planned: timing differs from process to
+// process, so a resumed run continues bitwise only with the choices of the run it continues.
+// replay throws InvalidArgument "[train] <source>:<line>: ..." on a malformed record. Without
+// oneDNN the record is empty and replay does nothing.
+std::string cpu_tuning_record();
+void replay_cpu_tuning(const std::string& record, const std::string& source);
 // Plain loops over the ops' reference implementations, in T = float or double (the oracle).
 template <class T>
 std::unique_ptr<Executor> make_reference_executor(const ExecutorBindings& bindings, const ExecutorOptions& options);

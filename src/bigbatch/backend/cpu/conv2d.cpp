@@ -50,17 +50,25 @@ double time_ms(const dnnl::primitive_desc& pd, const std::vector<int>& args) {
 }
 
 // A layer shape recurs (residual stages, every executor of a run): time each choice once.
+struct TunedChoices {
+  std::mutex mutex;
+  std::map<std::string, bool> winograd;  // shape key -> Winograd is faster
+};
+TunedChoices& tuned_choices() {
+  static TunedChoices choices;
+  return choices;
+}
+
 bool winograd_is_faster(const std::string& key, const std::function<double(Alg)>& time) {
-  static std::mutex mutex;
-  static std::map<std::string, bool> choices;
+  TunedChoices& choices = tuned_choices();
   {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = choices.find(key);
-    if (it != choices.end()) return it->second;
+    std::lock_guard<std::mutex> lock(choices.mutex);
+    auto it = choices.winograd.find(key);
+    if (it != choices.winograd.end()) return it->second;
   }
   const bool faster = time(Alg::convolution_winograd) < time(Alg::convolution_direct);
-  std::lock_guard<std::mutex> lock(mutex);
-  choices.emplace(key, faster);
+  std::lock_guard<std::mutex> lock(choices.mutex);
+  choices.winograd.emplace(key, faster);
   return faster;
 }
 
@@ -82,6 +90,18 @@ Pd choose(ConvAlgorithm algorithm, const std::string& key, Make make, const std:
 }
 
 }  // namespace
+
+std::map<std::string, bool> tuned_conv_choices() {
+  TunedChoices& choices = tuned_choices();
+  std::lock_guard<std::mutex> lock(choices.mutex);
+  return choices.winograd;
+}
+
+void preset_tuned_conv_choices(const std::map<std::string, bool>& choices) {
+  TunedChoices& tuned = tuned_choices();
+  std::lock_guard<std::mutex> lock(tuned.mutex);
+  for (const auto& [key, winograd] : choices) tuned.winograd.insert_or_assign(key, winograd);
+}
 
 Conv2d::Conv2d(const ops::Conv2dParams& p, const ops::Dims4& src_dims, dt dtype, const memory::desc& src_md,
                bool backward_data, ConvAlgorithm algorithm)

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
+#include <map>
 #include <string>
 
 #include "bigbatch/backend/cpu/step.h"
@@ -15,6 +16,12 @@ namespace bigbatch::backend::cpu {
 // tuned: time both algorithms per direction at plan time (cached by shape); winograd falls
 // back to direct where oneDNN has no Winograd kernel for the problem.
 enum class ConvAlgorithm { tuned, direct, winograd };
+
+// The tuned choices of this process so far: shape key -> Winograd (true) or direct. Timing
+// differs from process to process, so a resumed run presets the choices of the run it
+// continues (before planning) to continue it bitwise.
+std::map<std::string, bool> tuned_conv_choices();
+void preset_tuned_conv_choices(const std::map<std::string, bool>& choices);
 
 class Conv2d {
  public:
