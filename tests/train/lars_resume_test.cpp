@@ -2,6 +2,7 @@
 // bits as the uninterrupted run (its only state is the momentum buffer), and the run header
 // records the optimizer.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -43,7 +44,7 @@ bool same_bits(const Arena& a, const Arena& b) {
 }
 
 TEST(LarsTraining, ResumeIsBitwiseIdenticalAndHeaderNamesLars) {
-  const fs::path dir = fs::temp_directory_path() / "bigbatch_lars_resume";
+  const fs::path dir = fs::temp_directory_path() / ("bigbatch_lars_resume_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   Trainer uninterrupted(lars_config(dir / "full"), "");
   EXPECT_EQ(uninterrupted.run().steps, 12);
