@@ -83,7 +83,7 @@ train_one() {
   local t0=$SECONDS
   if "$bigbatch" train --config "$here/base.toml" "$@" --seed "$seed" --threads "$threads" "${overrides[@]}" \
       --out "$dir" >"$out/s$seed/$cell.log" 2>&1; then
-    echo "[sweep] s$seed/$cell: $(tail -n 2 "$out/s$seed/$cell.log" | head -n 1) ($((SECONDS - t0)) s)" >&2
+    echo "[sweep] s$seed/$cell: $(grep -m1 '^test error' "$out/s$seed/$cell.log") ($((SECONDS - t0)) s)" >&2
   else
     echo "[sweep] s$seed/$cell: FAILED, see $out/s$seed/$cell.log: $(tail -n 1 "$out/s$seed/$cell.log")" >&2
     return 1
