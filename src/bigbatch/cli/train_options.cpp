@@ -2,7 +2,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "bigbatch/core/error.h"
+#include "bigbatch/core/read_file.h"
 
 namespace bigbatch::cli {
 
@@ -209,14 +209,6 @@ std::string value_text(const std::string& key, const toml::node& node, const std
   BIGBATCH_THROW(InvalidArgument, "[config] " << origin << ": " << key << ": unsupported value type");
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  BIGBATCH_CHECK(in.good(), "[config] " << path << ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 void add_train_flags(CLI::App& command, TrainFlags& flags) {
@@ -259,9 +251,9 @@ train::TrainConfig resolve_train_config(const TrainFlags& flags) {
   auto resume = flags.values.find("resume");
   if (resume != flags.values.end() && !resume->second.empty()) {
     const std::string path = resume->second + "/config.toml";
-    config = apply_toml(config, read_file(path), path);
+    config = apply_toml(config, read_file(path, "config"), path);
   }
-  if (!flags.config_path.empty()) config = apply_toml(config, read_file(flags.config_path), flags.config_path);
+  if (!flags.config_path.empty()) config = apply_toml(config, read_file(flags.config_path, "config"), flags.config_path);
   for (const auto& [key, text] : flags.values) {
     try {
       find_spec(key)->set(config, text);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace bigbatch {
 
@@ -16,6 +17,11 @@ void write_file_atomic(const std::string& path, std::span<const std::span<const 
 // The same for one contiguous buffer.
 inline void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes, const char* where) {
   write_file_atomic(path, std::span<const std::span<const uint8_t>>(&bytes, 1), where);
+}
+
+// The same for text.
+inline void write_file_atomic(const std::string& path, std::string_view text, const char* where) {
+  write_file_atomic(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()), where);
 }
 
 }  // namespace bigbatch

@@ -3,12 +3,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <locale>
 #include <set>
 #include <sstream>
 
 #include "bigbatch/core/error.h"
+#include "bigbatch/core/read_file.h"
 
 namespace bigbatch::sim {
 
@@ -53,11 +53,7 @@ BackwardProfile parse_backward_profile(const std::string& text, const std::strin
 }
 
 BackwardProfile read_backward_profile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  BIGBATCH_CHECK(in.good(), "[sim] " << path << ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_backward_profile(text.str(), path);
+  return parse_backward_profile(read_file(path, "sim"), path);
 }
 
 }  // namespace bigbatch::sim

@@ -6,11 +6,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <span>
-#include <sstream>
+#include <string_view>
 
 #include "bigbatch/comm/gradient_reducer.h"
 #include "bigbatch/core/atomic_file.h"
+#include "bigbatch/core/read_file.h"
 #include "bigbatch/core/rng.h"
 #include "bigbatch/core/threading.h"
 #include "bigbatch/data/loader.h"
@@ -200,19 +200,12 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
   // Convolution algorithms are tuned by timing, which differs from process to process: a
   // resumed run replays the choices its first process recorded, so that it continues bitwise.
   const fs::path tuning = s.run_dir / "cpu_tuning.txt";
-  if (!config.resume.empty() && fs::exists(tuning)) {
-    std::ifstream in(tuning);
-    std::ostringstream record;
-    record << in.rdbuf();
-    BIGBATCH_CHECK(in.good() || in.eof(), "[train] cannot read " << tuning.string());
-    nn::replay_cpu_tuning(record.str(), tuning.string());
-  }
+  if (!config.resume.empty() && fs::exists(tuning))
+    nn::replay_cpu_tuning(read_file(tuning.string(), "train"), tuning.string());
   s.executor = nn::make_executor(device, {&s.graph, &s.params, &s.grads, &s.buffers}, options);
   if (s.root() && config.device == Device::cpu) {
     const std::string record = nn::cpu_tuning_record();
-    write_file_atomic(tuning.string(),
-                      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(record.data()), record.size()),
-                      "[train]");
+    write_file_atomic(tuning.string(), std::string_view(record), "train");
   }
   if (s.distributed()) {
     comm::ReducerOptions ro;
