@@ -82,12 +82,12 @@ env_report() {
   "$python" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version(), torch.cuda.get_device_name(0))" || true
   ls "$carry" || echo "no $carry: run bench/gpu/prepare_carry.sh before carrying the tree"
 }
-# libturbojpeg (data/ decodes JPEGs with it): the machine's own, else the carried one, found
+# libjpeg (data/ decodes JPEGs with it): the machine's own, else the carried one, found
 # through the carried .pc file (and a minimal pkg-config where there is none).
-if ! { command -v pkg-config >/dev/null && pkg-config --exists libturbojpeg; } && [[ -d "$carry/turbojpeg" ]]; then
-  sed -i "s|^prefix=.*|prefix=$carry/turbojpeg|" "$carry/turbojpeg/pkgconfig/libturbojpeg.pc"
-  export PKG_CONFIG_PATH="$carry/turbojpeg/pkgconfig:${PKG_CONFIG_PATH:-}"
-  export LD_LIBRARY_PATH="$carry/turbojpeg/lib:${LD_LIBRARY_PATH:-}"
+if ! { command -v pkg-config >/dev/null && pkg-config --exists libjpeg; } && [[ -d "$carry/libjpeg" ]]; then
+  sed -i "s|^prefix=.*|prefix=$carry/libjpeg|" "$carry/libjpeg/pkgconfig/libjpeg.pc"
+  export PKG_CONFIG_PATH="$carry/libjpeg/pkgconfig:${PKG_CONFIG_PATH:-}"
+  export LD_LIBRARY_PATH="$carry/libjpeg/lib:${LD_LIBRARY_PATH:-}"
   command -v pkg-config >/dev/null || export PATH="$carry/bin:$PATH"
 fi
 export root OUT carry build python nvcc arch cudnn_root nccl_root

@@ -5,7 +5,7 @@
 #   googletest/  GoogleTest sources (built by the tests' CMake when no GTest is installed)
 #   cmake/       tiny CMake package files for toml++ (header-only) and nlohmann_json
 #   fashion-mnist/  the idx files of the time-to-accuracy run
-#   turbojpeg/   libturbojpeg (data/ reads JPEGs with it), its header and .pc file, and bin/pkg-config,
+#   libjpeg/     libjpeg-turbo's libjpeg (data/ reads JPEGs with it), its headers and .pc file, and bin/pkg-config,
 #                a minimal stand-in used only where the machine has no pkg-config
 # About 35 MB. Run it on this (Debian) machine, then carry build-gpu-carry with the tree.
 # oneDNN is not carried (40 MB, and a Debian binary may not load there): the GPU build is
@@ -42,28 +42,29 @@ cat >"$carry/cmake/nlohmann_json/nlohmann_jsonConfigVersion.cmake" <<'CMAKE'
 set(PACKAGE_VERSION "3.11.2")
 set(PACKAGE_VERSION_COMPATIBLE TRUE)
 CMAKE
-# libturbojpeg: Debian's build needs only libc; the .pc file points into the carry (relocated
-# by check.sh through PKG_CONFIG_PATH and the prefix variable).
-tj="$(ls /usr/lib/x86_64-linux-gnu/libturbojpeg.so.0* 2>/dev/null | head -n 1 || true)"
-if [[ -n "$tj" && -f /usr/include/turbojpeg.h ]]; then
-  mkdir -p "$carry/turbojpeg/lib" "$carry/turbojpeg/include" "$carry/turbojpeg/pkgconfig" "$carry/bin"
-  cp "$tj" "$carry/turbojpeg/lib/libturbojpeg.so.0"
-  ln -s libturbojpeg.so.0 "$carry/turbojpeg/lib/libturbojpeg.so"
-  cp /usr/include/turbojpeg.h "$carry/turbojpeg/include/"
-  cat >"$carry/turbojpeg/pkgconfig/libturbojpeg.pc" <<'PC'
-prefix=CARRY_TURBOJPEG
+# libjpeg (libjpeg-turbo): Debian's build needs only libc; the .pc file points into the carry
+# (relocated by check.sh through PKG_CONFIG_PATH and the prefix variable).
+lj="$(ls /usr/lib/x86_64-linux-gnu/libjpeg.so.62* 2>/dev/null | head -n 1 || true)"
+if [[ -n "$lj" && -f /usr/include/jpeglib.h ]]; then
+  mkdir -p "$carry/libjpeg/lib" "$carry/libjpeg/include" "$carry/libjpeg/pkgconfig" "$carry/bin"
+  cp "$lj" "$carry/libjpeg/lib/libjpeg.so.62"
+  ln -s libjpeg.so.62 "$carry/libjpeg/lib/libjpeg.so"
+  cp /usr/include/jpeglib.h /usr/include/jerror.h /usr/include/jmorecfg.h /usr/include/x86_64-linux-gnu/jconfig.h \
+    "$carry/libjpeg/include/"
+  cat >"$carry/libjpeg/pkgconfig/libjpeg.pc" <<'PC'
+prefix=CARRY_LIBJPEG
 libdir=${prefix}/lib
 includedir=${prefix}/include
 
-Name: libturbojpeg
-Description: TurboJPEG API (carried by bench/gpu/prepare_carry.sh)
+Name: libjpeg
+Description: libjpeg-turbo's libjpeg API (carried by bench/gpu/prepare_carry.sh)
 Version: 2.1.5
-Libs: -L${libdir} -lturbojpeg
+Libs: -L${libdir} -ljpeg
 Cflags: -I${includedir}
 PC
   cp "$root/bench/gpu/pkg-config-lite" "$carry/bin/pkg-config"
   chmod +x "$carry/bin/pkg-config"
 else
-  echo "prepare_carry: warning: no libturbojpeg here (Debian: libturbojpeg0-dev); not carried" >&2
+  echo "prepare_carry: warning: no libjpeg here (Debian: libjpeg-dev); not carried" >&2
 fi
 du -sh "$carry"

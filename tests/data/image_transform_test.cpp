@@ -1,12 +1,14 @@
 // The ImageNet transforms' geometry: RandomResizedCrop boxes inside the image within the
 // scale and ratio bounds, the centre fallback, seeded reproducibility, the flip's rate, the
 // evaluation resize + centre crop (torchvision's arithmetic), the DCT scale choice, and the
-// resampler's identity and constant-image properties.
+// resampler's identity and constant-image properties, and decoding only what a plan reads.
 #include "bigbatch/data/image_transform.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+
+#include "data/jpeg_tree.h"
 
 namespace bigbatch::data {
 namespace {
@@ -181,6 +183,30 @@ TEST(Resample, SameSizeIsTheIdentityAndAConstantStaysConstant) {
   std::vector<uint8_t> small(3 * 9 * 11);
   resample_rgb(flat, {2.5, 27.0, 2, 28, 9, 0, 9}, {1.0, 33.5, 1, 34, 11, 0, 11}, small.data(), scratch);
   for (uint8_t v : small) ASSERT_EQ(v, 77);
+}
+
+TEST(RenderImage, DecodingOnlyWhatThePlanReadsGivesTheWholeDecodesBytes) {
+  // A 4:2:0 photo-sized image: training crops at every DCT scale, and the evaluation crop.
+  const std::vector<uint8_t> jpeg = encode_jpeg(testing::test_image(1003, 751, 3), 90);
+  JpegDecoder decoder;
+  const JpegHeader header = decoder.read_header(jpeg, "[test]", "a.jpg");
+  ImageTransformOptions o;
+  std::vector<ImagePlan> plans = {plan_eval_image(header, o)};
+  for (int64_t index = 0; index < 24; ++index) plans.push_back(plan_train_image(header, o, 0, index));
+  o.dct_scaling = false;
+  plans.push_back(plan_eval_image(header, o));
+  for (int64_t index = 0; index < 4; ++index) plans.push_back(plan_train_image(header, o, 0, index));
+  RgbImage whole, window;
+  ResampleScratch scratch;
+  std::vector<uint8_t> expected(3 * 224 * 224), got(3 * 224 * 224);
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const ImagePlan& plan = plans[i];
+    decoder.decode(jpeg, header, plan.scale, whole, "[test]", "a.jpg");
+    resample_rgb(whole, plan.y, plan.x, expected.data(), scratch);
+    render_image(decoder, jpeg, header, plan, window, scratch, got.data(), "[test]", "a.jpg");
+    EXPECT_LT(window.width * window.height, whole.width * whole.height) << "plan " << i;  // it decoded less
+    EXPECT_EQ(got, expected) << "plan " << i << " at 1/" << plan.scale.denom;
+  }
 }
 
 TEST(Normalize, MirrorsAndAppliesMeanAndStd) {

@@ -1,9 +1,10 @@
-// TurboJPEG decoding: round trip, DCT-scaled sizes and pixels consistent with a full decode
+// libjpeg decoding: round trip, DCT-scaled sizes and pixels consistent with a full decode
 // resampled, and corrupt or truncated data reported with the file's name.
 #include "bigbatch/data/jpeg_codec.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -82,6 +83,58 @@ TEST(JpegCodec, DctScaledDecodeMatchesAFullDecodeResampled) {
   }
 }
 
+// Pixel (y, x) of the whole image, channel c, from a window of it.
+uint8_t at(const RgbImage& image, int64_t y, int64_t x, int64_t c) {
+  return image.rgb[static_cast<size_t>(((y - image.top) * image.width + (x - image.left)) * 3 + c)];
+}
+
+TEST(JpegCodec, RegionDecodeHasTheWholeDecodesBytes) {
+  // Every chroma layout, baseline and progressive, at every fast scale, for regions at the
+  // image's corners and edges and inside it, iMCU-aligned or not: fancy upsampling reads
+  // neighbouring samples, and a window's edge must not change the pixels inside the region.
+  const RgbImage source = test_image(203, 157, 5);
+  JpegDecoder decoder;
+  for (ChromaSubsampling chroma :
+       {ChromaSubsampling::s420, ChromaSubsampling::s422, ChromaSubsampling::s440, ChromaSubsampling::s444})
+    for (bool progressive : {false, true}) {
+      const std::vector<uint8_t> jpeg = encode_jpeg(source, 90, chroma, progressive);
+      const JpegHeader header = decoder.read_header(jpeg, "[test]", "mem.jpg");
+      for (const JpegScale& scale : jpeg_fast_scales()) {
+        RgbImage whole;
+        decoder.decode(jpeg, header, scale, whole, "[test]", "mem.jpg");
+        const int64_t h = whole.height, w = whole.width;
+        const std::vector<PixelRegion> regions = {
+            {0, 0, h, w}, {0, 0, h / 2, w / 3}, {h / 3, w / 2, h, w}, {1, 1, h - 1, w - 1}, {h / 4, std::min<int64_t>(16, w / 2), h / 2, w / 2 + 1},
+            {h - 1, w - 1, h, w}, {7 % h, 17 % w, 7 % h + 1, 17 % w + 1}};
+        for (const PixelRegion& r : regions) {
+          RgbImage window;
+          decoder.decode_region(jpeg, header, scale, r, window, "[test]", "mem.jpg");
+          ASSERT_LE(window.top, r.top);
+          ASSERT_LE(window.left, r.left);
+          ASSERT_GE(window.top + window.height, r.bottom);
+          ASSERT_GE(window.left + window.width, r.right);
+          int64_t differ = 0;
+          for (int64_t y = r.top; y < r.bottom; ++y)
+            for (int64_t x = r.left; x < r.right; ++x)
+              for (int64_t c = 0; c < 3; ++c) differ += at(window, y, x, c) != at(whole, y, x, c);
+          EXPECT_EQ(differ, 0) << "chroma " << static_cast<int>(chroma) << " progressive " << progressive << " scale 1/"
+                               << scale.denom << " rows [" << r.top << ", " << r.bottom << ") columns [" << r.left
+                               << ", " << r.right << ")";
+        }
+      }
+    }
+}
+
+TEST(JpegCodec, RegionOutsideTheImageIsAnError) {
+  const std::vector<uint8_t> jpeg = encode_jpeg(test_image(40, 30, 2), 90);
+  JpegDecoder decoder;
+  const JpegHeader header = decoder.read_header(jpeg, "[test]", "a.jpg");
+  RgbImage out;
+  const std::string m = invalid_argument_message(
+      [&] { decoder.decode_region(jpeg, header, {1, 2}, {0, 0, 16, 21}, out, "[test]", "a.jpg"); });
+  EXPECT_NE(m.find("a.jpg: rows [0, 16) columns [0, 21) are not inside the 20x15 image"), std::string::npos) << m;
+}
+
 TEST(JpegCodec, CorruptDataNamesTheFile) {
   JpegDecoder decoder;
   const std::vector<uint8_t> garbage = {'n', 'o', 't', ' ', 'a', ' ', 'j', 'p', 'e', 'g'};
@@ -102,7 +155,12 @@ TEST(JpegCodec, TruncatedStreamIsAnError) {
     decoder.decode(cut, header, {1, 1}, out, "[test]", "cut.jpg");
   });
   EXPECT_NE(m.find("cut.jpg: corrupt JPEG"), std::string::npos) << m;
-  // The decoder is usable after a failure (TurboJPEG handles are reset).
+  // Also when the rows asked for lie above the cut: the file is still refused, as PIL does.
+  const std::string top = invalid_argument_message([&] {
+    decoder.decode_region(cut, header, {1, 1}, {0, 0, 16, 64}, out, "[test]", "cut.jpg");
+  });
+  EXPECT_NE(top.find("cut.jpg: corrupt JPEG: the data ends before the end-of-image marker"), std::string::npos) << top;
+  // The decoder is usable after a failure (its decompressor is reset).
   const std::vector<uint8_t> good = encode_jpeg(test_image(40, 30, 2), 90);
   EXPECT_EQ(decoder.read_header(good, "[test]", "good.jpg").width, 40);
   decoder.decode(good, decoder.read_header(good, "[test]", "good.jpg"), {1, 1}, out, "[test]", "good.jpg");

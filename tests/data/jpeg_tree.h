@@ -1,5 +1,5 @@
 // Helpers for the JPEG tests: seeded smooth test images (gradients, a disc, mild noise: they
-// compress like photographs, not like noise) and ImageFolder trees written with TurboJPEG.
+// compress like photographs, not like noise) and ImageFolder trees written with libjpeg.
 #pragma once
 
 #include <algorithm>

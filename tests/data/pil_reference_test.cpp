@@ -43,11 +43,11 @@ class PilReference : public ::testing::Test {
 
   // Our planar result of a plan, interleaved like PIL's tobytes().
   std::vector<uint8_t> ours(const ImagePlan& plan) {
+    // Through the loader's path: only the part of the image the plan reads is decoded.
     RgbImage image;
-    decoder_.decode(jpeg_, header_, plan.scale, image, "[test]", path_);
     std::vector<uint8_t> planar(static_cast<size_t>(3 * plan.y.out_count * plan.x.out_count));
     ResampleScratch scratch;
-    resample_rgb(image, plan.y, plan.x, planar.data(), scratch);
+    render_image(decoder_, jpeg_, header_, plan, image, scratch, planar.data(), "[test]", path_);
     const int64_t plane = plan.y.out_count * plan.x.out_count;
     std::vector<uint8_t> rgb(planar.size());
     for (int64_t p = 0; p < plane; ++p)
@@ -94,6 +94,15 @@ TEST_F(PilReference, CmykJpegDecodesLikePil) {
   decoder_.decode(jpeg, header, {1, 1}, image, "[test]", path_);
   EXPECT_EQ(image.width, 80);
   EXPECT_EQ(max_diff(image.rgb, expected), 0);
+  // A window of it (four channels per decoded pixel) holds the same pixels.
+  RgbImage window;
+  decoder_.decode_region(jpeg, header, {1, 1}, {9, 21, 40, 50}, window, "[test]", path_);
+  for (int64_t y = 9; y < 40; ++y)
+    for (int64_t x = 21; x < 50; ++x)
+      for (int64_t c = 0; c < 3; ++c)
+        ASSERT_EQ(window.rgb[static_cast<size_t>(((y - window.top) * window.width + x - window.left) * 3 + c)],
+                  image.rgb[static_cast<size_t>((y * image.width + x) * 3 + c)])
+            << y << " " << x;
 }
 
 TEST_F(PilReference, RandomResizedCropWithoutDctScalingIsIdentical) {

@@ -104,13 +104,48 @@ void compute_taps(const ResampleAxis& a, ResampleTaps& t, int64_t pad_within) {
   }
 }
 
-void resample_rgb(const RgbImage& src, const ResampleAxis& y, const ResampleAxis& x, uint8_t* dst, ResampleScratch& s) {
-  BIGBATCH_CHECK(y.clip_begin >= 0 && y.clip_end <= src.height && x.clip_begin >= 0 && x.clip_end <= src.width,
-                 "[data:resample] clip rows [" << y.clip_begin << ", " << y.clip_end << ") columns [" << x.clip_begin
-                                               << ", " << x.clip_end << ") outside a " << src.width << "x" << src.height
-                                               << " image");
+SourceSpan source_span(const ResampleAxis& axis, ResampleTaps& taps) {
+  compute_taps(axis, taps);
+  SourceSpan span{axis.clip_end, axis.clip_begin};
+  for (size_t o = 0; o < taps.first.size(); ++o) {
+    span.begin = std::min<int64_t>(span.begin, taps.first[o]);
+    span.end = std::max<int64_t>(span.end, taps.first[o] + taps.count[o]);
+  }
+  return span;
+}
+
+namespace {
+
+// The axis in the coordinates of a window that starts at `origin`, its clip range narrowed to
+// the window's `size` pixels. Shifting by a whole number keeps every tap's weight: compute_taps
+// works relative to the box's integer start, and the box edges (multiples of 1/8) shift exactly.
+// Narrowing the clip range changes no tap as long as the window holds the source span.
+ResampleAxis in_window(ResampleAxis a, int64_t origin, int64_t size) {
+  const auto shift = static_cast<double>(origin);
+  a.box_begin -= shift;
+  a.box_end -= shift;
+  a.clip_begin = std::max<int64_t>(a.clip_begin - origin, 0);
+  a.clip_end = std::min(a.clip_end - origin, size);
+  return a;
+}
+
+}  // namespace
+
+void resample_rgb(const RgbImage& src, const ResampleAxis& y_whole, const ResampleAxis& x_whole, uint8_t* dst,
+                  ResampleScratch& s) {
+  const ResampleAxis y = in_window(y_whole, src.top, src.height), x = in_window(x_whole, src.left, src.width);
   compute_taps(x, s.x_taps, src.width);
   compute_taps(y, s.y_taps);
+  // The window must hold every tap (one outside it would read past the buffer).
+  for (const ResampleTaps* t : {&s.x_taps, &s.y_taps}) {
+    const int64_t size = t == &s.x_taps ? src.width : src.height;
+    for (size_t o = 0; o < t->first.size(); ++o)
+      BIGBATCH_CHECK(t->first[o] >= 0 && t->first[o] + t->count[o] <= size,
+                     "[data:resample] the " << (t == &s.x_taps ? "columns" : "rows") << " read ["
+                                            << t->first[o] << ", " << t->first[o] + t->count[o]
+                                            << ") are not inside a window of " << size << " (at "
+                                            << (t == &s.x_taps ? src.left : src.top) << ")");
+  }
   const int64_t out_w = x.out_count, out_h = y.out_count;
   // Rows [row_begin, row_end) of the source feed the vertical pass.
   int64_t row_begin = src.height, row_end = 0;

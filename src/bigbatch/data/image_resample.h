@@ -40,8 +40,16 @@ struct ResampleScratch {
   std::vector<int32_t> sums;  // one output row of the vertical pass
 };
 
-// dst (planar, 3 × y.out_count × x.out_count) = src resampled along both axes; the axes
-// index src.height and src.width. Same bytes as PIL for the same box and size.
+// The source pixels [begin, end) that the produced samples of `axis` read (their taps' union):
+// all a decoder has to produce of the source along this axis. taps is scratch.
+struct SourceSpan {
+  int64_t begin = 0, end = 0;
+};
+SourceSpan source_span(const ResampleAxis& axis, ResampleTaps& taps);
+
+// dst (planar, 3 × y.out_count × x.out_count) = src resampled along both axes. The axes are in
+// the coordinates of the whole image that src is a window of (src.top, src.left), and the window
+// must hold their source spans. Same bytes as PIL for the same box and size.
 void resample_rgb(const RgbImage& src, const ResampleAxis& y, const ResampleAxis& x, uint8_t* dst,
                   ResampleScratch& scratch);
 

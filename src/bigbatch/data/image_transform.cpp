@@ -129,6 +129,17 @@ ImagePlan plan_eval_image(const JpegHeader& header, const ImageTransformOptions&
   return plan;
 }
 
+void render_image(JpegDecoder& decoder, std::span<const uint8_t> jpeg, const JpegHeader& header, const ImagePlan& plan,
+                  RgbImage& image, ResampleScratch& scratch, uint8_t* dst, const std::string& where,
+                  const std::string& name) {
+  // A training crop keeps about half of the image on average, and an evaluation centre crop
+  // reads 224/256 of each axis: the rest is never transformed (bench/RESULTS.md).
+  const SourceSpan rows = source_span(plan.y, scratch.y_taps), columns = source_span(plan.x, scratch.x_taps);
+  decoder.decode_region(jpeg, header, plan.scale, {rows.begin, columns.begin, rows.end, columns.end}, image, where,
+                        name);
+  resample_rgb(image, plan.y, plan.x, dst, scratch);
+}
+
 void normalize_planar(const uint8_t* src, int64_t height, int64_t width, bool flip, const ImageTransformOptions& o,
                       float* dst) {
   const int64_t plane = height * width;

@@ -6,6 +6,8 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
+#include <string>
 
 #include "bigbatch/core/rng.h"
 #include "bigbatch/data/image_resample.h"
@@ -60,6 +62,13 @@ ImagePlan plan_eval_image(const JpegHeader& header, const ImageTransformOptions&
 // full-resolution pixels keeps at least (need_height, need_width) pixels; 1/1 when
 // dct_scaling is off.
 JpegScale choose_jpeg_scale(double height, double width, int64_t need_height, int64_t need_width, bool dct_scaling);
+
+// Decodes the part of the JPEG that `plan` reads (its axes' source spans, at plan.scale) and
+// resamples it into dst: planar 3 × plan.y.out_count × plan.x.out_count bytes, the same bytes
+// as a whole decode resampled. image and scratch are the caller's reusable buffers.
+void render_image(JpegDecoder& decoder, std::span<const uint8_t> jpeg, const JpegHeader& header,
+                  const ImagePlan& plan, RgbImage& image, ResampleScratch& scratch, uint8_t* dst,
+                  const std::string& where, const std::string& name);
 
 // Planar uint8 3 × size × size (from resample_rgb) to normalised f32 CHW, mirrored if flip:
 // dst(c, y, x) = src(c, y, x') · 1/(255·std[c]) − mean[c]/std[c], x' = flip ? size−1−x : x.

@@ -1,8 +1,10 @@
-// JPEG decoding and encoding through libjpeg-turbo's TurboJPEG API, with DCT-domain
-// downscaling (the decoder's IDCT produces 1/8 .. 8/8 of the image directly).
+// JPEG decoding and encoding through libjpeg-turbo's libjpeg API: DCT-domain downscaling (the
+// decoder's IDCT produces 1/8 .. 8/8 of the image directly) and region decoding (only the rows
+// and iMCU columns a crop reads go through the IDCT, upsampling and colour conversion).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,13 +23,20 @@ struct JpegHeader {
   bool cmyk = false;  // CMYK or YCCK: decoded through CMYK and converted
 };
 
-// An interleaved 8-bit RGB image: pixel (y, x) channel c at rgb[(y·width + x)·3 + c].
+// An interleaved 8-bit RGB image: pixel (y, x) channel c at rgb[(y·width + x)·3 + c]. It may be a
+// window of a larger image: its pixel (0, 0) is that image's pixel (top, left).
 struct RgbImage {
   int64_t width = 0, height = 0;
   std::vector<uint8_t> rgb;
+  int64_t top = 0, left = 0;
 };
 
-// Owns one TurboJPEG decompressor; not thread-safe, so each decoding thread has its own.
+// Rows [top, bottom) and columns [left, right) of an image.
+struct PixelRegion {
+  int64_t top = 0, left = 0, bottom = 0, right = 0;
+};
+
+// Owns one libjpeg decompressor; not thread-safe, so each decoding thread has its own.
 // Errors throw InvalidArgument "<where> <name>: <what>" where `name` says which file.
 class JpegDecoder {
  public:
@@ -37,18 +46,24 @@ class JpegDecoder {
   JpegDecoder& operator=(const JpegDecoder&) = delete;
 
   JpegHeader read_header(std::span<const uint8_t> jpeg, const std::string& where, const std::string& name);
-  // Decodes to RGB (grayscale and CMYK converted) at the given DCT scale; out is resized.
-  // header is read_header's answer for the same bytes. The accurate integer IDCT and fancy
-  // chroma upsampling: libjpeg's defaults, as PIL's. A truncated stream is an error (libjpeg
-  // only warns); other warnings are accepted.
+  // Decodes the whole image to RGB (grayscale and CMYK converted) at the given DCT scale; out
+  // is resized. header is read_header's answer for the same bytes. The accurate integer IDCT
+  // and fancy chroma upsampling: libjpeg's defaults, as PIL's. A truncated stream is an error
+  // (libjpeg only warns); other warnings are accepted.
   void decode(std::span<const uint8_t> jpeg, const JpegHeader& header, JpegScale scale, RgbImage& out,
               const std::string& where, const std::string& name);
+  // Decodes a window of the scaled image that holds `region` (in scaled pixels), with the same
+  // bytes there as decode() gives; out.top/left say where the window lies. Rows above it are
+  // entropy-decoded and skipped, rows below it not read, and columns outside it (rounded out to
+  // whole iMCUs) not transformed.
+  void decode_region(std::span<const uint8_t> jpeg, const JpegHeader& header, JpegScale scale, PixelRegion region,
+                     RgbImage& out, const std::string& where, const std::string& name);
 
  private:
-  void reset();  // a fresh handle after a failed call
-  [[noreturn]] void fail(const std::string& where, const std::string& name, const char* what);
+  [[noreturn]] void fail(const std::string& where, const std::string& name, const std::string& what);
 
-  void* handle_ = nullptr;     // tjhandle
+  struct State;  // libjpeg's structures, kept out of this header
+  std::unique_ptr<State> state_;
   std::vector<uint8_t> cmyk_;  // scratch for CMYK images
 };
 
@@ -59,7 +74,12 @@ const std::vector<JpegScale>& jpeg_reducing_scales();
 // decoded 1.6× slower than the full image on our benchmark set (bench/RESULTS.md).
 const std::vector<JpegScale>& jpeg_fast_scales();
 
-// Encodes RGB at `quality` (1..100) with 4:2:0 chroma subsampling (for tests and benchmarks).
-std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality);
+// How an encoded JPEG stores its chroma: samples per 2×2 luma block (4:2:0), per 2×1 (4:2:2),
+// per 1×2 (4:4:0) or per pixel (4:4:4).
+enum class ChromaSubsampling { s420, s422, s440, s444 };
+
+// Encodes RGB at `quality` (1..100), baseline or progressive (for tests and benchmarks).
+std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality,
+                                 ChromaSubsampling chroma = ChromaSubsampling::s420, bool progressive = false);
 
 }  // namespace bigbatch::data

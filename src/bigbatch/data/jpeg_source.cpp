@@ -1,6 +1,6 @@
 // Per example: read the bytes, read the header, plan the crop (its draws seeded by
-// (seed, epoch, index)), decode at the planned DCT scale, resample, normalise. Each decoding
-// thread keeps its own TurboJPEG handle and buffers, so the steady state allocates little.
+// (seed, epoch, index)), decode the part it reads at the planned DCT scale, resample, normalise. Each decoding
+// thread keeps its own libjpeg decompressor and buffers, so the steady state allocates little.
 #include "bigbatch/data/jpeg_source.h"
 
 #include <cstdio>
@@ -51,9 +51,8 @@ void JpegSource::decode_as(Transform transform, int64_t epoch, int64_t index, in
   const ImagePlan plan = transform == Transform::train && options_.augment
                              ? plan_train_image(header, o, epoch, draw_index)
                              : plan_eval_image(header, o);
-  s.decoder.decode(s.bytes, header, plan.scale, s.image, where, file);
   out.resize(static_cast<size_t>(3 * o.size * o.size));
-  resample_rgb(s.image, plan.y, plan.x, out.data(), s.resample);
+  render_image(s.decoder, s.bytes, header, plan, s.image, s.resample, out.data(), where, file);
   flip = plan.flip;
 }
 
