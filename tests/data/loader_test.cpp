@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "bigbatch/core/error.h"
+#include "bigbatch/data/example_source.h"
 #include "bigbatch/data/synthetic.h"
 #include "bigbatch/data/task_pool.h"
 
@@ -17,6 +18,8 @@ Dataset dataset() {
   return make_synthetic({.size = 60, .channels = 3, .height = 6, .width = 6, .num_classes = 7, .seed = 4});
 }
 
+AugmentOptions augment() { return {AugmentKind::standard, 2, true, 99}; }
+
 LoaderOptions process_options() {
   LoaderOptions o;
   o.start_epoch = 0;
@@ -25,15 +28,25 @@ LoaderOptions process_options() {
   o.workers = 4;  // kn = 12: n = 3, this process owns workers 1 and 2
   o.first_worker = 1;
   o.worker_count = 2;
-  o.augment = {AugmentKind::standard, 2, true, 99};
   return o;
+}
+
+// A loader over an in-memory source, built the way the trainer builds its own.
+Loader source_loader(const ExampleSource& source, TaskPool* pool, const EpochSampler& sampler, const LoaderOptions& o) {
+  const ExampleShape shape = source.example_shape();
+  const int64_t batch = o.worker_count * (sampler.global_batch() / o.workers);
+  return Loader(o, sampler.iterations_per_epoch(), Shape{batch, shape.channels, shape.height, shape.width},
+                [&source, pool, sampler = EpochSampler(sampler), o](int64_t epoch, int64_t iter, BatchSlot& slot) mutable {
+                  fill_batch(source, pool, Transform::train, sampler, o, epoch, iter, slot);
+                });
 }
 
 TEST(Loader, YieldsTheSamplersExamplesLikeTheSynchronousPath) {
   const Dataset d = dataset();
+  const DatasetSource source(d, augment());
   const EpochSampler sampler(60, 12, 5, true);
   const LoaderOptions o = process_options();
-  Loader loader(d, sampler, o);
+  Loader loader = source_loader(source, nullptr, sampler, o);
   EXPECT_EQ(loader.iterations_per_epoch(), 5);
   EXPECT_EQ(loader.size(), 8);  // iterations 2..4 of epoch 0, all 5 of epoch 1
 
@@ -48,7 +61,7 @@ TEST(Loader, YieldsTheSamplersExamplesLikeTheSynchronousPath) {
     std::vector<int64_t> workers(6);
     reference.workers_indices(batch->epoch, batch->iter, 1, 2, 4, workers);
     EXPECT_TRUE(std::equal(workers.begin(), workers.end(), batch->indices.begin()));
-    fill_batch(d, reference, o, batch->epoch, batch->iter, expected);
+    fill_batch(source, nullptr, Transform::train, reference, o, batch->epoch, batch->iter, expected);
     EXPECT_EQ(batch->images.shape(), (Shape{6, 3, 6, 6}));
     EXPECT_EQ(std::memcmp(batch->images.raw(), expected.images.raw(), expected.images.nbytes()), 0);
     for (size_t b = 0; b < 6; ++b) EXPECT_EQ(batch->labels[b], d.labels[static_cast<size_t>(workers[b])]);
@@ -60,13 +73,14 @@ TEST(Loader, YieldsTheSamplersExamplesLikeTheSynchronousPath) {
 
 TEST(Loader, ResumedRunContinuesExactly) {
   const Dataset d = dataset();
+  const DatasetSource source(d, augment());
   const EpochSampler sampler(60, 12, 5, true);
   LoaderOptions full = process_options();
   full.start_iter = 0;
   LoaderOptions resumed = full;
   resumed.start_epoch = 1;
   resumed.start_iter = 3;
-  Loader a(d, sampler, full), b(d, sampler, resumed);
+  Loader a = source_loader(source, nullptr, sampler, full), b = source_loader(source, nullptr, sampler, resumed);
   for (int i = 0; i < 8; ++i) ASSERT_NE(a.next(), nullptr);
   for (int i = 0; i < 2; ++i) {
     const Batch *x = a.next(), *y = b.next();
@@ -102,27 +116,25 @@ TEST(Loader, RethrowsProducerErrorsAfterEarlierBatches) {
 TEST(Loader, StopsCleanlyWhileTheProducerWaits) {
   // Destroyed with both buffers full and a producer blocked on a free one: must not hang.
   const Dataset d = dataset();
+  const DatasetSource source(d, augment());
   LoaderOptions o;
   o.end_epoch = 100;
-  Loader loader(d, EpochSampler(60, 12, 0, true), o);
+  Loader loader = source_loader(source, nullptr, EpochSampler(60, 12, 0, true), o);
   ASSERT_NE(loader.next(), nullptr);
 }
 
-TEST(Loader, DeeperQueueOverASourceYieldsTheSameBatches) {
-  // prefetch 3 (a ring of 4 buffers) filled from a DatasetSource over a pool of 3 threads:
-  // the same bytes as the double-buffered in-memory loader.
+TEST(Loader, DeeperQueueOverAPoolYieldsTheSameBatches) {
+  // prefetch 3 (a ring of 4 buffers) with each batch fanned out over a pool of 3 threads: the
+  // same bytes as the double-buffered loader filling batches in its own thread.
   const Dataset d = dataset();
+  const DatasetSource source(d, augment());
   const EpochSampler sampler(60, 12, 5, true);
   const LoaderOptions o = process_options();
   LoaderOptions deep = o;
   deep.prefetch = 3;
-  const DatasetSource source(d, o.augment);
   TaskPool pool(3);
-  Loader reference(d, sampler, o);
-  Loader loader(deep, sampler.iterations_per_epoch(), Shape{6, 3, 6, 6},
-                [&source, &pool, sampler = EpochSampler(sampler), deep](int64_t epoch, int64_t iter, BatchSlot& slot) mutable {
-                  fill_batch(source, &pool, Transform::train, sampler, deep, epoch, iter, slot);
-                });
+  Loader reference = source_loader(source, nullptr, sampler, o);
+  Loader loader = source_loader(source, &pool, sampler, deep);
   EXPECT_EQ(loader.size(), reference.size());
   for (int64_t i = 0; i < reference.size(); ++i) {
     const Batch *x = reference.next(), *y = loader.next();
@@ -134,19 +146,23 @@ TEST(Loader, DeeperQueueOverASourceYieldsTheSameBatches) {
     EXPECT_TRUE(std::equal(x->labels.begin(), x->labels.end(), y->labels.begin()));
   }
   EXPECT_EQ(loader.next(), nullptr);
-  deep.prefetch = 0;
-  EXPECT_THROW(Loader(deep, 5, Shape{6, 3, 6, 6}, [](int64_t, int64_t, BatchSlot&) {}), InvalidArgument);
 }
 
-TEST(Loader, RejectsMismatchedInputsUpFront) {
-  const Dataset d = dataset();
+TEST(Loader, RejectsBadPositionsAndShapesUpFront) {
+  const auto nothing = [](int64_t, int64_t, BatchSlot&) {};
   LoaderOptions o;
-  EXPECT_THROW(Loader(d, EpochSampler(50, 10, 0, true), o), InvalidArgument);  // sampler over 50, dataset 60
-  o.workers = 5;
-  EXPECT_THROW(Loader(d, EpochSampler(60, 12, 0, true), o), InvalidArgument);  // 5 does not divide 12
-  o.workers = 1;
   o.start_iter = 5;
-  EXPECT_THROW(Loader(d, EpochSampler(60, 12, 0, true), o), InvalidArgument);  // past the epoch
+  EXPECT_THROW(Loader(o, 5, Shape{6, 3, 6, 6}, nothing), InvalidArgument);  // past the epoch
+  o.start_iter = 0;
+  o.start_epoch = 2;
+  o.end_epoch = 1;
+  EXPECT_THROW(Loader(o, 5, Shape{6, 3, 6, 6}, nothing), InvalidArgument);  // ends before it starts
+  o.start_epoch = 0;
+  o.prefetch = 0;
+  EXPECT_THROW(Loader(o, 5, Shape{6, 3, 6, 6}, nothing), InvalidArgument);  // no ring
+  o.prefetch = 1;
+  EXPECT_THROW(Loader(o, 0, Shape{6, 3, 6, 6}, nothing), InvalidArgument);  // empty epochs
+  EXPECT_THROW(Loader(o, 5, Shape{6, 108}, nothing), InvalidArgument);       // not NCHW
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // waiting for the consumer) or held (the consumer is using it until its next call to next()).
 #include "bigbatch/data/loader.h"
 
-#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -27,46 +26,12 @@ void check_range(const LoaderOptions& o, int64_t iterations_per_epoch) {
 
 }  // namespace
 
-void fill_batch(const Dataset& dataset, EpochSampler& sampler, const LoaderOptions& o, int64_t epoch, int64_t iter,
-                BatchSlot& slot) {
-  sampler.workers_indices(epoch, iter, o.first_worker, o.worker_count, o.workers, slot.indices);
-  write_augmented(dataset, o.augment, epoch, slot.indices,
-                  std::span<float>(slot.images.data<float>(), static_cast<size_t>(slot.images.numel())), slot.labels);
-}
-
 void fill_batch(const ExampleSource& source, TaskPool* pool, Transform transform, EpochSampler& sampler,
                 const LoaderOptions& o, int64_t epoch, int64_t iter, BatchSlot& slot) {
   sampler.workers_indices(epoch, iter, o.first_worker, o.worker_count, o.workers, slot.indices);
   write_batch(source, pool, transform, epoch, slot.indices,
               std::span<float>(slot.images.data<float>(), static_cast<size_t>(slot.images.numel())), slot.labels);
 }
-
-Loader::Loader(const Dataset& dataset, const EpochSampler& sampler, const LoaderOptions& options)
-    : Loader(
-          options, sampler.iterations_per_epoch(),
-          [&] {
-            // Everything a batch can get wrong is checked here, in the caller's thread.
-            validate(dataset);
-            BIGBATCH_CHECK(sampler.dataset_size() == dataset.size(),
-                           "[data:loader] sampler over " << sampler.dataset_size() << " examples, dataset "
-                                                         << dataset.name << " has " << dataset.size());
-            BIGBATCH_CHECK(options.workers >= 1 && sampler.global_batch() % options.workers == 0,
-                           "[data:loader] " << options.workers << " workers do not divide the global batch "
-                                            << sampler.global_batch());
-            BIGBATCH_CHECK(options.first_worker >= 0 && options.worker_count >= 1 &&
-                               options.first_worker + options.worker_count <= options.workers,
-                           "[data:loader] workers [" << options.first_worker << ", "
-                                                     << options.first_worker + options.worker_count << ") outside [0, "
-                                                     << options.workers << ")");
-            BIGBATCH_CHECK(options.augment.pad >= 0 && options.augment.pad < std::min(dataset.height, dataset.width),
-                           "[data:loader] augmentation padding " << options.augment.pad << " outside [0, "
-                                                                 << std::min(dataset.height, dataset.width) << ")");
-            const int64_t batch = options.worker_count * (sampler.global_batch() / options.workers);
-            return Shape{batch, dataset.channels, dataset.height, dataset.width};
-          }(),
-          [&dataset, sampler = EpochSampler(sampler), options](int64_t epoch, int64_t iter, BatchSlot& slot) mutable {
-            fill_batch(dataset, sampler, options, epoch, iter, slot);
-          }) {}
 
 Loader::Loader(const LoaderOptions& options, int64_t iterations_per_epoch, const Shape& images_shape, BatchFiller fill)
     : iterations_per_epoch_(iterations_per_epoch),

@@ -14,8 +14,6 @@
 
 #include "bigbatch/core/shape.h"
 #include "bigbatch/core/tensor.h"
-#include "bigbatch/data/augment.h"
-#include "bigbatch/data/dataset.h"
 #include "bigbatch/data/example_source.h"
 #include "bigbatch/data/sampler.h"
 
@@ -28,7 +26,6 @@ struct LoaderOptions {
   // This process owns workers [first_worker, first_worker + worker_count) of k = workers; its
   // batch is their v·n examples in worker order (v = worker_count, n = kn/k).
   int64_t workers = 1, first_worker = 0, worker_count = 1;
-  AugmentOptions augment;
   // Batches made ahead of the one the consumer holds (the bounded queue): 1 is a double buffer.
   int64_t prefetch = 1;
 };
@@ -51,19 +48,14 @@ struct Batch {
 // Fills the slot with the batch of (epoch, iter) without resizing it; may throw.
 using BatchFiller = std::function<void(int64_t epoch, int64_t iter, BatchSlot& slot)>;
 
-// The batch a Loader yields at (epoch, iter), computed synchronously: the sampler's indices
-// for the process's workers, then write_augmented. The sampler caches the epoch's permutation.
-void fill_batch(const Dataset& dataset, EpochSampler& sampler, const LoaderOptions& options, int64_t epoch,
-                int64_t iter, BatchSlot& slot);
-// The same from any source: the sampler's indices, then write_batch over pool (may be null).
+// The batch of (epoch, iter), computed synchronously: the sampler's indices for the process's
+// workers, then write_batch over pool (may be null). The sampler caches the epoch's permutation.
 void fill_batch(const ExampleSource& source, TaskPool* pool, Transform transform, EpochSampler& sampler,
                 const LoaderOptions& options, int64_t epoch, int64_t iter, BatchSlot& slot);
 
 class Loader {
  public:
-  // Batches of dataset drawn by sampler (copied); dataset must outlive the loader.
-  Loader(const Dataset& dataset, const EpochSampler& sampler, const LoaderOptions& options);
-  // Any producer: batches of images_shape [B, C, H, W] made by fill, for the iterations of
+  // Batches of images_shape [B, C, H, W] made by fill, for the iterations of
   // options (with iterations_per_epoch per epoch); the other options are fill's business.
   Loader(const LoaderOptions& options, int64_t iterations_per_epoch, const Shape& images_shape, BatchFiller fill);
   // Stops the producer (waking it if it waits for a free buffer) and joins it.
