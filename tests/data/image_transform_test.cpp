@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "bigbatch/core/error.h"
 #include "data/jpeg_tree.h"
 
 namespace bigbatch::data {
@@ -183,6 +184,14 @@ TEST(Resample, SameSizeIsTheIdentityAndAConstantStaysConstant) {
   std::vector<uint8_t> small(3 * 9 * 11);
   resample_rgb(flat, {2.5, 27.0, 2, 28, 9, 0, 9}, {1.0, 33.5, 1, 34, 11, 0, 11}, small.data(), scratch);
   for (uint8_t v : small) ASSERT_EQ(v, 77);
+  // A window of a larger image that lacks rows the axis reads is refused, not read past.
+  RgbImage window{40, 20, std::vector<uint8_t>(40 * 20 * 3, 77), 10, 0};
+  EXPECT_THROW(resample_rgb(window, {2.5, 27.0, 2, 28, 9, 0, 9}, {1.0, 33.5, 1, 34, 11, 0, 11}, small.data(), scratch),
+               InvalidArgument);
+  window.height = 30;  // rows [10, 40) of 40: holds every row from 10 on, but the axis reads rows 2..9
+  window.rgb.resize(40 * 30 * 3, 77);
+  EXPECT_THROW(resample_rgb(window, {2.5, 27.0, 2, 28, 9, 0, 9}, {1.0, 33.5, 1, 34, 11, 0, 11}, small.data(), scratch),
+               InvalidArgument);
 }
 
 TEST(RenderImage, DecodingOnlyWhatThePlanReadsGivesTheWholeDecodesBytes) {

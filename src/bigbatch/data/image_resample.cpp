@@ -116,36 +116,37 @@ SourceSpan source_span(const ResampleAxis& axis, ResampleTaps& taps) {
 
 namespace {
 
-// The axis in the coordinates of a window that starts at `origin`, its clip range narrowed to
-// the window's `size` pixels. Shifting by a whole number keeps every tap's weight: compute_taps
-// works relative to the box's integer start, and the box edges (multiples of 1/8) shift exactly.
-// Narrowing the clip range changes no tap as long as the window holds the source span.
-ResampleAxis in_window(ResampleAxis a, int64_t origin, int64_t size) {
+// The axis in the coordinates of a window that starts at `origin`. Shifting by a whole number
+// keeps every tap's weight: compute_taps works relative to the box's integer start, and the box
+// edges (multiples of 1/8) shift exactly. The clip range shifts too, not narrowed to the window,
+// so that the taps are the whole image's and a window lacking some of them is caught below.
+ResampleAxis in_window(ResampleAxis a, int64_t origin) {
   const auto shift = static_cast<double>(origin);
   a.box_begin -= shift;
   a.box_end -= shift;
-  a.clip_begin = std::max<int64_t>(a.clip_begin - origin, 0);
-  a.clip_end = std::min(a.clip_end - origin, size);
+  a.clip_begin -= origin;
+  a.clip_end -= origin;
   return a;
+}
+
+// The window must hold every tap: one outside it would read past the buffer.
+void check_inside(const ResampleTaps& t, int64_t size, int64_t origin, const char* what) {
+  for (size_t o = 0; o < t.first.size(); ++o)
+    BIGBATCH_CHECK(t.first[o] >= 0 && t.first[o] + t.count[o] <= size,
+                   "[data:resample] the " << what << " read [" << origin + t.first[o] << ", "
+                                          << origin + t.first[o] + t.count[o] << ") are not inside the window ["
+                                          << origin << ", " << origin + size << ")");
 }
 
 }  // namespace
 
 void resample_rgb(const RgbImage& src, const ResampleAxis& y_whole, const ResampleAxis& x_whole, uint8_t* dst,
                   ResampleScratch& s) {
-  const ResampleAxis y = in_window(y_whole, src.top, src.height), x = in_window(x_whole, src.left, src.width);
+  const ResampleAxis y = in_window(y_whole, src.top), x = in_window(x_whole, src.left);
   compute_taps(x, s.x_taps, src.width);
   compute_taps(y, s.y_taps);
-  // The window must hold every tap (one outside it would read past the buffer).
-  for (const ResampleTaps* t : {&s.x_taps, &s.y_taps}) {
-    const int64_t size = t == &s.x_taps ? src.width : src.height;
-    for (size_t o = 0; o < t->first.size(); ++o)
-      BIGBATCH_CHECK(t->first[o] >= 0 && t->first[o] + t->count[o] <= size,
-                     "[data:resample] the " << (t == &s.x_taps ? "columns" : "rows") << " read ["
-                                            << t->first[o] << ", " << t->first[o] + t->count[o]
-                                            << ") are not inside a window of " << size << " (at "
-                                            << (t == &s.x_taps ? src.left : src.top) << ")");
-  }
+  check_inside(s.x_taps, src.width, src.left, "columns");
+  check_inside(s.y_taps, src.height, src.top, "rows");
   const int64_t out_w = x.out_count, out_h = y.out_count;
   // Rows [row_begin, row_end) of the source feed the vertical pass.
   int64_t row_begin = src.height, row_end = 0;
