@@ -103,9 +103,13 @@ TEST(JpegCodec, RegionDecodeHasTheWholeDecodesBytes) {
         RgbImage whole;
         decoder.decode(jpeg, header, scale, whole, "[test]", "mem.jpg");
         const int64_t h = whole.height, w = whole.width;
-        const std::vector<PixelRegion> regions = {
-            {0, 0, h, w}, {0, 0, h / 2, w / 3}, {h / 3, w / 2, h, w}, {1, 1, h - 1, w - 1}, {h / 4, std::min<int64_t>(16, w / 2), h / 2, w / 2 + 1},
-            {h - 1, w - 1, h, w}, {7 % h, 17 % w, 7 % h + 1, 17 % w + 1}};
+        const std::vector<PixelRegion> regions = {{0, 0, h, w},
+                                                  {0, 0, h / 2, w / 3},
+                                                  {h / 3, w / 2, h, w},
+                                                  {1, 1, h - 1, w - 1},
+                                                  {h / 4, std::min<int64_t>(16, w / 2), h / 2, w / 2 + 1},
+                                                  {h - 1, w - 1, h, w},
+                                                  {7 % h, 17 % w, 7 % h + 1, 17 % w + 1}};
         for (const PixelRegion& r : regions) {
           RgbImage window;
           decoder.decode_region(jpeg, header, scale, r, window, "[test]", "mem.jpg");
@@ -130,8 +134,9 @@ TEST(JpegCodec, RegionOutsideTheImageIsAnError) {
   JpegDecoder decoder;
   const JpegHeader header = decoder.read_header(jpeg, "[test]", "a.jpg");
   RgbImage out;
-  const std::string m = invalid_argument_message(
-      [&] { decoder.decode_region(jpeg, header, {1, 2}, {0, 0, 16, 21}, out, "[test]", "a.jpg"); });
+  const std::string m = invalid_argument_message([&] {
+    decoder.decode_region(jpeg, header, {1, 2}, {0, 0, 16, 21}, out, "[test]", "a.jpg");
+  });
   EXPECT_NE(m.find("a.jpg: rows [0, 16) columns [0, 21) are not inside the 20x15 image"), std::string::npos) << m;
 }
 

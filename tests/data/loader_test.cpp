@@ -35,10 +35,11 @@ LoaderOptions process_options() {
 Loader source_loader(const ExampleSource& source, TaskPool* pool, const EpochSampler& sampler, const LoaderOptions& o) {
   const ExampleShape shape = source.example_shape();
   const int64_t batch = o.worker_count * (sampler.global_batch() / o.workers);
-  return Loader(o, sampler.iterations_per_epoch(), Shape{batch, shape.channels, shape.height, shape.width},
-                [&source, pool, sampler = EpochSampler(sampler), o](int64_t epoch, int64_t iter, BatchSlot& slot) mutable {
-                  fill_batch(source, pool, Transform::train, sampler, o, epoch, iter, slot);
-                });
+  return Loader(
+      o, sampler.iterations_per_epoch(), Shape{batch, shape.channels, shape.height, shape.width},
+      [&source, pool, sampler = EpochSampler(sampler), o](int64_t epoch, int64_t iter, BatchSlot& slot) mutable {
+        fill_batch(source, pool, Transform::train, sampler, o, epoch, iter, slot);
+      });
 }
 
 TEST(Loader, YieldsTheSamplersExamplesLikeTheSynchronousPath) {
@@ -162,7 +163,7 @@ TEST(Loader, RejectsBadPositionsAndShapesUpFront) {
   EXPECT_THROW(Loader(o, 5, Shape{6, 3, 6, 6}, nothing), InvalidArgument);  // no ring
   o.prefetch = 1;
   EXPECT_THROW(Loader(o, 0, Shape{6, 3, 6, 6}, nothing), InvalidArgument);  // empty epochs
-  EXPECT_THROW(Loader(o, 5, Shape{6, 108}, nothing), InvalidArgument);       // not NCHW
+  EXPECT_THROW(Loader(o, 5, Shape{6, 108}, nothing), InvalidArgument);      // not NCHW
 }
 
 }  // namespace

@@ -66,9 +66,9 @@ JpegScale choose_jpeg_scale(double height, double width, int64_t need_height, in
 // Decodes the part of the JPEG that `plan` reads (its axes' source spans, at plan.scale) and
 // resamples it into dst: planar 3 × plan.y.out_count × plan.x.out_count bytes, the same bytes
 // as a whole decode resampled. image and scratch are the caller's reusable buffers.
-void render_image(JpegDecoder& decoder, std::span<const uint8_t> jpeg, const JpegHeader& header,
-                  const ImagePlan& plan, RgbImage& image, ResampleScratch& scratch, uint8_t* dst,
-                  const std::string& where, const std::string& name);
+void render_image(JpegDecoder& decoder, std::span<const uint8_t> jpeg, const JpegHeader& header, const ImagePlan& plan,
+                  RgbImage& image, ResampleScratch& scratch, uint8_t* dst, const std::string& where,
+                  const std::string& name);
 
 // Planar uint8 3 × size × size (from resample_rgb) to normalised f32 CHW, mirrored if flip:
 // dst(c, y, x) = src(c, y, x') · 1/(255·std[c]) − mean[c]/std[c], x' = flip ? size−1−x : x.

@@ -4,15 +4,16 @@
 
 #include <algorithm>
 #include <csetjmp>
-#include <cstdio>  // jpeglib.h uses FILE and size_t without including their headers
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
 
+#include "bigbatch/core/error.h"
+
+// After <cstdio>: jpeglib.h uses FILE and size_t without including their headers.
 #include <jerror.h>
 #include <jpeglib.h>
-
-#include "bigbatch/core/error.h"
 
 namespace bigbatch::data {
 

@@ -79,7 +79,7 @@ const std::vector<JpegScale>& jpeg_fast_scales();
 enum class ChromaSubsampling { s420, s422, s440, s444 };
 
 // Encodes RGB at `quality` (1..100), baseline or progressive (for tests and benchmarks).
-std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality,
-                                 ChromaSubsampling chroma = ChromaSubsampling::s420, bool progressive = false);
+std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality, ChromaSubsampling chroma = ChromaSubsampling::s420,
+                                 bool progressive = false);
 
 }  // namespace bigbatch::data

@@ -1,6 +1,7 @@
 // Per example: read the bytes, read the header, plan the crop (its draws seeded by
-// (seed, epoch, index)), decode the part it reads at the planned DCT scale, resample, normalise. Each decoding
-// thread keeps its own libjpeg decompressor and buffers, so the steady state allocates little.
+// (seed, epoch, index)), decode the part it reads at the planned DCT scale, resample,
+// normalise. Each decoding thread keeps its own libjpeg decompressor and buffers, so the steady
+// state allocates little.
 #include "bigbatch/data/jpeg_source.h"
 
 #include <cstdio>
