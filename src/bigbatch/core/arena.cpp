@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "bigbatch/core/error.h"
+
 namespace bigbatch {
 
 const char* role_name(TensorRole role) {
@@ -15,6 +17,23 @@ const char* role_name(TensorRole role) {
     case TensorRole::bn_running_var: return "bn_running_var";
   }
   return "?";
+}
+
+bool is_bn_or_bias_parameter(TensorRole role, const char* who) {
+  switch (role) {
+    case TensorRole::conv_weight:
+    case TensorRole::fc_weight:
+      return false;
+    case TensorRole::bias:
+    case TensorRole::bn_gamma:
+    case TensorRole::bn_beta:
+      return true;
+    case TensorRole::bn_running_mean:
+    case TensorRole::bn_running_var:
+      break;
+  }
+  BIGBATCH_THROW(InvalidArgument, who << " a parameter arena holds a tensor of role '" << role_name(role)
+                                      << "', which is a buffer, not a parameter");
 }
 
 int ArenaLayout::add(std::string name, Shape shape, TensorRole role) {

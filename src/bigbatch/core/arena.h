@@ -16,6 +16,11 @@ enum class TensorRole { conv_weight, fc_weight, bias, bn_gamma, bn_beta, bn_runn
 
 const char* role_name(TensorRole role);
 
+// Whether a parameter is a BN γ/β or a bias: the tensors that weight decay and LARS leave alone
+// by default (RECIPE §3, §9). A BN running statistic is a buffer, not a parameter: an
+// InvalidArgument that starts with `who`.
+bool is_bn_or_bias_parameter(TensorRole role, const char* who);
+
 struct ArenaEntry {
   std::string name;  // torchvision state-dict name, e.g. "layer1.0.conv1.weight"
   Shape shape;
@@ -33,7 +38,7 @@ class ArenaLayout {
   const std::vector<ArenaEntry>& entries() const { return entries_; }
   int size() const { return static_cast<int>(entries_.size()); }
   const ArenaEntry& entry(int i) const { return entries_[static_cast<size_t>(i)]; }
-  int find(const std::string& name) const;  // -1 when absent
+  int find(const std::string& name) const;        // -1 when absent
   int64_t total_elems() const { return total_; }  // including alignment padding
   int64_t count() const;                          // sum of numel, no padding
 

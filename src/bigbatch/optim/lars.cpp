@@ -9,20 +9,7 @@
 namespace bigbatch::optim {
 
 bool applies_lars(TensorRole role, bool on_bn_and_bias) {
-  switch (role) {
-    case TensorRole::conv_weight:
-    case TensorRole::fc_weight:
-      return true;
-    case TensorRole::bias:
-    case TensorRole::bn_gamma:
-    case TensorRole::bn_beta:
-      return on_bn_and_bias;
-    case TensorRole::bn_running_mean:
-    case TensorRole::bn_running_var:
-      break;
-  }
-  BIGBATCH_THROW(InvalidArgument, "[lars] a parameter arena holds a tensor of role '"
-                                       << role_name(role) << "', which is a buffer, not a parameter");
+  return !is_bn_or_bias_parameter(role, "[lars]") || on_bn_and_bias;
 }
 
 double lars_local_lr(double eta, double w_norm, double g_norm, double weight_decay) {
@@ -34,8 +21,8 @@ TensorNorms::TensorNorms(std::shared_ptr<const ArenaLayout> layout, const std::v
     : layout_(std::move(layout)) {
   BIGBATCH_CHECK(layout_ != nullptr, "[lars] expected a parameter layout, got null");
   for (int i : tensors) {
-    BIGBATCH_CHECK(i >= 0 && i < layout_->size(), "[lars] tensor index " << i << " is outside the layout's "
-                                                                          << layout_->size() << " tensors");
+    BIGBATCH_CHECK(i >= 0 && i < layout_->size(),
+                   "[lars] tensor index " << i << " is outside the layout's " << layout_->size() << " tensors");
     const ArenaEntry& e = layout_->entry(i);
     const int64_t end = e.offset + e.shape.numel();
     for (int64_t b = e.offset; b < end; b += kChunkElems) chunks_.push_back({i, b, std::min(end, b + kChunkElems)});

@@ -25,21 +25,8 @@ OptimizerKind parse_optimizer_kind(const std::string& name) {
 }
 
 bool applies_weight_decay(TensorRole role, const SgdOptions& options) {
-  switch (role) {
-    case TensorRole::conv_weight:
-    case TensorRole::fc_weight:
-      return true;
-    // As in the paper, BN γ/β and biases are not decayed by default (RECIPE §3).
-    case TensorRole::bias:
-    case TensorRole::bn_gamma:
-    case TensorRole::bn_beta:
-      return options.decay_bn_and_bias;
-    case TensorRole::bn_running_mean:
-    case TensorRole::bn_running_var:
-      break;
-  }
-  BIGBATCH_THROW(InvalidArgument, "[sgd] a parameter arena holds a tensor of role '"
-                                      << role_name(role) << "', which is a buffer, not a parameter");
+  // As in the paper, BN γ/β and biases are not decayed by default (RECIPE §3).
+  return !is_bn_or_bias_parameter(role, "[sgd]") || options.decay_bn_and_bias;
 }
 
 Sgd::Sgd(std::shared_ptr<const ArenaLayout> layout, const SgdOptions& options)
