@@ -259,11 +259,13 @@ class LrPolicy:
         ratio = float(c["global_batch"]) / float(c["ref_batch"])
         self.eta0 = c["lr"]
         self.eta = {"linear": c["lr"] * ratio, "sqrt": c["lr"] * math.sqrt(ratio), "none": c["lr"]}[c["scaling"]]
-        warms_up = c["warmup"] != "none" and c["warmup_epochs"] > 0
-        self.warmup_epochs = c["warmup_epochs"] if warms_up else 0
-        if self.warmup_epochs >= c["epochs"]:
-            raise ValueError(f"[lr] expected warmup epochs < epochs, got {self.warmup_epochs} warmup of "
+        asked = c["warmup"] != "none" and c["warmup_epochs"] > 0
+        if asked and c["warmup_epochs"] >= c["epochs"]:
+            raise ValueError(f"[lr] expected warmup epochs < epochs, got {c['warmup_epochs']} warmup of "
                              f"{c['epochs']} epochs")
+        # Warmup starts at min(eta0, eta): at or below the reference batch there is none.
+        self.warmup_skipped = asked and not self.eta > self.eta0
+        self.warmup_epochs = c["warmup_epochs"] if asked and not self.warmup_skipped else 0
         self.warmup_iters = self.warmup_epochs * iters_per_epoch
         self.total_iters = c["epochs"] * iters_per_epoch
         if c["decay"] == "step":
@@ -310,7 +312,9 @@ class LrPolicy:
             s += f" x sqrt({c['global_batch']}/{c['ref_batch']})"
         s += f" ({c['scaling']}) = {self.eta:.8g}; "
         if self.warmup_iters > 0:
-            s += f"{c['warmup']} warmup {c['warmup_epochs']} epochs ({self.warmup_iters} iters); "
+            s += f"{c['warmup']} warmup from {c['lr']:.8g} over {c['warmup_epochs']} epochs ({self.warmup_iters} iters); "
+        elif self.warmup_skipped:
+            s += f"no warmup ({c['warmup']} asked, but eta <= eta0 at kn <= B0); "
         else:
             s += "no warmup; "
         if c["decay"] == "step":

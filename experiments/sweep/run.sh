@@ -1,33 +1,39 @@
 #!/usr/bin/env bash
-# The paper's ablations at small scale: every cell of experiments/sweep/cells.txt for every
-# seed, each a plain `bigbatch train` of experiments/sweep/base.toml plus the cell's flags, then
-# the tables and figures (experiments/sweep/report.py).
+# The paper's ablations at small scale: every cell of a sweep's cells.txt for every seed, each a
+# plain `bigbatch train` of the sweep's base.toml plus the cell's flags, then the sweep's tables
+# and figures (its report.py).
 #
-# usage: experiments/sweep/run.sh [-j JOBS] [--threads T] [--seeds "0 1"] [--groups abcde]
-#                                 [--out DIR] [--report-only] [-- FLAG...]
+# usage: experiments/sweep/run.sh [--sweep DIR] [-j JOBS] [--threads T] [--seeds "0 1"]
+#                                 [--groups abcde] [--out DIR] [--report-only] [-- FLAG...]
+#   --sweep DIR    the sweep's files: DIR/base.toml, DIR/cells.txt, DIR/report.py (default
+#                  experiments/sweep, the 10-epoch study; experiments/sweep2 is the 30-epoch one)
 #   -j JOBS        runs at the same time (default 2); each gets --threads T (default 1), so
 #                  JOBS x T should be the core count
-#   --seeds LIST   seeds of every cell (default "0 1")
-#   --groups G     only the cells of these groups (default abcde; see cells.txt)
-#   --out DIR      where the runs go (default runs/sweep): DIR/s<seed>/<cell>/
+#   --seeds LIST   seeds of every cell (default "0 1"); a cell whose flags start with seeds=N
+#                  runs only the first N of them
+#   --groups G     only the cells of these groups (default: all; see cells.txt)
+#   --out DIR      where the runs go (default runs/<sweep name>): DIR/s<seed>/<cell>/
 #   --report-only  skip training, redo the tables and figures from what is in DIR
 #   FLAG...        after --: overrides given to every run (e.g. --epochs 30 --model resnet20
 #                  on a bigger machine; a different DIR keeps the two apart)
 # environment: BIGBATCH=PATH (default build/bigbatch).
 #
-# A run whose metrics.jsonl already holds its last epoch is skipped, so an interrupted sweep is
-# continued by running the same command again (an unfinished run starts over). Each run's log
-# is DIR/s<seed>/<cell>.log. Exits non-zero if any run failed, after running all the others.
+# A run whose metrics.jsonl already holds its last epoch is skipped; an unfinished run that has
+# a checkpoint continues from it (`bigbatch train --resume`, bitwise the same as uninterrupted),
+# one without starts over. So an interrupted sweep is continued by running the same command
+# again. Each run's log is DIR/s<seed>/<cell>.log. Exits non-zero if any run failed, after
+# running all the others.
 set -euo pipefail
 
-usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
-jobs=2 threads=1 seeds="0 1" groups=abcde out="$root/runs/sweep" report_only=0
+jobs=2 threads=1 seeds="0 1" groups="" out="" report_only=0 sweep="$here"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
+    --sweep) sweep="$(cd "$2" && pwd)"; shift 2 ;;
     -j) jobs="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --seeds) seeds="$2"; shift 2 ;;
@@ -41,7 +47,11 @@ done
 overrides=("$@")
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: error: -j expects a count >= 1, got '$jobs'" >&2; exit 2; }
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: error: --threads expects a count >= 1, got '$threads'" >&2; exit 2; }
-[[ "$groups" =~ ^[a-e]+$ ]] || { echo "run.sh: error: --groups expects letters a-e, got '$groups'" >&2; exit 2; }
+[[ -z "$groups" || "$groups" =~ ^[a-z]+$ ]] || { echo "run.sh: error: --groups expects letters, got '$groups'" >&2; exit 2; }
+for f in base.toml cells.txt report.py; do
+  [[ -f "$sweep/$f" ]] || { echo "run.sh: error: no $sweep/$f (see --sweep)" >&2; exit 2; }
+done
+[[ -n "$out" ]] || out="$root/runs/$(basename "$sweep")"
 for s in $seeds; do
   [[ "$s" =~ ^[0-9]+$ ]] || { echo "run.sh: error: seeds must be integers, got '$s'" >&2; exit 2; }
 done
@@ -53,12 +63,18 @@ mkdir -p "$out"
 # The runs to make, one line each: SEED CELL FLAGS...
 plan="$out/plan.txt"
 : >"$plan"
+rank=0
 for seed in $seeds; do
+  rank=$((rank + 1))
   while read -r group cell flags; do
     [[ -z "$group" || "$group" == \#* ]] && continue
-    [[ "$groups" == *"$group"* ]] || continue
+    [[ -z "$groups" || "$groups" == *"$group"* ]] || continue
+    if [[ "$flags" =~ ^seeds=([0-9]+)\ (.*)$ ]]; then
+      (( rank <= BASH_REMATCH[1] )) || continue
+      flags="${BASH_REMATCH[2]}"
+    fi
     echo "$seed $cell $flags" >>"$plan"
-  done <"$here/cells.txt"
+  done <"$sweep/cells.txt"
 done
 
 # finished DIR: whether DIR's run reached its last epoch (the epochs of its resolved config.toml).
@@ -78,11 +94,18 @@ train_one() {
     echo "[sweep] s$seed/$cell: done already" >&2
     return 0
   fi
-  rm -rf "$dir"
   mkdir -p "$out/s$seed"
-  local t0=$SECONDS
-  if "$bigbatch" train --config "$here/base.toml" "$@" --seed "$seed" --threads "$threads" "${overrides[@]}" \
-      --out "$dir" >"$out/s$seed/$cell.log" 2>&1; then
+  local t0=$SECONDS cmd
+  if [[ -f "$dir/config.toml" && -f "$dir/checkpoints/last.safetensors" ]]; then
+    echo "[sweep] s$seed/$cell: continuing from its checkpoint" >&2
+    cmd=("$bigbatch" train --resume "$dir" --threads "$threads")
+  else
+    rm -rf "$dir"
+    : >"$out/s$seed/$cell.log"
+    cmd=("$bigbatch" train --config "$sweep/base.toml" "$@" --seed "$seed" --threads "$threads" "${overrides[@]}"
+         --out "$dir")
+  fi
+  if "${cmd[@]}" >>"$out/s$seed/$cell.log" 2>&1; then
     echo "[sweep] s$seed/$cell: $(grep -m1 '^test error' "$out/s$seed/$cell.log") ($((SECONDS - t0)) s)" >&2
   else
     echo "[sweep] s$seed/$cell: FAILED, see $out/s$seed/$cell.log: $(tail -n 1 "$out/s$seed/$cell.log")" >&2
@@ -110,5 +133,5 @@ if [[ "$report_only" -eq 0 ]]; then
   done
 fi
 
-BIGBATCH="$bigbatch" "$python" "$here/report.py" --runs "$out" --cells "$here/cells.txt" --seeds "$seeds"
+BIGBATCH="$bigbatch" "$python" "$sweep/report.py" --runs "$out" --cells "$sweep/cells.txt" --seeds "$seeds"
 exit "$failed"

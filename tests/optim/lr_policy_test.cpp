@@ -28,11 +28,11 @@ LrPolicyConfig imagenet(int64_t global_batch, int64_t iters_per_epoch) {
   return c;
 }
 
-// kn = B₀: η = η₀ = 0.1, so gradual warmup is flat. ceil(1281167/256) = 5005 iterations per epoch.
-TEST(LrPolicy, Batch256StepIsFlatThroughWarmup) {
+// kn = B₀: η = η₀ = 0.1, so there is no warmup. ceil(1281167/256) = 5005 iterations per epoch.
+TEST(LrPolicy, Batch256StepHasNoWarmup) {
   LrPolicy p(imagenet(256, 5005));
   EXPECT_DOUBLE_EQ(p.scaled_lr(), 0.1);
-  EXPECT_EQ(p.warmup_iters(), 25025);
+  EXPECT_EQ(p.warmup_iters(), 0);
   EXPECT_EQ(p.total_iters(), 450450);
   expect_lr(p, 0, 0.1);
   expect_lr(p, 25024, 0.1);
@@ -109,14 +109,31 @@ TEST(LrPolicy, GradualWarmupIncrementIsConstant) {
   for (int64_t t = 0; t < 785; ++t) EXPECT_NEAR(p.lr_at(t + 1) - p.lr_at(t), step, 1e-12) << t;
 }
 
-// kn < B₀ under linear scaling: η = 0.05 < η₀, and gradual warmup goes down to it.
-TEST(LrPolicy, SmallBatchWarmupGoesDown) {
+// kn < B₀ under linear scaling: η = 0.05 < η₀. Warmup starts at min(η₀, η) = η (RECIPE §2), so
+// there is none: the main schedule runs from iteration 0, at η, never above it.
+TEST(LrPolicy, NoWarmupAtOrBelowTheReferenceBatch) {
   LrPolicy p(imagenet(128, 10));
   EXPECT_DOUBLE_EQ(p.scaled_lr(), 0.05);
-  expect_lr(p, 0, 0.1);
-  expect_lr(p, 25, 0.075);
-  expect_lr(p, 49, 0.051);  // 0.1 − 0.05·49/50
-  expect_lr(p, 50, 0.05);
+  EXPECT_EQ(p.warmup_iters(), 0);
+  EXPECT_TRUE(p.warmup_skipped());
+  for (int64_t t : {0, 25, 49, 50, 299}) expect_lr(p, t, 0.05);
+  expect_lr(p, 300, 0.005);
+  LrPolicyConfig c = imagenet(128, 10);
+  c.warmup = LrWarmup::constant;
+  LrPolicy constant(c);
+  EXPECT_EQ(constant.warmup_iters(), 0);
+  expect_lr(constant, 0, 0.05);
+  // At kn = B₀, η = η₀: nothing to warm up to, and cosine spans every iteration.
+  c = imagenet(256, 10);
+  c.schedule = LrSchedule::cosine;
+  LrPolicy at_b0(c);
+  EXPECT_EQ(at_b0.warmup_iters(), 0);
+  expect_lr(at_b0, 0, 0.1);
+  expect_lr(at_b0, 450, 0.05);  // half of 900 iterations: (1 + cos(π/2))/2 = 1/2
+  EXPECT_NE(at_b0.describe().find("no warmup (gradual asked, but eta <= eta0 at kn <= B0)"), std::string::npos);
+  // Above B₀ warmup is as before.
+  EXPECT_FALSE(LrPolicy(imagenet(512, 10)).warmup_skipped());
+  EXPECT_EQ(LrPolicy(imagenet(512, 10)).warmup_iters(), 50);
 }
 
 TEST(LrPolicy, SqrtScaling) {
@@ -350,7 +367,7 @@ TEST(LrPolicy, InvalidConfigsThrow) {
 TEST(LrPolicy, DescribeIsOneLine) {
   std::string line = LrPolicy(imagenet(8192, 157)).describe();
   EXPECT_EQ(line,
-            "lr: 0.1 x 8192/256 (linear) = 3.2; gradual warmup 5 epochs (785 iters); step x0.1 at epochs "
+            "lr: 0.1 x 8192/256 (linear) = 3.2; gradual warmup from 0.1 over 5 epochs (785 iters); step x0.1 at epochs "
             "30,60,80; 90 epochs x 157 iters = 14130 iters");
   LrPolicyConfig c = imagenet(1024, 100);
   c.warmup = LrWarmup::none;

@@ -117,16 +117,18 @@ LrPolicy::LrPolicy(const LrPolicyConfig& config) : config_(config) {
                  "[lr] expected epochs x iterations per epoch to fit in int64, got " << c.epochs << " x "
                                                                                       << c.iters_per_epoch);
 
+  scaled_lr_ = scale_lr(c);
   // Warmup is counted in iterations (RECIPE §2), so it ends exactly on an epoch boundary
-  // whatever kn and however the sampler rounds iterations per epoch.
-  bool warms_up = c.warmup != LrWarmup::none && c.warmup_epochs > 0;
-  int64_t warmup_epochs = warms_up ? c.warmup_epochs : 0;
-  BIGBATCH_CHECK(warmup_epochs < c.epochs, "[lr] expected warmup epochs < epochs, got " << warmup_epochs
-                                                                                        << " warmup of " << c.epochs
-                                                                                        << " epochs");
+  // whatever kn and however the sampler rounds iterations per epoch. It starts at min(η₀, η):
+  // at or below the reference batch (η <= η₀) there is nothing to warm up to, so there is none.
+  const bool asked = c.warmup != LrWarmup::none && c.warmup_epochs > 0;
+  BIGBATCH_CHECK(!asked || c.warmup_epochs < c.epochs, "[lr] expected warmup epochs < epochs, got "
+                                                           << c.warmup_epochs << " warmup of " << c.epochs
+                                                           << " epochs");
+  warmup_skipped_ = asked && !(scaled_lr_ > c.base_lr);
+  const int64_t warmup_epochs = asked && !warmup_skipped_ ? c.warmup_epochs : 0;
   warmup_iters_ = warmup_epochs * c.iters_per_epoch;
   total_iters_ = c.epochs * c.iters_per_epoch;
-  scaled_lr_ = scale_lr(c);
 
   switch (c.schedule) {
     case LrSchedule::step: {
@@ -204,7 +206,10 @@ std::string LrPolicy::describe() const {
   }
   out << " (" << lr_scaling_name(c.scaling) << ") = " << scaled_lr_ << "; ";
   if (warmup_iters_ > 0) {
-    out << lr_warmup_name(c.warmup) << " warmup " << c.warmup_epochs << " epochs (" << warmup_iters_ << " iters); ";
+    out << lr_warmup_name(c.warmup) << " warmup from " << c.base_lr << " over " << c.warmup_epochs << " epochs ("
+        << warmup_iters_ << " iters); ";
+  } else if (warmup_skipped_) {
+    out << "no warmup (" << lr_warmup_name(c.warmup) << " asked, but eta <= eta0 at kn <= B0); ";
   } else {
     out << "no warmup; ";
   }

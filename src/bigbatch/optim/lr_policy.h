@@ -56,8 +56,9 @@ struct LrPolicyConfig {
 //     gradual:  lr(t) = η₀ + (η − η₀) · t / T_w   (lr(0) = η₀; η is reached at t = T_w, the first
 //                                                   post-warmup iteration)
 //     constant: lr(t) = η₀                          (jumps to η at t = T_w)
-//   When η < η₀ (kn < B₀ under linear or sqrt scaling) gradual warmup goes down from η₀ to η, and
-//   when η = η₀ it is flat: η is the target either way.
+//   Warmup starts at min(η₀, η): when η <= η₀ (kn <= B₀ under linear or sqrt scaling, or no
+//   scaling) there is no warmup at all (T_w = 0), whatever `warmup` says — a warmup "from η₀"
+//   would run the first epochs above the scaled rate (RECIPE §2).
 //   main schedule, t >= T_w, with s = min(t, T) − T_w and P = T − T_w > 0:
 //     step:   lr(t) = η · f^d, d = #{ e in decay_epochs : t >= e · I }  (f = decay_factor)
 //     cosine: lr(t) = η_end + (η − η_end) · (1 + cos(π · s / P)) / 2
@@ -74,6 +75,8 @@ class LrPolicy {
 
   double scaled_lr() const { return scaled_lr_; }            // η
   int64_t warmup_iters() const { return warmup_iters_; }     // T_w
+  // True when a warmup was configured but dropped because η <= η₀.
+  bool warmup_skipped() const { return warmup_skipped_; }
   int64_t total_iters() const { return total_iters_; }       // T
   const LrPolicyConfig& config() const { return config_; }
   // One line for logs, e.g. "lr: 0.1 x 8192/256 (linear) = 3.2; gradual warmup 5 epochs
@@ -85,6 +88,7 @@ class LrPolicy {
   double scaled_lr_ = 0.0;
   int64_t warmup_iters_ = 0;
   int64_t total_iters_ = 0;
+  bool warmup_skipped_ = false;
 };
 
 }  // namespace bigbatch::optim

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Does a change leave the CPU arithmetic alone? Records three short training runs with one
+# binary and checks that another binary writes byte-identical checkpoints and the same losses:
+#   resnet20 on Fashion-MNIST, kn 96 = 3 workers x 32, 30 iterations, direct convolution, 1 thread,
+#   1. whole steps, 2. --micro-batch 32 (accumulated), 3. mpirun -np 3 (one worker per rank).
+#
+#   bench/arithmetic_check.sh record  DIR [BIGBATCH]   # e.g. with the binary before a refactor
+#   bench/arithmetic_check.sh compare DIR [BIGBATCH]   # the new binary against DIR
+#
+# Exit 0 when every checkpoint and every logged loss is identical, 1 when one differs.
+set -euo pipefail
+
+usage() { sed -n 2,10p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $# -ge 2 ]] || usage
+mode=$1 dir=$2
+bin=${3:-${BIGBATCH:-build/bigbatch}}
+[[ $mode == record || $mode == compare ]] || usage
+[[ -x $bin ]] || { echo "arithmetic_check: no binary at $bin (build first, or pass its path)" >&2; exit 2; }
+
+common=(train --model resnet20 --dataset fashion-mnist --global-batch 96 --per-worker-batch 32
+        --max-iters 30 --epochs 90 --threads 1 --log-every 1 --progress off --checkpoint-every 1000)
+export BIGBATCH_CONV_ALGORITHM=direct
+mpirun_flags=(--oversubscribe)
+[[ $(id -u) == 0 ]] && mpirun_flags+=(--allow-run-as-root)
+
+run_all() {  # $1 = where the three run directories go
+  local out=$1
+  rm -rf "$out" && mkdir -p "$out"
+  echo "arithmetic_check: $bin -> $out (whole, micro-batch 32, mpirun -np 3)"
+  "$bin" "${common[@]}" --out "$out/whole" >"$out/whole.log" 2>&1
+  "$bin" "${common[@]}" --micro-batch 32 --out "$out/micro" >"$out/micro.log" 2>&1
+  mpirun "${mpirun_flags[@]}" -np 3 "$bin" "${common[@]}" --out "$out/mpi" >"$out/mpi.log" 2>&1
+}
+
+losses() {  # the logged losses of one run, one per line (wall times and rates left out)
+  python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("kind") == "iter": print(r["iter"], repr(r["loss"]))
+    if r.get("kind") == "epoch": print("epoch", r["epoch"], repr(r["train_loss"]), repr(r["test_loss"]))
+' "$1"
+}
+
+if [[ $mode == record ]]; then
+  run_all "$dir"
+  for run in whole micro mpi; do losses "$dir/$run/metrics.jsonl" >"$dir/$run.losses"; done
+  echo "arithmetic_check: recorded in $dir"
+  exit 0
+fi
+
+[[ -d $dir/whole ]] || { echo "arithmetic_check: nothing recorded in $dir (run 'record' first)" >&2; exit 2; }
+new="$dir/new"
+run_all "$new"
+status=0
+for run in whole micro mpi; do
+  if cmp -s "$dir/$run/checkpoints/last.safetensors" "$new/$run/checkpoints/last.safetensors"; then
+    echo "  $run: checkpoint byte-identical"
+  else
+    echo "  $run: checkpoint DIFFERS"; status=1
+  fi
+  if diff -q "$dir/$run.losses" <(losses "$new/$run/metrics.jsonl") >/dev/null; then
+    echo "  $run: $(wc -l <"$dir/$run.losses") logged losses identical"
+  else
+    echo "  $run: losses DIFFER"; diff "$dir/$run.losses" <(losses "$new/$run/metrics.jsonl") | head -5; status=1
+  fi
+done
+exit $status

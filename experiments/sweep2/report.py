@@ -1,0 +1,234 @@
+#!/usr/bin/python3
+"""Tables of the second sweep (experiments/sweep/run.sh --sweep experiments/sweep2).
+
+usage: report.py --runs DIR --cells cells.txt [--seeds "0 1 2"] [--last 3] [--precise-bn FILE]
+
+Per run, the final error is the median test top-1 error of its last epochs (--last, default 3;
+the paper takes the median of its final 5 of 90 epochs); per cell, the mean +- standard
+deviation (n - 1) over the seeds that finished. Missing or unfinished runs are reported, never
+guessed. B* is the largest global batch whose mean error is within 0.3 points of the small-batch
+baseline (kn = 64). --precise-bn FILE adds the table of test errors re-evaluated with precise BN
+statistics (JSON lines of `bigbatch eval --precise-bn-batches`, each with a "run" key). Prints
+Markdown on stdout and writes it to DIR/report.md. Standard library only.
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+
+# RECIPE.md, "What the paper measured" (ResNet-50, ImageNet, top-1 validation error %).
+PAPER_BY_BATCH = {256: (23.60, 0.12), 1024: (23.53, 0.08), 2048: (23.49, 0.11), 4096: (23.56, 0.12),
+                  8192: (23.74, 0.09), 16384: (24.79, 0.27), 32768: (27.55, 0.28), 65536: (33.96, 0.80)}
+PAPER_8K_VARIANTS = {"kn512": "23.74±0.09", "kn512-warmup-none": "24.84±0.37",
+                     "kn512-warmup-constant": "25.88±0.56", "kn512-scaling-sqrt": "26.22",
+                     "kn512-scaling-none": "41.67", "kn512-zero-gamma-off": "24.11"}
+BASELINE = "kn64"
+FMNIST_TRAIN = 60000
+IMAGENET_TRAIN = 1281167
+TOLERANCE = 0.3  # points of error: the paper's "no loss of accuracy" band
+
+
+def read_cells(path):
+    cells = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            words = line.split()
+            if not words or words[0].startswith("#"):
+                continue
+            flags = [w for w in words[2:] if not w.startswith("seeds=")]
+            seeds = next((int(w[6:]) for w in words[2:3] if w.startswith("seeds=")), None)
+            batch = int(flags[flags.index("--global-batch") + 1])
+            cells.append({"group": words[0], "name": words[1], "flags": flags, "batch": batch,
+                          "seed_count": seeds})
+    return cells
+
+
+def read_run(run_dir, last):
+    """The run's final errors (%) and its last training loss, or None when it has not finished."""
+    metrics, config = os.path.join(run_dir, "metrics.jsonl"), os.path.join(run_dir, "config.toml")
+    if not (os.path.isfile(metrics) and os.path.isfile(config)):
+        return None
+    with open(config, encoding="utf-8") as f:
+        epochs = next((int(l.split("=")[1]) for l in f if l.startswith("epochs =")), None)
+    by_epoch, lr_policy = {}, ""
+    with open(metrics, encoding="utf-8") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line being written
+            if record.get("kind") == "epoch":
+                by_epoch[record["epoch"]] = record
+            elif record.get("kind") == "run":
+                lr_policy = record.get("lr_policy", "")
+    if epochs is None or epochs not in by_epoch:
+        return None
+    tail = [by_epoch[e] for e in sorted(by_epoch)[-last:]]
+
+    def median(key):
+        values = [r[key] for r in tail if r.get(key) is not None]
+        return 100 * statistics.median(values) if values else math.nan
+
+    return {"test": median("test_top1_err"), "train": median("train_top1_err"), "epochs": epochs,
+            "train_loss": by_epoch[epochs].get("train_loss"), "lr_policy": lr_policy}
+
+
+def summarise(cells, runs_dir, seeds, last):
+    for cell in cells:
+        wanted = seeds[:cell["seed_count"]] if cell["seed_count"] else seeds
+        results = [read_run(os.path.join(runs_dir, f"s{s}", cell["name"]), last) for s in wanted]
+        done = [r for r in results if r is not None]
+        cell["runs"] = done
+        cell["missing"] = [f"s{s}/{cell['name']}" for s, r in zip(wanted, results) if r is None]
+        tests = [r["test"] for r in done]
+        cell["mean"] = statistics.mean(tests) if tests else math.nan
+        cell["std"] = statistics.stdev(tests) if len(tests) > 1 else math.nan
+        cell["train"] = statistics.mean(r["train"] for r in done) if done else math.nan
+    return {c["name"]: c for c in cells}
+
+
+def fmt(cell):
+    if cell is None or not cell["runs"]:
+        return "not run"
+    text = f"{cell['mean']:.2f}" + (f" ± {cell['std']:.2f}" if not math.isnan(cell["std"]) else "")
+    return text + f" (n={len(cell['runs'])})"
+
+
+def delta(cell, base):
+    if cell is None or base is None or not cell["runs"] or not base["runs"]:
+        return ""
+    return f"{cell['mean'] - base['mean']:+.2f}"
+
+
+def batch_name(kn):
+    return f"{kn // 1024}k" if kn >= 1024 and kn % 1024 == 0 else str(kn)
+
+
+def steps_per_epoch(kn):
+    return FMNIST_TRAIN // kn
+
+
+def imagenet_equivalent(kn):
+    """The ImageNet batch whose step is as large a share of an epoch as kn's is here."""
+    return kn * IMAGENET_TRAIN / FMNIST_TRAIN
+
+
+def b_star(cells, base):
+    ok = [c["batch"] for c in cells if c["runs"] and base and base["runs"] and c["mean"] <= base["mean"] + TOLERANCE]
+    return max(ok) if ok else None
+
+
+def report(by_name, cells, seeds, last, precise):
+    base = by_name.get(BASELINE)
+    out = []
+    w = out.append
+    w(f"Final error = median test top-1 error of the last {last} epochs of each run; mean ± std over the seeds "
+      f"that finished (n); Δ = against the small-batch baseline kn = 64. Paper: ResNet-50 on ImageNet, 90 "
+      "epochs (RECIPE.md), for the ordering and the shape, not the values.\n")
+
+    w("### (a) Error vs global batch: linear scaling, gradual warmup (paper Table 3a, Fig. 3)\n")
+    w("| kn | η | steps/epoch | ImageNet kn with as many steps/epoch | train err % | test err % | Δ | "
+      "paper Δ at that ImageNet kn |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    group_a = [c for c in cells if c["group"] == "a"]
+    for c in group_a:
+        equivalent = imagenet_equivalent(c["batch"])
+        nearest = min(PAPER_BY_BATCH, key=lambda kn: abs(math.log2(kn / equivalent)))
+        paper = (f"{PAPER_BY_BATCH[nearest][0] - PAPER_BY_BATCH[256][0]:+.2f} (at {batch_name(nearest)})"
+                 if abs(math.log2(nearest / equivalent)) <= 0.5 else "—")
+        train = f"{c['train']:.2f}" if c["runs"] else "—"
+        w(f"| {batch_name(c['batch'])} | {0.1 * c['batch'] / 256:g} | {steps_per_epoch(c['batch'])} | "
+          f"{batch_name(round(equivalent))} | {train} | {fmt(c)} | {delta(c, base)} | {paper} |")
+    w("")
+
+    def variants(title, rows):
+        w(title + "\n")
+        w("| variant | train err % | test err % | Δ vs kn 64 | Δ vs kn 512 | paper at 8k |")
+        w("| --- | --- | --- | --- | --- | --- |")
+        ref = by_name.get("kn512")
+        for label, name in rows:
+            c = by_name.get(name)
+            train = f"{c['train']:.2f}" if c and c["runs"] else "—"
+            w(f"| {label} | {train} | {fmt(c)} | {delta(c, base)} | {delta(c, ref) if name != 'kn512' else ''} | "
+              f"{PAPER_8K_VARIANTS.get(name, '—')} |")
+        w("")
+
+    variants("### (b) Warmup at kn = 512 (paper Table 1, Fig. 2)",
+             [("gradual", "kn512"), ("none", "kn512-warmup-none"), ("constant", "kn512-warmup-constant")])
+    variants("### (c) Learning-rate scaling at kn = 512 (paper Table 2a)",
+             [("linear (η = 0.2)", "kn512"), ("sqrt (η = 0.141)", "kn512-scaling-sqrt"),
+              ("none (η = 0.1)", "kn512-scaling-none")])
+    variants("### (d) Zero-γ initialisation at kn = 512 (paper Table 2b)",
+             [("zero-γ on", "kn512"), ("zero-γ off", "kn512-zero-gamma-off")])
+
+    probes = [c for c in cells if c["group"] == "p"]
+    if probes:
+        w("### LARS probe: η_lars at kn = 4k, 10 epochs, seed 0 (chosen by final training loss)\n")
+        w("| η_lars | final train loss | train err % | test err % |")
+        w("| --- | --- | --- | --- |")
+        for c in probes:
+            r = c["runs"][0] if c["runs"] else None
+            eta = c["flags"][c["flags"].index("--lars-eta") + 1]
+            w(f"| {eta} | {r['train_loss']:.4f} | {r['train']:.2f} | {r['test']:.2f} |" if r else
+              f"| {eta} | not run | | |")
+        w("")
+
+    lars = [c for c in cells if c["group"] == "e"]
+    if lars:
+        w("### (e) LARS vs SGD (RECIPE §9)\n")
+        w("| kn | SGD train err % | SGD test err % | Δ | LARS train err % | LARS test err % | Δ |")
+        w("| --- | --- | --- | --- | --- | --- | --- |")
+        for c in lars:
+            sgd = next((s for s in group_a if s["batch"] == c["batch"]), None)
+            st = f"{sgd['train']:.2f}" if sgd and sgd["runs"] else "—"
+            lt = f"{c['train']:.2f}" if c["runs"] else "—"
+            w(f"| {batch_name(c['batch'])} | {st} | {fmt(sgd)} | {delta(sgd, base)} | {lt} | {fmt(c)} | "
+              f"{delta(c, base)} |")
+        w("")
+
+    if precise:
+        w("### Precise BN: final test error with the running statistics vs recomputed ones\n")
+        w("| run | running statistics test err % | precise BN test err % | batches |")
+        w("| --- | --- | --- | --- |")
+        for row in precise:
+            w(f"| {row['run']} | {100 * row['running_top1_err']:.2f} | {100 * row['top1_err']:.2f} | "
+              f"{row['precise_bn_batches']} |")
+        w("")
+
+    sgd_star = b_star(group_a, base)
+    lars_star = b_star([c for c in group_a if c["batch"] < min((l["batch"] for l in lars), default=0)] + lars, base)
+    w(f"**B\\*** (largest kn whose mean is within {TOLERANCE} points of the kn 64 baseline): "
+      f"SGD {batch_name(sgd_star) if sgd_star else 'n/a'}"
+      + (f"; LARS at 1k and above {batch_name(lars_star) if lars_star else 'n/a'}." if lars else "."))
+    missing = [m for c in cells for m in c["missing"]]
+    if missing:
+        w(f"\nNot finished ({len(missing)}): {', '.join(missing)}.")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", required=True)
+    parser.add_argument("--cells", required=True)
+    parser.add_argument("--seeds", default="0 1 2")
+    parser.add_argument("--last", type=int, default=3)
+    parser.add_argument("--precise-bn", default=None)
+    args = parser.parse_args()
+    seeds = args.seeds.split()
+    cells = read_cells(args.cells)
+    by_name = summarise(cells, args.runs, seeds, args.last)
+    precise = []
+    if args.precise_bn:
+        with open(args.precise_bn, encoding="utf-8") as f:
+            precise = [json.loads(l) for l in f if l.strip()]
+    text = report(by_name, cells, seeds, args.last, precise)
+    with open(os.path.join(args.runs, "report.md"), "w", encoding="utf-8") as f:
+        f.write(text)
+    sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()
