@@ -13,7 +13,7 @@ set -euo pipefail
 usage() { sed -n 2,10p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [[ $# -ge 2 ]] || usage
 mode=$1 dir=$2
-bin=${3:-${BIGBATCH:-build/bigbatch}}
+bin=$(realpath -m "${3:-${BIGBATCH:-build/bigbatch}}")
 [[ $mode == record || $mode == compare ]] || usage
 [[ -x $bin ]] || { echo "arithmetic_check: no binary at $bin (build first, or pass its path)" >&2; exit 2; }
 
@@ -27,9 +27,11 @@ run_all() {  # $1 = where the three run directories go
   local out=$1
   rm -rf "$out" && mkdir -p "$out"
   echo "arithmetic_check: $bin -> $out (whole, micro-batch 32, mpirun -np 3)"
-  "$bin" "${common[@]}" --out "$out/whole" >"$out/whole.log" 2>&1
-  "$bin" "${common[@]}" --micro-batch 32 --out "$out/micro" >"$out/micro.log" 2>&1
-  mpirun "${mpirun_flags[@]}" -np 3 "$bin" "${common[@]}" --out "$out/mpi" >"$out/mpi.log" 2>&1
+  # The same relative --out in both sets: the checkpoint records the resolved configuration.
+  (cd "$out" &&
+    "$bin" "${common[@]}" --out whole >whole.log 2>&1 &&
+    "$bin" "${common[@]}" --micro-batch 32 --out micro >micro.log 2>&1 &&
+    mpirun "${mpirun_flags[@]}" -np 3 "$bin" "${common[@]}" --out mpi >mpi.log 2>&1)
 }
 
 losses() {  # the logged losses of one run, one per line (wall times and rates left out)
@@ -42,27 +44,28 @@ for line in open(sys.argv[1]):
 ' "$1"
 }
 
+ref="$dir/ref"
 if [[ $mode == record ]]; then
-  run_all "$dir"
-  for run in whole micro mpi; do losses "$dir/$run/metrics.jsonl" >"$dir/$run.losses"; done
+  run_all "$ref"
+  for run in whole micro mpi; do losses "$ref/$run/metrics.jsonl" >"$ref/$run.losses"; done
   echo "arithmetic_check: recorded in $dir"
   exit 0
 fi
 
-[[ -d $dir/whole ]] || { echo "arithmetic_check: nothing recorded in $dir (run 'record' first)" >&2; exit 2; }
+[[ -d $ref/whole ]] || { echo "arithmetic_check: nothing recorded in $dir (run 'record' first)" >&2; exit 2; }
 new="$dir/new"
 run_all "$new"
 status=0
 for run in whole micro mpi; do
-  if cmp -s "$dir/$run/checkpoints/last.safetensors" "$new/$run/checkpoints/last.safetensors"; then
+  if cmp -s "$ref/$run/checkpoints/last.safetensors" "$new/$run/checkpoints/last.safetensors"; then
     echo "  $run: checkpoint byte-identical"
   else
     echo "  $run: checkpoint DIFFERS"; status=1
   fi
-  if diff -q "$dir/$run.losses" <(losses "$new/$run/metrics.jsonl") >/dev/null; then
-    echo "  $run: $(wc -l <"$dir/$run.losses") logged losses identical"
+  if diff -q "$ref/$run.losses" <(losses "$new/$run/metrics.jsonl") >/dev/null; then
+    echo "  $run: $(wc -l <"$ref/$run.losses") logged losses identical"
   else
-    echo "  $run: losses DIFFER"; diff "$dir/$run.losses" <(losses "$new/$run/metrics.jsonl") | head -5; status=1
+    echo "  $run: losses DIFFER"; diff "$ref/$run.losses" <(losses "$new/$run/metrics.jsonl") | head -5; status=1
   fi
 done
 exit $status
