@@ -237,7 +237,7 @@ int run_distributed(const Options& o, comm::Communicator& c) {
   Arena replay_grads;
   if (replay) replay_grads = Arena(g.parameter_layout());
   const Arena& grads = replay ? replay_grads : real->grads;
-  comm::GradientReducer reducer(g, grads, c, {.bucket_cap_bytes = o.bucket_mib << 20, .overlap = o.overlap});
+  comm::GradientReducer reducer(g.gradient_ranges(), grads, c, {.bucket_cap_bytes = o.bucket_mib << 20, .overlap = o.overlap});
   const int64_t bytes = grads.total_elems() * static_cast<int64_t>(sizeof(float));
   const bool root = c.rank() == 0;
 

@@ -24,7 +24,7 @@ std::vector<int> param_nodes_backward(const nn::Graph& g) {
 
 void expect_valid_plan(const nn::Graph& g, int64_t cap) {
   SCOPED_TRACE("cap " + std::to_string(cap));
-  const std::vector<Bucket> buckets = plan_buckets(g, cap);
+  const std::vector<Bucket> buckets = plan_buckets(g.gradient_ranges(), g.parameter_layout()->total_elems(), cap);
   const ArenaLayout& layout = *g.parameter_layout();
   ASSERT_FALSE(buckets.empty());
   // Exactly once: every element of [0, total) is counted by one bucket.
@@ -72,24 +72,48 @@ TEST(PlanBuckets, CoverEveryGradientOnceResnet20) {
   const int64_t total_bytes = g.parameter_layout()->total_elems() * 4;
   for (int64_t cap : {int64_t{1}, int64_t{4096}, int64_t{64} << 10, int64_t{256} << 10, int64_t{25} << 20})
     expect_valid_plan(g, cap);
-  EXPECT_EQ(plan_buckets(g, int64_t{25} << 20).size(), 1u);  // 1.1 MB of gradients
-  EXPECT_EQ(plan_buckets(g, total_bytes).size(), 1u);
-  EXPECT_EQ(plan_buckets(g, total_bytes - 1).size(), 2u);
-  EXPECT_EQ(plan_buckets(g, 1).size(), param_nodes_backward(g).size());  // one node each
+  EXPECT_EQ(plan_buckets(g.gradient_ranges(), g.parameter_layout()->total_elems(), int64_t{25} << 20).size(), 1u);  // 1.1 MB of gradients
+  EXPECT_EQ(plan_buckets(g.gradient_ranges(), g.parameter_layout()->total_elems(), total_bytes).size(), 1u);
+  EXPECT_EQ(plan_buckets(g.gradient_ranges(), g.parameter_layout()->total_elems(), total_bytes - 1).size(), 2u);
+  EXPECT_EQ(plan_buckets(g.gradient_ranges(), g.parameter_layout()->total_elems(), 1).size(), param_nodes_backward(g).size());  // one node each
 }
 
 TEST(PlanBuckets, CoverEveryGradientOnceResnet50) {
   const nn::Graph g = resnet50();
   for (int64_t cap : {int64_t{1}, int64_t{1} << 20, int64_t{25} << 20, int64_t{100} << 20}) expect_valid_plan(g, cap);
   // 25.6 M parameters, about 102 MB: DDP's cap gives a handful of buckets, the last smaller.
-  const std::vector<Bucket> b = plan_buckets(g, int64_t{25} << 20);
+  const std::vector<Bucket> b = plan_buckets(g.gradient_ranges(), g.parameter_layout()->total_elems(), int64_t{25} << 20);
   EXPECT_GE(b.size(), 4u);
   EXPECT_LE(b.size(), 6u);
   EXPECT_LE(b.back().elems() * 4, int64_t{25} << 20);
 }
 
-TEST(PlanBuckets, RejectsANonPositiveCap) {
-  EXPECT_THROW(plan_buckets(resnet20(), 0), InvalidArgument);
+TEST(PlanBuckets, CapZeroIsOneBucketPerNodeANegativeCapAnError) {
+  const nn::Graph g = resnet20();
+  EXPECT_EQ(plan_buckets(g.gradient_ranges(), g.parameter_layout()->total_elems(), 0).size(),
+            param_nodes_backward(g).size());
+  EXPECT_THROW(plan_buckets(g.gradient_ranges(), g.parameter_layout()->total_elems(), -1), InvalidArgument);
+}
+
+// The rule itself: whole items up to the cap, an over-cap item alone, in order.
+TEST(GroupIntoBuckets, WholeItemsUpToTheCapAndAnOverCapItemAlone) {
+  using Groups = std::vector<std::vector<int>>;
+  EXPECT_EQ(group_into_buckets({10, 10, 10, 25, 5, 40, 5}, 30), (Groups{{0, 1, 2}, {3, 4}, {5}, {6}}));
+  EXPECT_EQ(group_into_buckets({10, 10, 10}, 100), (Groups{{0, 1, 2}}));
+  EXPECT_EQ(group_into_buckets({10, 10, 10}, 0), (Groups{{0}, {1}, {2}}));
+  EXPECT_EQ(group_into_buckets({5, 40, 5, 5}, 30), (Groups{{0}, {1}, {2, 3}}));
+  EXPECT_TRUE(group_into_buckets({}, 30).empty());
+  EXPECT_THROW(group_into_buckets({10}, -1), InvalidArgument);
+  EXPECT_THROW(group_into_buckets({-10}, 10), InvalidArgument);
+}
+
+// Ranges that do not tile the arena from its end (a layout not in node order) are refused.
+TEST(PlanBuckets, RejectsRangesThatDoNotTileTheArena) {
+  EXPECT_EQ(plan_buckets({{2, 32, 48}, {1, 16, 32}, {0, 0, 16}}, 48, 128).size(), 2u);
+  EXPECT_THROW(plan_buckets({{2, 32, 48}, {1, 0, 32}}, 64, 64), InvalidArgument);             // [48, 64) of no node
+  EXPECT_THROW(plan_buckets({{2, 32, 48}, {1, 0, 16}}, 48, 64), InvalidArgument);             // a gap
+  EXPECT_THROW(plan_buckets({{1, 16, 32}, {2, 32, 48}, {0, 0, 16}}, 48, 64), InvalidArgument);  // out of order
+  EXPECT_THROW(plan_buckets({{1, 16, 48}}, 48, 64), InvalidArgument);                          // [0, 16) of no node
 }
 
 // Records when each async allreduce starts, relative to the hooks; completes at once.
@@ -130,14 +154,14 @@ TEST(GradientReducer, StartsEachBucketWhenItsLastNodeReports) {
   const nn::Graph g = resnet20();
   Arena grads(g.parameter_layout());
   RecordingComm comm;
-  GradientReducer reducer(g, grads, comm, {int64_t{64} << 10, true});
+  GradientReducer reducer(g.gradient_ranges(), grads, comm, {int64_t{64} << 10, true});
   const std::vector<Bucket>& buckets = reducer.buckets();
   ASSERT_GE(buckets.size(), 5u);
   for (int round = 0; round < 2; ++round) {  // the state resets between steps
     comm.calls.clear();
     comm.hooks = 0;
     reducer.begin_step();
-    nn::GradsReadyHook hook = reducer.hook();
+    std::function<void(int)> hook = reducer.hook();
     for (int id : param_nodes_backward(g)) {
       ++comm.hooks;
       hook(id);
@@ -163,7 +187,7 @@ TEST(GradientReducer, StartsBucketsInIndexOrderWhateverTheHookOrder) {
   const nn::Graph g = resnet20();
   Arena grads(g.parameter_layout());
   RecordingComm comm;
-  GradientReducer reducer(g, grads, comm, {int64_t{64} << 10, true});
+  GradientReducer reducer(g.gradient_ranges(), grads, comm, {int64_t{64} << 10, true});
   const std::vector<Bucket>& b = reducer.buckets();
   for (int id : b[1].nodes) reducer.on_grads_ready(id);  // bucket 1 complete first
   EXPECT_TRUE(comm.calls.empty());
@@ -180,7 +204,7 @@ TEST(GradientReducer, WithoutOverlapEverythingStartsInFinish) {
   const nn::Graph g = resnet20();
   Arena grads(g.parameter_layout());
   RecordingComm comm;
-  GradientReducer reducer(g, grads, comm, {int64_t{64} << 10, false});
+  GradientReducer reducer(g.gradient_ranges(), grads, comm, {int64_t{64} << 10, false});
   for (int id : param_nodes_backward(g)) reducer.on_grads_ready(id);
   EXPECT_TRUE(comm.calls.empty());
   reducer.finish();
@@ -193,7 +217,7 @@ TEST(GradientReducer, RejectsBadReports) {
   const nn::Graph g = resnet20();
   Arena grads(g.parameter_layout());
   RecordingComm comm;
-  GradientReducer reducer(g, grads, comm);
+  GradientReducer reducer(g.gradient_ranges(), grads, comm);
   EXPECT_THROW(reducer.on_grads_ready(0), InvalidArgument);  // the input node
   EXPECT_THROW(reducer.on_grads_ready(g.size()), InvalidArgument);
   const int last = param_nodes_backward(g).front();
@@ -204,7 +228,7 @@ TEST(GradientReducer, RejectsBadReports) {
   reducer.finish();
   const nn::Graph other = models::build_model({"resnet8", 3, 32, 32, 10});
   Arena small(other.parameter_layout());
-  EXPECT_THROW(GradientReducer(g, small, comm), InvalidArgument);
+  EXPECT_THROW(GradientReducer(g.gradient_ranges(), small, comm), InvalidArgument);
 }
 
 }  // namespace

@@ -39,7 +39,7 @@ std::vector<float> reduce_with(const nn::Graph& g, int size, const ReducerOption
   std::vector<std::vector<float>> results(static_cast<size_t>(size));
   const auto errors = run_ranks(make_inprocess_group(size), [&](Communicator& c) {
     Arena grads(g.parameter_layout());
-    GradientReducer reducer(g, grads, c, options);
+    GradientReducer reducer(g.gradient_ranges(), grads, c, options);
     for (int step = 0; step < steps; ++step) {
       grads.zero();  // padding included: its sum must stay 0
       reducer.begin_step();
@@ -113,7 +113,7 @@ TEST(ReducerInProcess, ReferenceExecutorBackwardDrivesTheReducer) {
       own_buffers.copy_from(buffers);
       grads.zero();
       auto exec = nn::make_reference_executor<float>({&g, &params, &grads, &own_buffers}, {kBatch, 0, DType::f32});
-      GradientReducer reducer(g, grads, c, {int64_t{16} << 10, overlap});
+      GradientReducer reducer(g.gradient_ranges(), grads, c, {int64_t{16} << 10, overlap});
       auto [src, diff] = make_batch(c.rank());
       exec->forward(src, true);
       reducer.begin_step();

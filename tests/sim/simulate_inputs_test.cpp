@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "bigbatch/comm/gradient_reducer.h"
+#include "bigbatch/comm/bucket_plan.h"
 #include "bigbatch/core/error.h"
 #include "bigbatch/models/registry.h"
 
@@ -23,7 +23,7 @@ TEST(SimulateInputs, BucketsAreTheReducersBuckets) {
     for (const sim::LayerGrad& l : layers) total += l.bytes;
     EXPECT_EQ(total, graph.parameter_layout()->total_elems() * 4) << model;
     for (int64_t cap : {int64_t{25} << 20, int64_t{1} << 20, int64_t{100}}) {
-      const std::vector<comm::Bucket> real = comm::plan_buckets(graph, cap);
+      const std::vector<comm::Bucket> real = comm::plan_buckets(graph.gradient_ranges(), graph.parameter_layout()->total_elems(), cap);
       const std::vector<sim::Bucket> modelled = sim::plan_buckets(layers, cap);
       ASSERT_EQ(modelled.size(), real.size()) << model << " cap " << cap;
       for (size_t b = 0; b < real.size(); ++b) {

@@ -12,16 +12,11 @@ namespace bigbatch::cli {
 
 namespace {
 
-int64_t padded(int64_t numel) {
-  constexpr int64_t a = ArenaLayout::kArenaAlignElems;
-  return (numel + a - 1) / a * a;
-}
-
 // Gradient bytes of a node, as the reducer's buckets count them (0: no parameters).
 int64_t node_bytes(const nn::Graph& graph, const nn::Node& n) {
   int64_t elems = 0;
   for (int index : {n.weights, n.bias, n.gamma, n.beta})
-    if (index >= 0) elems += padded(graph.parameter_layout()->entry(index).shape.numel());
+    if (index >= 0) elems += ArenaLayout::padded(graph.parameter_layout()->entry(index).shape.numel());
   return elems * static_cast<int64_t>(sizeof(float));
 }
 

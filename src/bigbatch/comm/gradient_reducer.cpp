@@ -1,5 +1,4 @@
-// Bucket planning over the flat gradient arena, and the per-step state machine that starts
-// each bucket's allreduce as its last node reports.
+// The per-step state machine that starts each bucket's allreduce as its last node reports.
 #include "bigbatch/comm/gradient_reducer.h"
 
 #include <algorithm>
@@ -8,58 +7,19 @@
 #include "bigbatch/core/error.h"
 
 namespace bigbatch::comm {
-namespace {
 
-int64_t padded(int64_t numel) {
-  constexpr int64_t a = ArenaLayout::kArenaAlignElems;
-  return (numel + a - 1) / a * a;
-}
-
-}  // namespace
-
-std::vector<Bucket> plan_buckets(const nn::Graph& graph, int64_t cap_bytes) {
-  BIGBATCH_CHECK(cap_bytes > 0, "[reducer] bucket cap must be positive, got " << cap_bytes << " bytes");
-  const ArenaLayout& layout = *graph.parameter_layout();
-  std::vector<Bucket> buckets;
-  // Walking backward, each node's range must end where the previous one (a later node)
-  // began: then ranges tile the arena, padding included, and merging neighbours keeps a
-  // bucket contiguous.
-  int64_t expected_end = layout.total_elems();
-  for (int id = graph.size() - 1; id >= 0; --id) {
-    const nn::Node& n = graph.node(id);
-    int64_t begin = layout.total_elems(), end = 0, span = 0;
-    for (int index : {n.weights, n.bias, n.gamma, n.beta}) {
-      if (index < 0) continue;
-      const ArenaEntry& e = layout.entry(index);
-      begin = std::min(begin, e.offset);
-      end = std::max(end, e.offset + padded(e.shape.numel()));
-      span += padded(e.shape.numel());
-    }
-    if (span == 0) continue;
-    BIGBATCH_CHECK(end == expected_end && end - begin == span,
-                   "[reducer] the gradient arena is not laid out in node order: node "
-                       << id << " ('" << n.name << "') holds elements [" << begin << ", " << end << "), expected a range ending at "
-                       << expected_end << " with no other tensor inside");
-    expected_end = begin;
-    const int64_t bytes = (end - begin) * static_cast<int64_t>(sizeof(float));
-    if (buckets.empty() || (buckets.back().end - begin) * static_cast<int64_t>(sizeof(float)) > cap_bytes ||
-        bytes > cap_bytes) {
-      buckets.push_back(Bucket{begin, end, {}});
-    }
-    buckets.back().begin = begin;
-    buckets.back().nodes.push_back(id);
-  }
-  BIGBATCH_CHECK(expected_end == 0, "[reducer] arena elements [0, " << expected_end << ") belong to no node");
-  return buckets;
-}
-
-GradientReducer::GradientReducer(const nn::Graph& graph, const Arena& grads, Communicator& comm,
+GradientReducer::GradientReducer(const std::vector<ArenaRange>& ranges, const Arena& grads, Communicator& comm,
                                  const ReducerOptions& options)
-    : comm_(comm), grads_(grads.data()), options_(options), buckets_(plan_buckets(graph, options.bucket_cap_bytes)) {
-  BIGBATCH_CHECK(grads.total_elems() == graph.parameter_layout()->total_elems(),
-                 "[reducer] the gradient arena has " << grads.total_elems() << " elements, the graph's parameters "
-                                                     << graph.parameter_layout()->total_elems());
-  bucket_of_node_.assign(static_cast<size_t>(graph.size()), -1);
+    : comm_(comm),
+      grads_(grads.data()),
+      options_(options),
+      buckets_(plan_buckets(ranges, grads.total_elems(), options.bucket_cap_bytes)) {
+  int owners = 0;
+  for (const ArenaRange& r : ranges) {
+    BIGBATCH_CHECK(r.owner >= 0, "[reducer] a gradient range has no owner node");
+    owners = std::max(owners, r.owner + 1);
+  }
+  bucket_of_node_.assign(static_cast<size_t>(owners), -1);
   for (size_t b = 0; b < buckets_.size(); ++b)
     for (int id : buckets_[b].nodes) bucket_of_node_[static_cast<size_t>(id)] = static_cast<int>(b);
   missing_.resize(buckets_.size());

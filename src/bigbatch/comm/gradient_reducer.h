@@ -3,14 +3,14 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "bigbatch/comm/bucket_plan.h"
 #include "bigbatch/comm/communicator.h"
 #include "bigbatch/core/arena.h"
-#include "bigbatch/nn/executor.h"
-#include "bigbatch/nn/graph.h"
 
 namespace bigbatch::comm {
 
@@ -18,22 +18,6 @@ struct ReducerOptions {
   int64_t bucket_cap_bytes = int64_t{25} << 20;  // PyTorch DDP's default
   bool overlap = true;  // false: every allreduce starts in finish(), after backward
 };
-
-// One allreduce: the contiguous element range [begin, end) of the gradient arena, alignment
-// padding included, holding the gradients of `nodes`.
-struct Bucket {
-  int64_t begin = 0;
-  int64_t end = 0;
-  std::vector<int> nodes;  // ids in the order backward reports them (descending)
-  int64_t elems() const { return end - begin; }
-};
-
-// Buckets in reverse node order (the order backward finishes gradients). A bucket takes whole
-// nodes and closes before a node that would take it past cap_bytes; a node larger than the
-// cap gets a bucket of its own. Together the buckets cover [0, total_elems) exactly once,
-// bucket 0 at the arena's end. Throws InvalidArgument unless the parameter layout is in node
-// order (as Graph's builders make it), since a bucket must be one contiguous range.
-std::vector<Bucket> plan_buckets(const nn::Graph& graph, int64_t cap_bytes);
 
 // One step's figures, in seconds.
 struct ReducerStats {
@@ -46,11 +30,13 @@ struct ReducerStats {
 
 // Usage per step: begin_step(); executor.backward(diff, reducer.hook()); reducer.finish();
 // then the optimizer. The sum is not scaled: the loss is already divided by the global batch
-// (RECIPE §4). The graph and the grads arena must outlive the reducer. Every rank must build
-// its reducer from the same graph and options, so that buckets start in the same order.
+// (RECIPE §4). `ranges` are the gradient ranges in backward order (nn::Graph::gradient_ranges),
+// bucketed by plan_buckets; the grads arena must outlive the reducer. Every rank must build its
+// reducer from the same ranges and options, so that buckets start in the same order.
 class GradientReducer {
  public:
-  GradientReducer(const nn::Graph& graph, const Arena& grads, Communicator& comm, const ReducerOptions& options = {});
+  GradientReducer(const std::vector<ArenaRange>& ranges, const Arena& grads, Communicator& comm,
+                  const ReducerOptions& options = {});
   // Does not wait for allreduces still in flight: after a failure mid-step, call the
   // communicator's abort() (their peers may never join them).
   ~GradientReducer() = default;
@@ -63,8 +49,8 @@ class GradientReducer {
   // complete, in bucket order. Throws InvalidArgument for a node without parameters or one
   // reported twice in a step.
   void on_grads_ready(int node_id);
-  // on_grads_ready as the executor's hook.
-  nn::GradsReadyHook hook() {
+  // on_grads_ready as a callable: the executor's GradsReadyHook.
+  std::function<void(int)> hook() {
     return [this](int id) { on_grads_ready(id); };
   }
   // Starts the buckets not started yet (all of them without overlap; any whose nodes did not

@@ -39,7 +39,7 @@ bool is_bn_or_bias_parameter(TensorRole role, const char* who) {
 int ArenaLayout::add(std::string name, Shape shape, TensorRole role) {
   BIGBATCH_CHECK(find(name) < 0, "[arena] duplicate tensor name '" << name << "'");
   entries_.push_back({std::move(name), shape, role, total_});
-  total_ += (shape.numel() + kArenaAlignElems - 1) / kArenaAlignElems * kArenaAlignElems;
+  total_ += padded(shape.numel());
   return size() - 1;
 }
 

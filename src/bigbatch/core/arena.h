@@ -32,6 +32,10 @@ struct ArenaEntry {
 class ArenaLayout {
  public:
   static constexpr int64_t kArenaAlignElems = 16;  // 64 bytes of f32
+  // The elements a tensor of numel elements takes in an arena: numel rounded up to the alignment.
+  static constexpr int64_t padded(int64_t numel) {
+    return (numel + kArenaAlignElems - 1) / kArenaAlignElems * kArenaAlignElems;
+  }
 
   // Appends a tensor and returns its index.
   int add(std::string name, Shape shape, TensorRole role);
@@ -45,6 +49,15 @@ class ArenaLayout {
  private:
   std::vector<ArenaEntry> entries_;
   int64_t total_ = 0;
+};
+
+// A contiguous element range [begin, end) of an arena, alignment padding included, held by
+// `owner` (in a gradient arena: the graph node whose gradients it holds).
+struct ArenaRange {
+  int owner = -1;
+  int64_t begin = 0;
+  int64_t end = 0;
+  int64_t elems() const { return end - begin; }
 };
 
 // One f32 buffer laid out by an ArenaLayout; tensor(i) is a view into it.

@@ -60,8 +60,10 @@ class CudaExecutor : public Executor {
   virtual void train_step(double divisor, double lr, const DeviceSgd& sgd) = 0;
   // Waits for the last step; returns its loss and (if non-null) its top-1 correct count.
   virtual double wait_loss(int64_t* correct = nullptr) = 0;
-  // Installs a device allreduce run per bucket of about bucket_bytes during train_step.
-  virtual void set_device_allreduce(DeviceAllreduce reduce, int64_t bucket_bytes) = 0;
+  // Installs a device allreduce per bucket during train_step: each bucket is a range of the
+  // gradient arena whose owner is the node after whose backward it is complete (the buckets of
+  // comm::plan_buckets, owner = the bucket's last node), in the order backward completes them.
+  virtual void set_device_allreduce(DeviceAllreduce reduce, std::vector<ArenaRange> buckets) = 0;
   // The fp16 loss scale now (1 for other precisions).
   virtual float loss_scale() const = 0;
   // Device bytes planned at construction (activations, diffs, arenas, workspace).

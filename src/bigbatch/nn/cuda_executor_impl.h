@@ -37,12 +37,6 @@ struct ParamPlan {
   size_t offset = 0;         // bytes into param_t_ / grad_t_ when converted
 };
 
-// A run of parameter nodes (in backward order) whose gradients are allreduced together.
-struct Bucket {
-  int last_node = -1;        // smallest node id: the bucket is complete after its backward
-  int64_t begin = 0, end = 0;  // elements of the gradient arena
-};
-
 class CudaExecutorImpl final : public CudaExecutor {
  public:
   CudaExecutorImpl(const ExecutorBindings& bindings, const ExecutorOptions& options, const CudaOptions& cuda);
@@ -57,7 +51,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   void reuse_batch() override;
   void train_step(double divisor, double lr, const DeviceSgd& sgd) override;
   double wait_loss(int64_t* correct) override;
-  void set_device_allreduce(DeviceAllreduce reduce, int64_t bucket_bytes) override;
+  void set_device_allreduce(DeviceAllreduce reduce, std::vector<ArenaRange> buckets) override;
   float loss_scale() const override { return loss_scale_; }
   int64_t device_bytes() const override { return device_bytes_; }
 
@@ -79,7 +73,6 @@ class CudaExecutorImpl final : public CudaExecutor {
   void run_forward(const float* input_f32, bool training);
   void run_backward(const std::function<void(int)>& node_done);
   void finish_grads(int id);  // compute-form gradients -> f32 arena, unscaled
-  void plan_buckets(int64_t bucket_bytes);
   void adjust_loss_scale(bool overflow);
 
   const Graph& graph_;
@@ -112,7 +105,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   float loss_scale_ = 1.0f;
   int good_steps_ = 0;
   DeviceAllreduce reduce_;
-  std::vector<Bucket> buckets_;
+  std::vector<ArenaRange> buckets_;  // owner: the node completing the bucket
   int64_t device_bytes_ = 0;
 };
 

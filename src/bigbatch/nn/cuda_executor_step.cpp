@@ -68,42 +68,17 @@ void CudaExecutorImpl::reuse_batch() {
   staged_ = true;
 }
 
-void CudaExecutorImpl::set_device_allreduce(DeviceAllreduce reduce, int64_t bucket_bytes) {
-  BIGBATCH_CHECK(bucket_bytes > 0, "[cuda_executor] bucket size must be positive, got " << bucket_bytes);
+void CudaExecutorImpl::set_device_allreduce(DeviceAllreduce reduce, std::vector<ArenaRange> buckets) {
+  int64_t expected_end = graph_.parameter_layout()->total_elems();
+  for (const ArenaRange& b : buckets) {
+    BIGBATCH_CHECK(b.end == expected_end && b.begin < b.end && b.owner > 0 && b.owner < graph_.size(),
+                   "[cuda_executor] expected buckets tiling the gradient arena from its end, got [" << b.begin << ", "
+                                                                                                     << b.end << ")");
+    expected_end = b.begin;
+  }
+  BIGBATCH_CHECK(expected_end == 0, "[cuda_executor] the buckets leave gradient elements [0, " << expected_end << ")");
   reduce_ = std::move(reduce);
-  plan_buckets(bucket_bytes);
-}
-
-void CudaExecutorImpl::plan_buckets(int64_t bucket_bytes) {
-  // Walking backward order, a bucket closes once it holds bucket_bytes; its range runs from its
-  // last node's first parameter to where the previous bucket began, so the buckets tile the
-  // arena (padding included) when parameters are laid out in node order, as models build them.
-  const ArenaLayout& layout = *graph_.parameter_layout();
-  buckets_.clear();
-  int64_t end = layout.total_elems();
-  bool ordered = true;
-  int smallest = -1;
-  for (int id = graph_.size() - 1; id > 0; --id) {
-    if (plan(id).params.empty()) continue;
-    int64_t lo = end, hi = 0;
-    for (int i : plan(id).params) {
-      lo = std::min(lo, layout.entry(i).offset);
-      hi = std::max(hi, layout.entry(i).offset + layout.entry(i).shape.numel());
-    }
-    const int64_t bucket_end = buckets_.empty() ? layout.total_elems() : buckets_.back().begin;
-    if (hi > bucket_end || hi > end) ordered = false;
-    end = lo;
-    smallest = id;
-    if ((bucket_end - lo) * static_cast<int64_t>(sizeof(float)) >= bucket_bytes) buckets_.push_back({id, lo, bucket_end});
-  }
-  if (smallest < 0) return;
-  if (!ordered) {
-    buckets_ = {{smallest, 0, layout.total_elems()}};  // one bucket after the whole backward
-  } else if (!buckets_.empty() && buckets_.back().last_node == smallest) {
-    buckets_.back().begin = 0;
-  } else {
-    buckets_.push_back({smallest, 0, buckets_.empty() ? layout.total_elems() : buckets_.back().begin});
-  }
+  buckets_ = std::move(buckets);
 }
 
 void CudaExecutorImpl::train_step(double divisor, double lr, const DeviceSgd& sgd) {
@@ -151,8 +126,8 @@ void CudaExecutorImpl::train_step(double divisor, double lr, const DeviceSgd& sg
   cudaStream_t comm = comm_stream_.get();
   size_t next_bucket = 0;
   run_backward([&](int id) {
-    if (!reduce_ || next_bucket >= buckets_.size() || buckets_[next_bucket].last_node != id) return;
-    const Bucket& b = buckets_[next_bucket++];
+    if (!reduce_ || next_bucket >= buckets_.size() || buckets_[next_bucket].owner != id) return;
+    const ArenaRange& b = buckets_[next_bucket++];
     CUDA_CHECK(cudaEventRecord(node_events_[u(id)].get(), stream()));
     CUDA_CHECK(cudaStreamWaitEvent(comm, node_events_[u(id)].get(), 0));
     reduce_(grads_.as<float>() + b.begin, b.end - b.begin, comm);

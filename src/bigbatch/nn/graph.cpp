@@ -235,6 +235,22 @@ int64_t Graph::forward_flops_per_example() const {
   return 2 * macs;
 }
 
+std::vector<ArenaRange> Graph::gradient_ranges() const {
+  std::vector<ArenaRange> ranges;
+  for (int id = size() - 1; id >= 0; --id) {
+    const Node& n = node(id);
+    ArenaRange r{id, params_->total_elems(), 0};
+    for (int index : {n.weights, n.bias, n.gamma, n.beta}) {
+      if (index < 0) continue;
+      const ArenaEntry& e = params_->entry(index);
+      r.begin = std::min(r.begin, e.offset);
+      r.end = std::max(r.end, e.offset + ArenaLayout::padded(e.shape.numel()));
+    }
+    if (r.end > 0) ranges.push_back(r);
+  }
+  return ranges;
+}
+
 std::vector<int> Graph::consumers(int id) const {
   std::vector<int> out;
   for (int i = id + 1; i < size(); ++i) {

@@ -73,6 +73,9 @@ class Graph {
 
   // Multiply-accumulates ×2 of one example's forward pass.
   int64_t forward_flops_per_example() const;
+  // Each node with parameters, in backward order (descending id): the range of the parameter
+  // (and gradient) arena its tensors take, padding included. Bucketing takes these.
+  std::vector<ArenaRange> gradient_ranges() const;
   // Nodes whose output is read by `id` later (consumers), for planning.
   std::vector<int> consumers(int id) const;
 

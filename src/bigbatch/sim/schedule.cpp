@@ -4,26 +4,29 @@
 #include <algorithm>
 #include <cmath>
 
+#include "bigbatch/comm/bucket_plan.h"
 #include "bigbatch/core/error.h"
 
 namespace bigbatch::sim {
 
 std::vector<Bucket> plan_buckets(const std::vector<LayerGrad>& layers, int64_t cap_bytes) {
-  BIGBATCH_CHECK(cap_bytes >= 0, "[sim] expected a bucket cap >= 0 bytes, got " << cap_bytes);
-  std::vector<Bucket> buckets;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const LayerGrad& layer = layers[i];
+  std::vector<int64_t> bytes;
+  for (const LayerGrad& layer : layers) {
     BIGBATCH_CHECK(layer.bytes >= 0, "[sim] layer '" << layer.name << "' has " << layer.bytes << " bytes");
     BIGBATCH_CHECK(std::isfinite(layer.ready_s) && layer.ready_s >= 0,
                    "[sim] layer '" << layer.name << "' is ready at " << layer.ready_s << " s");
-    // The same test as comm::plan_buckets: would this layer take the open bucket past the cap?
-    const bool open_new = buckets.empty() || cap_bytes == 0 || buckets.back().bytes + layer.bytes > cap_bytes ||
-                          layer.bytes > cap_bytes;
-    if (open_new) buckets.push_back({});
-    Bucket& b = buckets.back();
-    b.bytes += layer.bytes;
-    b.ready_s = std::max(b.ready_s, layer.ready_s);
-    b.layers.push_back(static_cast<int>(i));
+    bytes.push_back(layer.bytes);
+  }
+  BIGBATCH_CHECK(cap_bytes >= 0, "[sim] expected a bucket cap >= 0 bytes, got " << cap_bytes);
+  std::vector<Bucket> buckets;
+  for (std::vector<int>& items : comm::group_into_buckets(bytes, cap_bytes)) {
+    Bucket b;
+    for (int i : items) {
+      b.bytes += layers[static_cast<size_t>(i)].bytes;
+      b.ready_s = std::max(b.ready_s, layers[static_cast<size_t>(i)].ready_s);
+    }
+    b.layers = std::move(items);
+    buckets.push_back(std::move(b));
   }
   return buckets;
 }

@@ -1,6 +1,6 @@
 // One training iteration's timeline on every GPU of a synchronous data-parallel job: gradients
-// become final layer by layer during backward, are grouped into buckets as
-// comm::GradientReducer groups them, and each bucket's allreduce runs on one channel, one at a
+// become final layer by layer during backward, are grouped into buckets by
+// comm::GradientReducer's rule, and each bucket's allreduce runs on one channel, one at a
 // time, in bucket order, starting when its last gradient is ready (or after backward without
 // overlap).
 #pragma once
@@ -24,10 +24,10 @@ struct Bucket {
   std::vector<int> layers;  // indices into the layer list, in backward order
 };
 
-// comm::plan_buckets's rule on a list in backward order: a bucket takes whole layers and closes
-// before a layer that would take it past cap_bytes; a layer larger than the cap gets a bucket of
-// its own. cap_bytes = 0: one bucket per layer (the paper's per-layer allreduce). Throws
-// InvalidArgument for cap_bytes < 0 or a layer of negative size or non-finite ready time.
+// The reducer's buckets (comm::group_into_buckets, the one rule) of a list in backward order:
+// whole layers up to cap_bytes, a layer larger than the cap alone; cap_bytes = 0: one bucket per
+// layer (the paper's per-layer allreduce). Throws InvalidArgument for cap_bytes < 0 or a layer
+// of negative size or non-finite ready time.
 std::vector<Bucket> plan_buckets(const std::vector<LayerGrad>& layers, int64_t cap_bytes);
 
 struct StepInputs {

@@ -211,8 +211,8 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
     comm::ReducerOptions ro;
     ro.bucket_cap_bytes = config.bucket_mib << 20;
     ro.overlap = config.overlap;
-    s.reducer = std::make_unique<comm::GradientReducer>(s.graph, s.micro_batches() > 1 ? s.grad_sum : s.grads,
-                                                         *comm, ro);
+    s.reducer = std::make_unique<comm::GradientReducer>(
+        s.graph.gradient_ranges(), s.micro_batches() > 1 ? s.grad_sum : s.grads, *comm, ro);
   }
   s.evaluator.emplace(s.graph, s.params, s.buffers, *s.test_set, config.eval_batch, config.precision, comm,
                       s.pool.get(), device);

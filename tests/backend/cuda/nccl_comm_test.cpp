@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_test_util.h"
+#include "bigbatch/comm/bucket_plan.h"
 #include "bigbatch/comm/inprocess_comm.h"
 #include "bigbatch/models/registry.h"
 #include "bigbatch/nn/cuda_executor.h"
@@ -59,8 +60,12 @@ TEST(NcclCommTest, ExecutorBucketsGiveTheSameStep) {
   auto a = nn::make_cuda_executor({&graph, &params_a, nullptr, &buffers_a}, {8, 4, DType::f32});
   auto b = nn::make_cuda_executor({&graph, &params_b, nullptr, &buffers_b}, {8, 4, DType::f32});
   // Small buckets: several allreduces per step, each on the comm stream after its event.
+  std::vector<ArenaRange> buckets;
+  for (const Bucket& bucket : plan_buckets(graph.gradient_ranges(), graph.parameter_layout()->total_elems(), 4096))
+    buckets.push_back({bucket.nodes.back(), bucket.begin, bucket.end});
   b->set_device_allreduce(
-      [&](float* data, int64_t count, void* stream) { nccl->allreduce_sum_device(data, count, stream); }, 4096);
+      [&](float* data, int64_t count, void* stream) { nccl->allreduce_sum_device(data, count, stream); },
+      std::move(buckets));
   for (nn::CudaExecutor* e : {a.get(), b.get()}) {
     e->upload_state();
     for (int step = 0; step < 2; ++step) {
