@@ -1,19 +1,20 @@
-// The oneDNN CPU executor: a Graph planned once onto the backend/cpu kernels. Layouts flow
-// from layer to layer (blocked, as the convolutions choose); activations and diffs share
-// buffers by liveness over one forward+backward timeline; every primitive and argument map
-// is built at construction, so a training step allocates nothing.
+// The oneDNN CPU executor: a Graph planned once onto the backend/cpu kernels. The shared
+// ExecutionPlan says what runs backward and how diffs are routed; here layouts flow from layer
+// to layer (blocked, as the convolutions choose), activations and diffs share one arena by
+// liveness (in place where an op allows it, aliased where an add's diff can be), and every
+// primitive and argument map is built at construction, so a training step allocates nothing.
 #include <algorithm>
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <vector>
 
-#include "bigbatch/backend/cpu/buffer_plan.h"
 #include "bigbatch/backend/cpu/context.h"
 #include "bigbatch/backend/cpu/memory.h"
 #include "bigbatch/backend/cpu/step.h"
 #include "bigbatch/core/error.h"
 #include "bigbatch/nn/cpu_executor_plan.h"
 #include "bigbatch/nn/executor.h"
+#include "bigbatch/nn/interval_plan.h"
 
 namespace bigbatch::nn {
 
@@ -31,7 +32,9 @@ class CpuExecutor final : public Executor {
 
  private:
   int size() const { return graph_.size(); }
-  int bwd_time(int id) const { return 2 * size() - 1 - id; }  // forward of node id runs at step id
+  int bwd_time(int id) const { return exec_.backward_step(id); }
+  bool needs_grad(int id) const { return exec_.needs_grad(id); }
+  const std::vector<int>& consumers(int id) const { return exec_.consumers(id); }
   NodePlan& plan(int id) { return nodes_[static_cast<size_t>(id)]; }
   const memory::desc& src_md(int id);  // layout of node id's output, resolving the input node
   void plan_kernels();
@@ -43,9 +46,11 @@ class CpuExecutor final : public Executor {
   void bind_memories();
   void build_forward(cpu::StepList& steps, bool training);
   void build_backward();
+  void* data(int buffer) const { return static_cast<char*>(arena_->data()) + buffers_.offset(buffer); }
   memory arena_memory(const Arena* arena, int index, const memory::desc& md) const;
   memory stat_memory(int index, int64_t channels) const;
 
+  ExecutionPlan exec_;
   const Graph& graph_;
   ExecutorBindings bindings_;
   ExecutorOptions options_;
@@ -54,7 +59,8 @@ class CpuExecutor final : public Executor {
   std::vector<NodePlan> nodes_;
   std::vector<int> diff_group_;           // per node: the alias group of its diff
   std::vector<std::vector<int>> groups_;  // alias group -> member nodes
-  cpu::BufferPlan buffers_;
+  IntervalPlan buffers_{64};            // activations, diffs and temporaries, by liveness
+  std::shared_ptr<Storage> arena_;     // their bytes
   std::shared_ptr<Storage> staging_;  // reordered weights / diff_weights of the current layer
   std::unique_ptr<cpu::Reorder> input_reorder_, logits_reorder_, diff_logits_reorder_;
   memory input_user_, logits_mem_, diff_logits_user_;
@@ -64,40 +70,22 @@ class CpuExecutor final : public Executor {
 };
 
 CpuExecutor::CpuExecutor(const ExecutorBindings& bindings, const ExecutorOptions& options)
-    : graph_(*bindings.graph), bindings_(bindings), options_(options), dtype_(cpu::to_dnnl(options.precision)) {
-  BIGBATCH_CHECK(bindings.params && bindings.buffers, "[cpu_executor] params and buffers arenas must be bound");
-  auto check_layout = [](const char* what, const ArenaLayout& layout, const Arena* arena) {
-    BIGBATCH_CHECK(arena == nullptr || (arena->layout().size() == layout.size() &&
-                                        arena->layout().total_elems() == layout.total_elems()),
-                   "[cpu_executor] the " << what << " arena is not laid out by the graph's " << what << " layout");
-  };
-  check_layout("parameter", *graph_.parameter_layout(), bindings.params);
-  check_layout("gradient", *graph_.parameter_layout(), bindings.grads);
-  check_layout("buffer", *graph_.buffer_layout(), bindings.buffers);
-  BIGBATCH_CHECK(graph_.size() > 1 && graph_.output() > 0, "[cpu_executor] the graph has no output node");
-  BIGBATCH_CHECK(
-      options.batch > 0 && (options.bn_group == 0 || options.batch % options.bn_group == 0),
-      "[cpu_executor] batch " << options.batch << " is not a positive multiple of bn_group " << options.bn_group);
+    : exec_(bindings, options, "cpu_executor"),
+      graph_(*bindings.graph),
+      bindings_(bindings),
+      options_(options),
+      dtype_(cpu::to_dnnl(options.precision)) {
   BIGBATCH_CHECK(options.precision != DType::bf16 || cpu::has_native_bf16(),
                  "[cpu_executor] bf16 needs a CPU with AVX512-BF16 or AMX");
   nodes_.resize(static_cast<size_t>(size()));
-  for (int id = 0; id < size(); ++id) {
-    const Node& n = graph_.node(id);
-    bool grad = n.weights >= 0 || n.gamma >= 0;
-    for (int j : n.inputs) {
-      grad = grad || plan(j).needs_grad;
-      plan(j).consumers.push_back(id);
-    }
-    plan(id).needs_grad = grad && bindings.grads != nullptr;
-    plan(id).routes.resize(n.inputs.size());
-  }
+  for (int id = 0; id < size(); ++id) plan(id).routes.resize(graph_.node(id).inputs.size());
   const Node& out = graph_.node(graph_.output());
   logits_ = Tensor::zeros(Shape{options.batch, out.c * out.h * out.w});
   plan_kernels();
   share_weights_staging();
   plan_activations();
   if (bindings.grads) plan_diffs();
-  buffers_.allocate();
+  arena_ = Storage::allocate(std::max<size_t>(buffers_.pack(), 1));
   bind_memories();
   const memory scratchpad = cpu::make_scratchpad(scratchpad_bytes());
   train_steps_ = cpu::StepList(scratchpad);
@@ -133,16 +121,13 @@ void CpuExecutor::plan_kernels() {
         const bool resolved = plan(in).md.data.ndims != 0;
         const memory::desc md = resolved ? plan(in).md : cpu::any_md(src_dims, dtype_);
         p.conv = std::make_unique<cpu::Conv2d>(std::get<ops::Conv2dParams>(n.params), src_dims, dtype_, md,
-                                               plan(in).needs_grad, conv_algorithm());
+                                               needs_grad(in), conv_algorithm());
         if (!resolved) plan(in).md = p.conv->src_md();
         p.md = p.conv->dst_md();
         break;
       }
       case OpKind::batch_norm: {
-        ops::BatchNormParams bp = std::get<ops::BatchNormParams>(n.params);
-        bp.group_size = options_.bn_group;
-        bp.fuse_relu = n.fuse_relu;
-        p.bn = std::make_unique<cpu::BatchNorm>(bp, src_dims, src_md(in));
+        p.bn = std::make_unique<cpu::BatchNorm>(exec_.batch_norm(id), src_dims, src_md(in));
         p.md = p.bn->dst_md();
         break;
       }
@@ -166,7 +151,7 @@ void CpuExecutor::plan_kernels() {
         // The logits leave in f32 whatever the compute type.
         const memory::data_type dst_dtype = id == graph_.output() ? memory::data_type::f32 : dtype_;
         p.linear = std::make_unique<cpu::InnerProduct>(std::get<ops::LinearParams>(n.params), src_md(in), dtype_,
-                                                       dst_dtype, plan(in).needs_grad);
+                                                       dst_dtype, needs_grad(in));
         p.md = p.linear->dst_md();
         break;
       }
@@ -174,7 +159,7 @@ void CpuExecutor::plan_kernels() {
         // In place on an input that nothing reads after this add (the block's last BN).
         for (int k = 0; k < 2 && p.in_place < 0; ++k) {
           const int j = n.inputs[static_cast<size_t>(k)];
-          if (j != 0 && plan(j).consumers.size() == 1 && !needs_own_dst(graph_.node(j))) p.in_place = k;
+          if (j != 0 && consumers(j).size() == 1 && !needs_own_dst(graph_.node(j))) p.in_place = k;
         }
         const int first = n.inputs[p.in_place == 1 ? 1 : 0], second = n.inputs[p.in_place == 1 ? 0 : 1];
         p.add = std::make_unique<cpu::Add>(src_md(first), src_md(second), n.fuse_relu);
@@ -184,7 +169,7 @@ void CpuExecutor::plan_kernels() {
       }
     }
     // A ReLU may overwrite an input that only it reads (its backward needs only its dst).
-    if (n.kind == OpKind::relu && in != 0 && plan(in).consumers.size() == 1 && !needs_own_dst(src)) p.in_place = 0;
+    if (n.kind == OpKind::relu && in != 0 && consumers(in).size() == 1 && !needs_own_dst(src)) p.in_place = 0;
   }
   // Edges: the NCHW f32 input into the first layer's layout (copied even when the layouts
   // agree: the first conv's backward_weights reads it after the caller may have reused src);
@@ -224,12 +209,7 @@ void CpuExecutor::plan_activations() {
   for (int id = 0; id < size(); ++id) {
     NodePlan& p = plan(id);
     if (id == graph_.output() && linear_output_) continue;  // written straight into logits_
-    int last = id;
-    for (int c : p.consumers) {
-      last = std::max(last, c);
-      if (plan(c).needs_grad && needs_src_in_backward(graph_.node(c).kind)) last = std::max(last, bwd_time(c));
-    }
-    if (p.needs_grad && needs_own_dst(graph_.node(id))) last = std::max(last, bwd_time(id));
+    const int last = exec_.activation_last_step(id, cpu_backward_reads);
     p.act = buffers_.add(p.md.get_size(), id, last);
     if (p.in_place >= 0) {
       const int j = graph_.node(id).inputs[static_cast<size_t>(p.in_place)];
@@ -249,7 +229,7 @@ void CpuExecutor::plan_activations() {
 bool CpuExecutor::alias_is_safe(int j, int c) const {
   const int t = bwd_time(c);
   auto writes_before = [&](int m, int deadline) {
-    for (int consumer : nodes_[static_cast<size_t>(m)].consumers) {
+    for (int consumer : consumers(m)) {
       const int w = bwd_time(consumer);
       if (w > t && w < deadline) return true;
     }
@@ -265,56 +245,51 @@ bool CpuExecutor::alias_is_safe(int j, int c) const {
 
 void CpuExecutor::plan_diffs() {
   diff_group_.assign(static_cast<size_t>(size()), -1);
-  std::vector<bool> written(static_cast<size_t>(size()), false);
-  auto new_diff = [&](int j, int t) {
-    plan(j).diff = buffers_.add(plan(j).md.get_size(), t, bwd_time(j));
+  auto new_diff = [&](int j) {
+    plan(j).diff = buffers_.add(plan(j).md.get_size(), exec_.diff_first_step(j), exec_.diff_last_step(j));
     diff_group_[static_cast<size_t>(j)] = static_cast<int>(groups_.size());
     groups_.push_back({j});
-    written[static_cast<size_t>(j)] = true;
   };
   const int out = graph_.output();
-  if (!linear_output_) new_diff(out, bwd_time(out));
-  written[static_cast<size_t>(out)] = true;
+  if (!linear_output_) new_diff(out);
   for (int c = size() - 1; c > 0; --c) {
     NodePlan& p = plan(c);
     const Node& n = graph_.node(c);
-    if (!p.needs_grad) continue;
-    BIGBATCH_CHECK(written[static_cast<size_t>(c)], "[cpu_executor] node " << c << " (" << op_kind_name(n.kind) << " '"
-                                                                           << n.name << "') reaches no output");
+    if (!needs_grad(c)) continue;
     const int t = bwd_time(c);
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       const int j = n.inputs[k];
       Route& r = p.routes[k];
       const memory::desc& md = plan(j).md;
-      if (!plan(j).needs_grad) {
+      const bool first = exec_.writes_input_diff(c, k);
+      if (!needs_grad(j)) {
         if (n.kind == OpKind::batch_norm) {
           r.kind = RouteKind::discard;
           r.temp = buffers_.add(md.get_size(), t, t);
         }
       } else if (n.kind != OpKind::add) {
-        if (!written[static_cast<size_t>(j)]) {
+        if (first) {
           r.kind = RouteKind::direct;
-          new_diff(j, t);
+          new_diff(j);
         } else {
           r.kind = RouteKind::via_temp;
           r.temp = buffers_.add(md.get_size(), t, t);
           r.accumulate = std::make_unique<cpu::Accumulate>(md, md);
         }
-      } else if (written[static_cast<size_t>(j)]) {
+      } else if (!first) {
         r.kind = RouteKind::add_to;
         r.accumulate = std::make_unique<cpu::Accumulate>(md, p.md);
       } else if (md == p.md && alias_is_safe(j, c)) {
         r.kind = RouteKind::alias;
-        plan(j).diff = buffers_.add(md.get_size(), t, bwd_time(j));
+        plan(j).diff = buffers_.add(md.get_size(), exec_.diff_first_step(j), exec_.diff_last_step(j));
         buffers_.merge(p.diff, plan(j).diff);
         const int g = diff_group_[static_cast<size_t>(c)];
         diff_group_[static_cast<size_t>(j)] = g;
         groups_[static_cast<size_t>(g)].push_back(j);
-        written[static_cast<size_t>(j)] = true;
       } else {
         r.kind = RouteKind::copy;
         r.copy = std::make_unique<cpu::Reorder>(p.md, md);
-        new_diff(j, t);
+        new_diff(j);
       }
     }
   }
@@ -342,11 +317,11 @@ size_t CpuExecutor::scratchpad_bytes() const {
 void CpuExecutor::bind_memories() {
   for (int id = 0; id < size(); ++id) {
     NodePlan& p = plan(id);
-    p.act_mem = p.act >= 0 ? cpu::make_memory(p.md, buffers_.data(p.act)) : logits_mem_;
-    if (p.diff >= 0) p.diff_mem = cpu::make_memory(p.md, buffers_.data(p.diff));
+    p.act_mem = p.act >= 0 ? cpu::make_memory(p.md, data(p.act)) : logits_mem_;
+    if (p.diff >= 0) p.diff_mem = cpu::make_memory(p.md, data(p.diff));
     for (size_t k = 0; k < p.routes.size(); ++k) {
       Route& r = p.routes[k];
-      if (r.temp >= 0) r.temp_mem = cpu::make_memory(plan(graph_.node(id).inputs[k]).md, buffers_.data(r.temp));
+      if (r.temp >= 0) r.temp_mem = cpu::make_memory(plan(graph_.node(id).inputs[k]).md, data(r.temp));
     }
   }
   if (linear_output_ && bindings_.grads) plan(graph_.output()).diff_mem = diff_logits_user_;
@@ -425,7 +400,7 @@ void CpuExecutor::build_backward() {
   for (int c = size() - 1; c > 0; --c) {
     const Node& n = graph_.node(c);
     NodePlan& p = plan(c);
-    if (!p.needs_grad) continue;
+    if (!needs_grad(c)) continue;
     auto target = [&](size_t k) -> memory {
       const Route& r = p.routes[k];
       return r.temp >= 0 ? r.temp_mem : plan(n.inputs[k]).diff_mem;
@@ -505,7 +480,6 @@ void CpuExecutor::backward(const Tensor& diff_logits, const GradsReadyHook& hook
 }  // namespace
 
 std::unique_ptr<Executor> make_cpu_executor(const ExecutorBindings& bindings, const ExecutorOptions& options) {
-  BIGBATCH_CHECK(bindings.graph != nullptr, "[cpu_executor] no graph bound");
   return std::make_unique<CpuExecutor>(bindings, options);
 }
 

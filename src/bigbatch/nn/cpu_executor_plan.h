@@ -16,6 +16,7 @@
 #include "bigbatch/backend/cpu/pooling.h"
 #include "bigbatch/backend/cpu/reorder.h"
 #include "bigbatch/core/error.h"
+#include "bigbatch/nn/execution_plan.h"
 #include "bigbatch/nn/graph.h"
 
 namespace bigbatch::nn::cpu_plan {
@@ -50,19 +51,19 @@ struct NodePlan {
   std::unique_ptr<cpu::InnerProduct> linear;
   std::unique_ptr<cpu::Add> add;
   memory::desc md;          // layout of the output (and of its diff)
-  bool needs_grad = false;  // backward runs for this node
   int in_place = -1;        // add / relu: the input position whose buffer dst overwrites
   int act = -1, diff = -1;  // buffer ids (-1: none or user memory)
   memory act_mem, diff_mem;
   std::vector<Route> routes;  // one per input
-  std::vector<int> consumers;
 };
 
-inline bool needs_src_in_backward(OpKind kind) {
-  return kind == OpKind::conv2d || kind == OpKind::batch_norm || kind == OpKind::linear;
-}
-
 inline bool needs_own_dst(const Node& n) { return n.kind == OpKind::relu || (n.kind == OpKind::add && n.fuse_relu); }
+
+// What the oneDNN backward primitives read of their forward: conv, BN and fc their src, ReLU
+// and a fused add their dst; pooling neither (max pooling keeps its workspace).
+inline BackwardReads cpu_backward_reads(const Node& n) {
+  return {n.kind == OpKind::conv2d || n.kind == OpKind::batch_norm || n.kind == OpKind::linear, needs_own_dst(n)};
+}
 
 // BIGBATCH_CONV_ALGORITHM=direct|winograd|tuned (default tuned): for A/B measurements.
 inline cpu::ConvAlgorithm conv_algorithm() {

@@ -11,6 +11,7 @@
 #include "bigbatch/backend/cuda/eltwise.h"
 #include "bigbatch/core/error.h"
 #include "bigbatch/nn/cuda_executor_impl.h"
+#include "bigbatch/nn/interval_plan.h"
 
 namespace bigbatch::nn {
 
@@ -32,26 +33,14 @@ constexpr int kMaxScaleRetries = 30;
 
 CudaExecutorImpl::CudaExecutorImpl(const ExecutorBindings& bindings, const ExecutorOptions& options,
                                    const CudaOptions& cuda)
-    : graph_(*bindings.graph),
+    : exec_(bindings, options, "cuda_executor"),
+      graph_(*bindings.graph),
       bindings_(bindings),
       options_(options),
       cuda_(cuda),
       dtype_(options.precision),
       layout_(cuda.nhwc ? cuda::Layout::nhwc : cuda::Layout::nchw),
       ctx_(cuda.device) {
-  BIGBATCH_CHECK(bindings.params && bindings.buffers, "[cuda_executor] params and buffers arenas must be bound");
-  auto check_layout = [](const char* what, const ArenaLayout& layout, const Arena* arena) {
-    BIGBATCH_CHECK(arena == nullptr || (arena->layout().size() == layout.size() &&
-                                        arena->layout().total_elems() == layout.total_elems()),
-                   "[cuda_executor] the " << what << " arena is not laid out by the graph's " << what << " layout");
-  };
-  check_layout("parameter", *graph_.parameter_layout(), bindings.params);
-  check_layout("gradient", *graph_.parameter_layout(), bindings.grads);
-  check_layout("buffer", *graph_.buffer_layout(), bindings.buffers);
-  BIGBATCH_CHECK(graph_.size() > 1 && graph_.output() > 0, "[cuda_executor] the graph has no output node");
-  BIGBATCH_CHECK(
-      options.batch > 0 && (options.bn_group == 0 || options.batch % options.bn_group == 0),
-      "[cuda_executor] batch " << options.batch << " is not a positive multiple of bn_group " << options.bn_group);
   BIGBATCH_CHECK(!cuda.tf32 || dtype_ == DType::f32, "[cuda_executor] TF32 applies to f32 only");
   if (dtype_ == DType::f16) loss_scale_ = 65536.0f;
 
@@ -137,10 +126,7 @@ void CudaExecutorImpl::plan_nodes() {
         workspace = std::max(workspace, p.conv->workspace_bytes());
         break;
       case OpKind::batch_norm: {
-        ops::BatchNormParams bp = std::get<ops::BatchNormParams>(n.params);
-        bp.group_size = options_.bn_group;
-        bp.fuse_relu = n.fuse_relu;
-        p.bn = std::make_unique<cuda::BatchNorm>(bp, p.dims, dtype_, layout_);
+        p.bn = std::make_unique<cuda::BatchNorm>(exec_.batch_norm(id), p.dims, dtype_, layout_);
         break;
       }
       case OpKind::max_pool:
@@ -161,59 +147,21 @@ void CudaExecutorImpl::plan_nodes() {
     act_bytes += align_up(u(p.dims.numel()) * dtype_size(dtype_));
   }
   diff_bytes = plan_diff_slots();
-  // Backward runs in reverse node order: the first consumer met there overwrites the diff.
-  std::vector<bool> written(u(graph_.size()), false);
-  for (int id = graph_.size() - 1; id > 0; --id) {
-    const Node& n = graph_.node(id);
-    for (int in : n.inputs) {
-      plan(id).accumulate.push_back(written[u(in)]);
-      written[u(in)] = true;
-    }
-  }
   acts_ = cuda::DeviceBuffer(act_bytes);
   diffs_ = cuda::DeviceBuffer(diff_bytes);
   workspace_ = cuda::DeviceBuffer(workspace);
 }
 
 size_t CudaExecutorImpl::plan_diff_slots() {
-  // Backward visits node id at time size−1−id. Node j's diff is first written by its last
-  // consumer's backward and last read by its own, so it is live over that closed interval
-  // (the output's from before backward starts); diffs with disjoint lives share memory.
-  // Activations are not shared: backward reads nearly all of them.
-  struct Life {
-    int id, begin, end;
-    size_t bytes;
-  };
-  const int size = graph_.size();
-  std::vector<Life> lives;
-  for (int id = 0; id < size; ++id) {
-    const std::vector<int> consumers = graph_.consumers(id);
-    BIGBATCH_CHECK(id == graph_.output() || !consumers.empty(),
-                   "[cuda_executor] node '" << graph_.node(id).name << "' feeds nothing: remove it from the graph");
-    const int last = consumers.empty() ? size : *std::max_element(consumers.begin(), consumers.end());
-    lives.push_back({id, size - 1 - last, size - 1 - id, align_up(u(plan(id).dims.numel()) * dtype_size(dtype_))});
-  }
-  std::vector<Life> order = lives;
-  std::stable_sort(order.begin(), order.end(), [](const Life& a, const Life& b) { return a.bytes > b.bytes; });
-  std::vector<Life> placed;
-  size_t total = 0;
-  for (const Life& l : order) {
-    // First fit among the slots whose lives overlap this one, in address order.
-    std::vector<const Life*> conflicts;
-    for (const Life& q : placed)
-      if (q.begin <= l.end && l.begin <= q.end) conflicts.push_back(&q);
-    std::sort(conflicts.begin(), conflicts.end(),
-              [&](const Life* a, const Life* b) { return plan(a->id).diff < plan(b->id).diff; });
-    size_t offset = 0;
-    for (const Life* q : conflicts) {
-      const size_t q_begin = plan(q->id).diff;
-      if (offset + l.bytes <= q_begin) break;
-      offset = std::max(offset, q_begin + q->bytes);
-    }
-    plan(l.id).diff = offset;
-    total = std::max(total, offset + l.bytes);
-    placed.push_back(l);
-  }
+  // Diffs with disjoint lives share memory. Activations are not shared: backward reads nearly
+  // all of them.
+  IntervalPlan diffs(kAlign);
+  std::vector<int> slot(u(graph_.size()));
+  for (int id = 0; id < graph_.size(); ++id)
+    slot[u(id)] = diffs.add(u(plan(id).dims.numel()) * dtype_size(dtype_), exec_.diff_first_step(id),
+                            exec_.diff_last_step(id));
+  const size_t total = diffs.pack();
+  for (int id = 0; id < graph_.size(); ++id) plan(id).diff = diffs.offset(slot[u(id)]);
   return total;
 }
 
@@ -318,7 +266,7 @@ void CudaExecutorImpl::run_backward(const std::function<void(int)>& node_done) {
     NodePlan& p = plan(id);
     const void* dd = diff(id);
     const int in0 = n.inputs[0];
-    const bool acc0 = p.accumulate[0];
+    const bool acc0 = accumulates(id, 0);
     switch (n.kind) {
       case OpKind::input:
         break;
@@ -349,9 +297,9 @@ void CudaExecutorImpl::run_backward(const std::function<void(int)>& node_done) {
         for (size_t k = 0; k < 2; ++k) {
           const int in = n.inputs[k];
           if (n.fuse_relu)
-            cuda::relu_backward(dtype_, p.dims.numel(), act(id), dd, diff(in), p.accumulate[k], stream());
+            cuda::relu_backward(dtype_, p.dims.numel(), act(id), dd, diff(in), accumulates(id, k), stream());
           else
-            cuda::copy_diff(dtype_, p.dims.numel(), dd, diff(in), p.accumulate[k], stream());
+            cuda::copy_diff(dtype_, p.dims.numel(), dd, diff(in), accumulates(id, k), stream());
         }
         break;
     }
@@ -456,7 +404,6 @@ void CudaExecutorImpl::backward(const Tensor& diff_logits, const GradsReadyHook&
 
 std::unique_ptr<CudaExecutor> make_cuda_executor(const ExecutorBindings& bindings, const ExecutorOptions& options,
                                                  const CudaOptions& cuda) {
-  BIGBATCH_CHECK(bindings.graph != nullptr, "[cuda_executor] no graph bound");
   backend::cuda::require_device("[cuda]", cuda.device);
   return std::make_unique<cuda_plan::CudaExecutorImpl>(bindings, options, cuda);
 }

@@ -12,6 +12,7 @@
 #include "bigbatch/backend/cuda/resources.h"
 #include "bigbatch/backend/cuda/sgd.h"
 #include "bigbatch/nn/cuda_executor.h"
+#include "bigbatch/nn/execution_plan.h"
 
 namespace bigbatch::nn::cuda_plan {
 
@@ -24,7 +25,6 @@ struct NodePlan {
   std::unique_ptr<cuda::Linear> linear;
   ops::Dims4 dims;              // output extents (N = batch)
   size_t act = 0, diff = 0;     // byte offsets into the activation and diff arenas (diffs shared by liveness)
-  std::vector<bool> accumulate;  // per input: add to its diff (an earlier consumer wrote it)
   std::vector<int> params;       // parameter entries of this node (weights, bias, gamma, beta)
 };
 
@@ -68,6 +68,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   void plan_nodes();
   void plan_params();
   size_t plan_diff_slots();  // returns the diff arena's bytes
+  bool accumulates(int id, size_t k) const { return !exec_.writes_input_diff(id, k); }
   void check_input(const Tensor& src) const;
   void pack_params();  // f32 masters -> compute copies
   void run_forward(const float* input_f32, bool training);
@@ -75,6 +76,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   void finish_grads(int id);  // compute-form gradients -> f32 arena, unscaled
   void adjust_loss_scale(bool overflow);
 
+  ExecutionPlan exec_;
   const Graph& graph_;
   ExecutorBindings bindings_;
   ExecutorOptions options_;

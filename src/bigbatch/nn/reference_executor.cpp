@@ -15,39 +15,15 @@ namespace {
 
 size_t u(int64_t i) { return static_cast<size_t>(i); }
 
-void check_layout(const char* what, const ArenaLayout& graph_layout, const Arena* arena) {
-  BIGBATCH_CHECK(arena != nullptr, "[reference_executor] no " << what << " arena bound");
-  BIGBATCH_CHECK(
-      arena->layout().size() == graph_layout.size() && arena->layout().total_elems() == graph_layout.total_elems(),
-      "[reference_executor] the " << what << " arena is not laid out by the graph's " << what << " layout");
-}
-
-const Graph& bound_graph(const ExecutorBindings& bindings) {
-  BIGBATCH_CHECK(bindings.graph != nullptr, "[reference_executor] no graph bound");
-  return *bindings.graph;
-}
-
 }  // namespace
 
 template <class T>
 ReferenceExecutor<T>::ReferenceExecutor(const ExecutorBindings& bindings, const ExecutorOptions& options)
-    : graph_(bound_graph(bindings)), bindings_(bindings), options_(options) {
-  BIGBATCH_CHECK(graph_.size() > 0 && graph_.input_node().kind == OpKind::input,
-                 "[reference_executor] the graph has no input node");
-  BIGBATCH_CHECK(graph_.output() > 0 && graph_.output() < graph_.size(),
-                 "[reference_executor] the graph's output node is not set (set_output)");
+    : exec_(bindings, options, "reference_executor"),
+      graph_(*bindings.graph),
+      bindings_(bindings),
+      options_(options) {
   const Node& out = graph_.node(graph_.output());
-  BIGBATCH_CHECK(out.h == 1 && out.w == 1, "[reference_executor] the output node '" << out.name << "' is " << out.c
-                                                                                    << "x" << out.h << "x" << out.w
-                                                                                    << ", expected classes x 1 x 1");
-  BIGBATCH_CHECK(options.batch > 0, "[reference_executor] batch must be positive, got " << options.batch);
-  BIGBATCH_CHECK(
-      options.bn_group >= 0 && (options.bn_group == 0 || options.batch % options.bn_group == 0),
-      "[reference_executor] batch " << options.batch << " is not a multiple of bn_group " << options.bn_group);
-  check_layout("parameter", *graph_.parameter_layout(), bindings.params);
-  check_layout("buffer", *graph_.buffer_layout(), bindings.buffers);
-  if (bindings.grads) check_layout("gradient", *graph_.parameter_layout(), bindings.grads);
-
   const int64_t groups = options.bn_group == 0 ? 1 : options.batch / options.bn_group;
   size_t largest = 0;
   for (const Node& n : graph_.nodes()) {
@@ -68,9 +44,10 @@ ReferenceExecutor<T>::ReferenceExecutor(const ExecutorBindings& bindings, const 
 }
 
 template <class T>
-ops::Dims4 ReferenceExecutor<T>::dims(int id) const {
-  const Node& n = graph_.node(id);
-  return {options_.batch, n.c, n.h, n.w};
+ops::BatchNormParams ReferenceExecutor<T>::unfused_batch_norm(int id) const {
+  ops::BatchNormParams p = exec_.batch_norm(id);
+  p.fuse_relu = false;
+  return p;
 }
 
 template <class T>
@@ -112,9 +89,7 @@ void ReferenceExecutor<T>::forward_node(const Node& n, bool training) {
                           param(n.bias), dst);
       break;
     case OpKind::batch_norm: {
-      ops::BatchNormParams p = std::get<ops::BatchNormParams>(n.params);
-      p.group_size = options_.bn_group;
-      p.fuse_relu = false;  // applied below
+      const ops::BatchNormParams p = unfused_batch_norm(id);  // the ReLU is applied below
       const Arena& buffers = *bindings_.buffers;
       float* rm = buffers.tensor(n.running_mean).data<float>();
       float* rv = buffers.tensor(n.running_var).data<float>();
@@ -212,9 +187,7 @@ void ReferenceExecutor<T>::backward_node(const Node& n) {
       break;
     }
     case OpKind::batch_norm: {
-      ops::BatchNormParams p = std::get<ops::BatchNormParams>(n.params);
-      p.group_size = options_.bn_group;
-      p.fuse_relu = false;
+      const ops::BatchNormParams p = unfused_batch_norm(id);
       if (n.fuse_relu) {
         // The post-ReLU output is positive exactly where the BN output was.
         ops::relu_backward(count, acts_[u(id)].data(), diff_dst, scratch2_.data());

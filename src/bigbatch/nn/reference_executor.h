@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "bigbatch/nn/execution_plan.h"
 #include "bigbatch/nn/executor.h"
 
 namespace bigbatch::nn {
@@ -37,12 +38,15 @@ class ReferenceExecutor : public Executor {
   const std::vector<T>& activation(int id) const { return acts_[static_cast<size_t>(id)]; }
 
  private:
-  ops::Dims4 dims(int id) const;
+  ops::Dims4 dims(int id) const { return exec_.dims(id); }
+  // This oracle applies fused ReLUs as a separate step, never through the op's fused path.
+  ops::BatchNormParams unfused_batch_norm(int id) const;
   void load_params();
   void forward_node(const Node& n, bool training);
   void backward_node(const Node& n);
   void accumulate(int id, const T* diff);
 
+  ExecutionPlan exec_;
   const Graph& graph_;
   ExecutorBindings bindings_;
   ExecutorOptions options_;
