@@ -6,10 +6,13 @@
 #                deps, GoogleTest sources and the data set from build-gpu-carry, made here by
 #                bench/gpu/prepare_carry.sh and carried with the tree)
 #   3 build      the CUDA tests and the bigbatch binary (only what they need)
-#   4 tests      backend_cuda_test and cuda_executor_test (ops vs the reference, executor vs the
-#                reference executor, fused SGD vs optim::Sgd), gtest XML into $OUT
-#   5 bench      ResNet-50, batch 256: bigbatch bf16 NHWC and PyTorch bf16 autocast channels_last
-#                alternated (eager; torch.compile once if time allows), then TF32 and f32 pairs
+#   4 tests      backend_cuda_test, cuda_executor_test and train_test's step cases (ops vs the
+#                reference, executor vs the reference executor, optim::Sgd on the GPU vs the CPU,
+#                the reducer on NCCL, the trainer's step on the GPU vs the reference step), XML
+#   5 bench      ResNet-50, batch 256, through the trainer's own step (train::TrainStep, what
+#                `train --device cuda` runs): bigbatch bf16 NHWC and PyTorch bf16 autocast
+#                channels_last alternated (eager; torch.compile once if time allows), then TF32
+#                and f32 pairs
 #   6 tta        `bigbatch train --device cuda` on the default Fashion-MNIST job: time to 92%
 # Every stage is guarded: a failure is logged (tail into summary.txt) and later stages still
 # run when they can. Results: $OUT/summary.txt, $OUT/bench.jsonl, $OUT/tta.json, $OUT/*.log.
@@ -122,15 +125,18 @@ stage configure 120 configure
 jobs="$(nproc)"
 # One invocation (libraries shared, links in parallel); -k: the tests still build if the binary
 # cannot (or the other way round).
-stage build 360 cmake --build "$build" -j"$jobs" --target backend_cuda_test cuda_executor_test bigbatch -- -k
+stage build 360 cmake --build "$build" -j"$jobs" --target backend_cuda_test cuda_executor_test train_test bigbatch -- -k
 
 # ---- 4 tests -------------------------------------------------------------------------------
 run_tests() {
   local rc=0 t
-  for t in backend_cuda_test cuda_executor_test; do
+  # train_test: only the step's cases (the rest train on the CPU, which needs oneDNN).
+  for t in backend_cuda_test cuda_executor_test train_test; do
+    local filter='*'
+    [[ $t == train_test ]] && filter='TrainStep.TheGpu*:LossScaler.*'
     find "$build" -name "$t" -type f -executable | head -n 1 | {
       read -r exe || { echo "$t was not built"; exit 1; }
-      "$exe" --gtest_output="xml:$OUT/$t.xml" --gtest_color=no
+      "$exe" --gtest_filter="$filter" --gtest_output="xml:$OUT/$t.xml" --gtest_color=no
     } || rc=1
   done
   return $rc

@@ -33,7 +33,8 @@ struct Residual {
 
 struct Arenas {
   Arena params, grads, buffers;
-  explicit Arenas(const Graph& g) : params(g.parameter_layout()), grads(g.parameter_layout()), buffers(g.buffer_layout()) {}
+  explicit Arenas(const Graph& g)
+      : params(g.parameter_layout()), grads(g.parameter_layout()), buffers(g.buffer_layout()) {}
 };
 
 TEST(ExecutionPlan, NeedsGradAndWhoWritesEachDiff) {
@@ -113,12 +114,14 @@ TEST(ExecutionPlan, OneErrorPerMalformedBindingOrGraph) {
   const int y = spatial.input(1, 4, 4);
   spatial.set_output(spatial.conv2d("conv", y, conv_params(1, 2, 3, 1, 1, false)));
   Arenas spatial_arenas(spatial);
-  expect_plan_error({&spatial, &spatial_arenas.params, nullptr, &spatial_arenas.buffers}, ok, "expected classes x 1 x 1");
+  expect_plan_error({&spatial, &spatial_arenas.params, nullptr, &spatial_arenas.buffers}, ok,
+                    "expected classes x 1 x 1");
 
   Graph no_output;
   no_output.input(1, 4, 4);
   Arenas no_output_arenas(no_output);
-  expect_plan_error({&no_output, &no_output_arenas.params, nullptr, &no_output_arenas.buffers}, ok, "output node is not set");
+  expect_plan_error({&no_output, &no_output_arenas.params, nullptr, &no_output_arenas.buffers}, ok,
+                    "output node is not set");
 }
 
 }  // namespace

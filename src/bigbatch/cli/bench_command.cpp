@@ -1,5 +1,6 @@
-// `bigbatch bench`: plans a model for one batch and times whole training steps. The same
-// work as bench/pytorch/train_step.py, so the two can be compared in one run.
+// `bigbatch bench`: times whole training steps of a model on a synthetic batch, through the
+// trainer's own step (train::TrainStep: the code `bigbatch train` runs), on the CPU or a GPU.
+// The same work as bench/pytorch/train_step.py, so the two can be compared in one run.
 #include "bigbatch/cli/bench_command.h"
 
 #include <sys/resource.h>
@@ -8,9 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <functional>
-#include <memory>
 #include <iomanip>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <vector>
@@ -22,10 +22,11 @@
 #include "bigbatch/core/threading.h"
 #include "bigbatch/models/registry.h"
 #include "bigbatch/nn/cuda_executor.h"
+#include "bigbatch/nn/device_arena.h"
 #include "bigbatch/nn/executor.h"
 #include "bigbatch/nn/init.h"
-#include "bigbatch/ops/softmax_cross_entropy.h"
 #include "bigbatch/optim/sgd.h"
+#include "bigbatch/train/train_step.h"
 
 namespace bigbatch::cli {
 
@@ -55,32 +56,6 @@ DType parse_precision(const std::string& text) {
   BIGBATCH_CHECK(precision != DType::bf16 || nn::cpu_has_native_bf16(),
                  "[bench] --precision bf16: this CPU has no native bf16 (needs AVX512-BF16 or AMX); use f32");
   return precision;
-}
-
-// The GPU's step: params, gradients and momentum stay on the device; the batch is staged
-// through pinned memory and the update is the fused SGD kernel (same settings as the CPU's).
-std::function<double()> cuda_step(const nn::Graph& graph, const Arena& params, const Arena& buffers,
-                                  const BenchOptions& options, DType precision, bool tf32, const Tensor& src,
-                                  const std::vector<int32_t>& labels, std::unique_ptr<nn::CudaExecutor>& executor) {
-  executor = nn::make_cuda_executor({.graph = &graph, .params = &params, .grads = nullptr, .buffers = &buffers},
-                                    {.batch = options.batch, .bn_group = options.bn_group, .precision = precision},
-                                    {.device = 0, .tf32 = tf32, .nhwc = options.layout == "nhwc"});
-  executor->upload_state();
-  auto sgd = std::make_shared<nn::DeviceSgd>();
-  sgd->momentum = kMomentum;
-  const optim::SgdOptions reference{.momentum = kMomentum, .weight_decay = kWeightDecay};
-  for (const ArenaEntry& e : graph.parameter_layout()->entries())
-    sgd->weight_decay.push_back(optim::applies_weight_decay(e.role, reference) ? static_cast<float>(kWeightDecay)
-                                                                               : 0.0f);
-  nn::CudaExecutor* gpu = executor.get();
-  const double divisor = static_cast<double>(options.batch);
-  // The synthetic batch goes to the device once and stays, as the PyTorch peer's does.
-  gpu->stage_batch(src, labels.data());
-  return [gpu, sgd, divisor]() {
-    gpu->reuse_batch();
-    gpu->train_step(divisor, kLearningRate, *sgd);
-    return gpu->wait_loss();
-  };
 }
 
 }  // namespace
@@ -139,17 +114,22 @@ int run_bench_command(const BenchOptions& options, std::ostream& out, std::ostre
   log << "bench: " << options.model << " " << input.to_string() << ", batch " << batch << ", " << threads
       << " threads, " << options.device << " " << options.precision << ": planning\n";
 
-  Arena params(graph.parameter_layout());
-  Arena grads(graph.parameter_layout());
-  Arena buffers(graph.buffer_layout());
-  optim::Sgd sgd(graph.parameter_layout(), {.momentum = kMomentum, .weight_decay = kWeightDecay});
+  // The trainer's step with one rank and one pass: kn = n·k = batch, the loss divided by it.
+  train::StepPlan plan;
+  plan.graph = &graph;
+  plan.global_batch = plan.local_batch = plan.micro_batch = batch;
+  plan.bn_group = options.bn_group;
+  plan.precision = precision;
+  plan.device = {cuda ? Device::cuda : Device::cpu, {.device = 0, .tf32 = tf32, .nhwc = options.layout == "nhwc"}};
+  plan.sgd = {.momentum = kMomentum, .weight_decay = kWeightDecay};
+  train::TrainStep train_step(plan);
   Rng rng(options.seed);
-  nn::initialize(graph, params, buffers, rng);
-  std::unique_ptr<nn::Executor> executor;
-  std::unique_ptr<nn::CudaExecutor> gpu;
-  if (!cuda)
-    executor = nn::make_cpu_executor({.graph = &graph, .params = &params, .grads = &grads, .buffers = &buffers},
-                                     {.batch = batch, .bn_group = options.bn_group, .precision = precision});
+  {
+    Arena params(graph.parameter_layout()), buffers(graph.buffer_layout());
+    nn::initialize(graph, params, buffers, rng);
+    nn::copy_arena(train_step.params(), params);
+    nn::copy_arena(train_step.buffers(), buffers);
+  }
 
   // Synthetic data: N(0, 1) images and uniform labels, drawn once from the seed.
   Tensor src = Tensor::zeros({batch, input.channels, input.height, input.width});
@@ -157,22 +137,10 @@ int run_bench_command(const BenchOptions& options, std::ostream& out, std::ostre
   for (int64_t i = 0; i < src.numel(); ++i) src_data[i] = static_cast<float>(rng.normal());
   std::vector<int32_t> labels(static_cast<size_t>(batch));
   for (int32_t& label : labels) label = static_cast<int32_t>(rng.below(static_cast<uint64_t>(classes)));
-  Tensor diff_logits = Tensor::zeros({batch, classes});
-
-  // One training step; the loss is the sum over the batch divided by the batch (RECIPE §4).
-  const double divisor = static_cast<double>(batch);
-  auto cpu_step = [&]() {
-    executor->forward(src, /*training=*/true);
-    const float* logits = executor->logits().data<float>();
-    const double loss = ops::softmax_cross_entropy_forward<float>(batch, classes, logits, labels.data(), divisor);
-    ops::softmax_cross_entropy_backward<float>(batch, classes, logits, labels.data(), divisor,
-                                               diff_logits.data<float>());
-    executor->backward(diff_logits);
-    sgd.step(params, grads, kLearningRate);
-    return loss;
+  auto step = [&]() {
+    int64_t correct = 0;
+    return train_step.run(src, labels.data(), kLearningRate, correct);
   };
-  const std::function<double()> step = cuda ? cuda_step(graph, params, buffers, options, precision, tf32, src, labels, gpu)
-                                             : std::function<double()>(cpu_step);
 
   log << "bench: " << options.warmup << " warm-up steps\n";
   double loss = 0.0;

@@ -1,5 +1,5 @@
 // The collective operations data-parallel training needs, over a fixed group of ranks.
-// Backends: in-process threads (tests, virtual workers) and MPI; NCCL will join them.
+// Backends: in-process threads (tests, virtual workers), MPI, and NCCL (one rank per GPU).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +47,12 @@ class Communicator {
   std::unique_ptr<Work> allreduce_sum_async(float* data, int64_t count) {
     return allreduce_sum_async_any(data, count, ReduceType::f32);
   }
+
+  // Device memory, stream-ordered (GPU training): sums `count` f32 at the device pointer `data`
+  // after the work already enqueued on `stream` (a cudaStream_t); returns at once, and the
+  // handle's wait() makes `stream` wait for the sum (the host does not block; busy_seconds() is
+  // 0). Only device communicators (NCCL) can; the others throw CommError.
+  virtual std::unique_ptr<Work> allreduce_sum_on_stream(float* data, int64_t count, void* stream);
 
   // Copies root's `bytes` bytes at data into every other rank's data.
   virtual void broadcast(void* data, int64_t bytes, int root) = 0;

@@ -37,7 +37,8 @@ void GradientReducer::on_grads_ready(int node_id) {
   BIGBATCH_CHECK(node_id >= 0 && node_id < static_cast<int>(bucket_of_node_.size()) &&
                      bucket_of_node_[static_cast<size_t>(node_id)] >= 0,
                  "[reducer] node " << node_id << " has no parameter gradients");
-  BIGBATCH_CHECK(!reported_[static_cast<size_t>(node_id)], "[reducer] node " << node_id << " reported twice in one step");
+  BIGBATCH_CHECK(!reported_[static_cast<size_t>(node_id)],
+                 "[reducer] node " << node_id << " reported twice in one step");
   if (!timing_) begin_step();
   reported_[static_cast<size_t>(node_id)] = 1;
   --missing_[static_cast<size_t>(bucket_of_node_[static_cast<size_t>(node_id)])];
@@ -52,7 +53,8 @@ void GradientReducer::start_ready_buckets() {
 
 void GradientReducer::start(size_t b) {
   const Bucket& bucket = buckets_[b];
-  work_[b] = comm_.allreduce_sum_async(grads_ + bucket.begin, bucket.elems());
+  work_[b] = options_.stream ? comm_.allreduce_sum_on_stream(grads_ + bucket.begin, bucket.elems(), options_.stream)
+                             : comm_.allreduce_sum_async(grads_ + bucket.begin, bucket.elems());
 }
 
 void GradientReducer::finish() {

@@ -1,10 +1,11 @@
 // Sums the gradient arena over all ranks in buckets, each bucket's allreduce starting as soon
-// as backward has finished its gradients, so communication overlaps the rest of backward.
+// as backward has finished its gradients, so communication overlaps the rest of backward. The
+// same code drives MPI on host gradients and NCCL on GPU gradients (ReducerOptions::stream).
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -16,16 +17,20 @@ namespace bigbatch::comm {
 
 struct ReducerOptions {
   int64_t bucket_cap_bytes = int64_t{25} << 20;  // PyTorch DDP's default
-  bool overlap = true;  // false: every allreduce starts in finish(), after backward
+  bool overlap = true;                           // false: every allreduce starts in finish(), after backward
+  // Gradients on a GPU: every allreduce is stream-ordered on this compute stream (a
+  // cudaStream_t; Communicator::allreduce_sum_on_stream, NCCL), and finish() orders the stream
+  // after them instead of blocking the host. Null: host memory, host-side waits.
+  void* stream = nullptr;
 };
 
 // One step's figures, in seconds.
 struct ReducerStats {
   int buckets = 0;
-  int64_t bytes = 0;              // reduced per rank, padding included
-  double backward_s = 0;          // begin_step() (else the first hook) to the start of finish()
-  double allreduce_busy_s = 0;    // sum of the buckets' allreduce running times
-  double exposed_s = 0;           // time finish() waited: communication backward did not hide
+  int64_t bytes = 0;            // reduced per rank, padding included
+  double backward_s = 0;        // begin_step() (else the first hook) to the start of finish()
+  double allreduce_busy_s = 0;  // sum of the buckets' allreduce running times
+  double exposed_s = 0;         // time finish() waited: communication backward did not hide
 };
 
 // Usage per step: begin_step(); executor.backward(diff, reducer.hook()); reducer.finish();
@@ -73,10 +78,10 @@ class GradientReducer {
   std::vector<Bucket> buckets_;
   std::vector<int> bucket_of_node_;  // node id -> bucket index, -1 without parameters
   // Per step:
-  std::vector<int> missing_;           // per bucket, nodes yet to report
-  std::vector<char> reported_;         // per node
+  std::vector<int> missing_;                 // per bucket, nodes yet to report
+  std::vector<char> reported_;               // per node
   std::vector<std::unique_ptr<Work>> work_;  // per bucket, null until started
-  size_t next_start_ = 0;              // buckets start strictly in index order
+  size_t next_start_ = 0;                    // buckets start strictly in index order
   bool timing_ = false;
   Clock::time_point backward_start_;
   ReducerStats stats_;

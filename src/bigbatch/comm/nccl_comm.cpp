@@ -11,20 +11,20 @@
 
 #include "bigbatch/core/error.h"
 
-#define NCCL_CHECK(expr)                                                                              \
-  do {                                                                                                \
-    const ncclResult_t nccl_check_result_ = (expr);                                                   \
-    if (nccl_check_result_ != ncclSuccess)                                                            \
-      BIGBATCH_THROW(::bigbatch::CommError, "[nccl] " #expr " failed at " << __FILE__ << ":" << __LINE__ \
-                                                                       << ": " << ncclGetErrorString(nccl_check_result_)); \
+#define NCCL_CHECK(expr)                                                                                              \
+  do {                                                                                                                \
+    const ncclResult_t nccl_check_result_ = (expr);                                                                   \
+    if (nccl_check_result_ != ncclSuccess)                                                                            \
+      BIGBATCH_THROW(::bigbatch::CommError, "[nccl] " #expr " failed at " << __FILE__ << ":" << __LINE__ << ": "      \
+                                                                          << ncclGetErrorString(nccl_check_result_)); \
   } while (0)
 
-#define NCCL_CUDA_CHECK(expr)                                                                          \
-  do {                                                                                                 \
-    const cudaError_t nccl_cuda_status_ = (expr);                                                      \
-    if (nccl_cuda_status_ != cudaSuccess)                                                              \
-      BIGBATCH_THROW(::bigbatch::CommError, "[nccl] " #expr " failed at " << __FILE__ << ":" << __LINE__ \
-                                                                       << ": " << cudaGetErrorString(nccl_cuda_status_)); \
+#define NCCL_CUDA_CHECK(expr)                                                                                        \
+  do {                                                                                                               \
+    const cudaError_t nccl_cuda_status_ = (expr);                                                                    \
+    if (nccl_cuda_status_ != cudaSuccess)                                                                            \
+      BIGBATCH_THROW(::bigbatch::CommError, "[nccl] " #expr " failed at " << __FILE__ << ":" << __LINE__ << ": "     \
+                                                                          << cudaGetErrorString(nccl_cuda_status_)); \
   } while (0)
 
 namespace bigbatch::comm {
@@ -35,9 +35,12 @@ namespace {
 
 ncclDataType_t nccl_type(ReduceType type) {
   switch (type) {
-    case ReduceType::f32: return ncclFloat32;
-    case ReduceType::f64: return ncclFloat64;
-    case ReduceType::i64: return ncclInt64;
+    case ReduceType::f32:
+      return ncclFloat32;
+    case ReduceType::f64:
+      return ncclFloat64;
+    case ReduceType::i64:
+      return ncclInt64;
   }
   return ncclFloat32;
 }
@@ -51,6 +54,23 @@ class DoneWork final : public Work {
 
  private:
   double seconds_;
+};
+
+// A sum on the communicator's stream: wait() makes the caller's stream wait for it.
+class StreamWork final : public Work {
+ public:
+  StreamWork(cudaEvent_t ready, cudaEvent_t done, cudaStream_t caller) : ready_(ready), done_(done), caller_(caller) {}
+  ~StreamWork() override {
+    (void)cudaEventDestroy(ready_);
+    (void)cudaEventDestroy(done_);
+  }
+  void wait() override { NCCL_CUDA_CHECK(cudaStreamWaitEvent(caller_, done_, 0)); }
+  bool test() override { return cudaEventQuery(done_) == cudaSuccess; }
+  double busy_seconds() const override { return 0.0; }
+
+ private:
+  cudaEvent_t ready_, done_;
+  cudaStream_t caller_;
 };
 
 class Nccl final : public NcclCommunicator {
@@ -74,10 +94,20 @@ class Nccl final : public NcclCommunicator {
   int size() const override { return size_; }
   int device() const override { return device_; }
 
-  void allreduce_sum_device(float* data, int64_t count, void* stream) override {
-    if (count == 0) return;
-    NCCL_CHECK(ncclAllReduce(data, data, static_cast<size_t>(count), ncclFloat32, ncclSum, comm_,
-                             static_cast<cudaStream_t>(stream)));
+  std::unique_ptr<Work> allreduce_sum_on_stream(float* data, int64_t count, void* stream) override {
+    BIGBATCH_CHECK(comm_ != nullptr, "[nccl] [rank " << rank_ << "] the communicator was aborted");
+    auto caller = static_cast<cudaStream_t>(stream);
+    cudaEvent_t ready = nullptr, done = nullptr;
+    NCCL_CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+    NCCL_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+    auto work = std::make_unique<StreamWork>(ready, done, caller);
+    // Ours waits for what the caller has enqueued (the gradients), then sums on our stream.
+    NCCL_CUDA_CHECK(cudaEventRecord(ready, caller));
+    NCCL_CUDA_CHECK(cudaStreamWaitEvent(stream_, ready, 0));
+    if (count > 0)
+      NCCL_CHECK(ncclAllReduce(data, data, static_cast<size_t>(count), ncclFloat32, ncclSum, comm_, stream_));
+    NCCL_CUDA_CHECK(cudaEventRecord(done, stream_));
+    return work;
   }
 
   void broadcast(void* data, int64_t bytes, int root) override {

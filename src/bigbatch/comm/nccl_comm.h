@@ -1,6 +1,7 @@
-// The NCCL backend: one rank per GPU, behind the Communicator interface, plus the in-place
-// allreduce of device memory on a caller's CUDA stream that GPU training uses. Free of
-// <nccl.h> and CUDA headers, so that a build without NCCL links nccl_stub.cpp.
+// The NCCL backend: one rank per GPU, behind the Communicator interface, with the
+// stream-ordered allreduce of device memory (allreduce_sum_on_stream) that GPU training's
+// reducer uses. Free of <nccl.h> and CUDA headers, so that a build without NCCL links
+// nccl_stub.cpp.
 #pragma once
 
 #include <memory>
@@ -14,9 +15,6 @@ bool built_with_nccl();
 
 class NcclCommunicator : public Communicator {
  public:
-  // Sums `count` f32 at device pointer `data` in place over all ranks, enqueued on `stream`
-  // (a cudaStream_t); returns at once. Errors surface at the next synchronising call.
-  virtual void allreduce_sum_device(float* data, int64_t count, void* stream) = 0;
   virtual int device() const = 0;
 };
 
@@ -24,7 +22,9 @@ class NcclCommunicator : public Communicator {
 // unique id and broadcasts it over bootstrap; every rank binds CUDA device `device` (one rank
 // per GPU: pass the local rank). The Communicator (host-buffer) collectives stage through a
 // device buffer and are synchronous; allreduce_sum_async runs synchronously too and returns
-// a completed Work. Throws CommError "[nccl] ..." (or "[nccl] bigbatch was built without NCCL").
+// a completed Work. allreduce_sum_on_stream runs on the communicator's own stream after an
+// event on the caller's, so that it overlaps the caller's later work until wait(). Throws CommError "[nccl] ..." (or
+// "[nccl] bigbatch was built without NCCL").
 std::unique_ptr<NcclCommunicator> make_nccl_communicator(Communicator& bootstrap, int device);
 
 }  // namespace bigbatch::comm

@@ -8,13 +8,20 @@ namespace bigbatch {
 
 const char* role_name(TensorRole role) {
   switch (role) {
-    case TensorRole::conv_weight: return "conv_weight";
-    case TensorRole::fc_weight: return "fc_weight";
-    case TensorRole::bias: return "bias";
-    case TensorRole::bn_gamma: return "bn_gamma";
-    case TensorRole::bn_beta: return "bn_beta";
-    case TensorRole::bn_running_mean: return "bn_running_mean";
-    case TensorRole::bn_running_var: return "bn_running_var";
+    case TensorRole::conv_weight:
+      return "conv_weight";
+    case TensorRole::fc_weight:
+      return "fc_weight";
+    case TensorRole::bias:
+      return "bias";
+    case TensorRole::bn_gamma:
+      return "bn_gamma";
+    case TensorRole::bn_beta:
+      return "bn_beta";
+    case TensorRole::bn_running_mean:
+      return "bn_running_mean";
+    case TensorRole::bn_running_var:
+      return "bn_running_var";
   }
   return "?";
 }
@@ -55,8 +62,14 @@ int64_t ArenaLayout::count() const {
   return n;
 }
 
-Arena::Arena(std::shared_ptr<const ArenaLayout> layout) : layout_(std::move(layout)) {
-  storage_ = Storage::allocate(static_cast<size_t>(layout_->total_elems()) * sizeof(float));
+Arena::Arena(std::shared_ptr<const ArenaLayout> layout)
+    : Arena(layout, Storage::allocate(static_cast<size_t>(layout->total_elems()) * sizeof(float))) {}
+
+Arena::Arena(std::shared_ptr<const ArenaLayout> layout, std::shared_ptr<Storage> storage)
+    : layout_(std::move(layout)), storage_(std::move(storage)) {
+  BIGBATCH_CHECK(
+      storage_ != nullptr && storage_->nbytes() >= static_cast<size_t>(layout_->total_elems()) * sizeof(float),
+      "[arena] the storage is smaller than the layout's " << layout_->total_elems() << " floats");
   tensors_.reserve(static_cast<size_t>(layout_->size()));
   for (const ArenaEntry& e : layout_->entries())
     tensors_.push_back(Tensor::view_of(storage_, static_cast<size_t>(e.offset) * sizeof(float), e.shape, DType::f32));
@@ -68,10 +81,16 @@ const Tensor& Arena::tensor(const std::string& name) const {
   return tensor(i);
 }
 
-void Arena::zero() const { std::memset(data(), 0, static_cast<size_t>(total_elems()) * sizeof(float)); }
+void Arena::zero() const {
+  BIGBATCH_CHECK(device() == Device::cpu, "[arena] zero() of a " << device_name(device()) << " arena");
+  std::memset(data(), 0, static_cast<size_t>(total_elems()) * sizeof(float));
+}
 
 void Arena::copy_from(const Arena& other) const {
   BIGBATCH_CHECK(other.total_elems() == total_elems(), "[arena] copy between different layouts");
+  BIGBATCH_CHECK(device() == Device::cpu && other.device() == Device::cpu,
+                 "[arena] copy_from() between " << device_name(other.device()) << " and " << device_name(device())
+                                                << " arenas (use nn::copy_arena)");
   std::memcpy(data(), other.data(), static_cast<size_t>(total_elems()) * sizeof(float));
 }
 

@@ -64,7 +64,10 @@ struct ArenaRange {
 class Arena {
  public:
   Arena() = default;
-  explicit Arena(std::shared_ptr<const ArenaLayout> layout);
+  explicit Arena(std::shared_ptr<const ArenaLayout> layout);  // zero-filled, on the CPU
+  // Laid out over `storage` (at least total_elems() floats, on any device): how a backend
+  // makes an arena in its own memory (nn::make_arena).
+  Arena(std::shared_ptr<const ArenaLayout> layout, std::shared_ptr<Storage> storage);
 
   const ArenaLayout& layout() const { return *layout_; }
   const std::shared_ptr<const ArenaLayout>& layout_ptr() const { return layout_; }
@@ -72,6 +75,9 @@ class Arena {
   const Tensor& tensor(const std::string& name) const;  // throws InvalidArgument when absent
   float* data() const { return static_cast<float*>(storage_->data()); }
   int64_t total_elems() const { return layout_->total_elems(); }
+  Device device() const { return storage_->device(); }
+  bool same_storage(const Arena& other) const { return storage_ == other.storage_; }
+  // CPU arenas only (InvalidArgument otherwise; nn/device_arena.h works on any device).
   void zero() const;
   void copy_from(const Arena& other) const;  // same layout
 

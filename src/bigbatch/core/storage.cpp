@@ -16,9 +16,14 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   void* data = std::aligned_alloc(kStorageAlignment, rounded);
   if (data == nullptr) throw std::bad_alloc();
   std::memset(data, 0, rounded);
-  return std::shared_ptr<Storage>(new Storage(data, nbytes, device));
+  return std::shared_ptr<Storage>(new Storage(data, nbytes, device, std::free));
 }
 
-Storage::~Storage() { std::free(data_); }
+std::shared_ptr<Storage> Storage::adopt(void* data, size_t nbytes, Device device, void (*release)(void*)) {
+  BIGBATCH_CHECK(data != nullptr && release != nullptr, "[storage] adopt() needs memory and its release function");
+  return std::shared_ptr<Storage>(new Storage(data, nbytes, device, release));
+}
+
+Storage::~Storage() { release_(data_); }
 
 }  // namespace bigbatch

@@ -12,8 +12,11 @@ inline constexpr size_t kStorageAlignment = 64;
 
 class Storage {
  public:
-  // Allocates nbytes (rounded up to the alignment), zero-filled on the CPU.
+  // Allocates nbytes (rounded up to the alignment), zero-filled on the CPU. Other devices'
+  // memory is allocated by their backend and handed over with adopt().
   static std::shared_ptr<Storage> allocate(size_t nbytes, Device device = Device::cpu);
+  // Takes ownership of `data` (nbytes on `device`), released with release(data).
+  static std::shared_ptr<Storage> adopt(void* data, size_t nbytes, Device device, void (*release)(void*));
 
   ~Storage();
   Storage(const Storage&) = delete;
@@ -24,10 +27,12 @@ class Storage {
   Device device() const { return device_; }
 
  private:
-  Storage(void* data, size_t nbytes, Device device) : data_(data), nbytes_(nbytes), device_(device) {}
+  Storage(void* data, size_t nbytes, Device device, void (*release)(void*))
+      : data_(data), nbytes_(nbytes), device_(device), release_(release) {}
   void* data_;
   size_t nbytes_;
   Device device_;
+  void (*release_)(void*);
 };
 
 }  // namespace bigbatch

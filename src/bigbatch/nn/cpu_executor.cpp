@@ -59,9 +59,9 @@ class CpuExecutor final : public Executor {
   std::vector<NodePlan> nodes_;
   std::vector<int> diff_group_;           // per node: the alias group of its diff
   std::vector<std::vector<int>> groups_;  // alias group -> member nodes
-  IntervalPlan buffers_{64};            // activations, diffs and temporaries, by liveness
-  std::shared_ptr<Storage> arena_;     // their bytes
-  std::shared_ptr<Storage> staging_;  // reordered weights / diff_weights of the current layer
+  IntervalPlan buffers_{64};              // activations, diffs and temporaries, by liveness
+  std::shared_ptr<Storage> arena_;        // their bytes
+  std::shared_ptr<Storage> staging_;      // reordered weights / diff_weights of the current layer
   std::unique_ptr<cpu::Reorder> input_reorder_, logits_reorder_, diff_logits_reorder_;
   memory input_user_, logits_mem_, diff_logits_user_;
   Tensor logits_;

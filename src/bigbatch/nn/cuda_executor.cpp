@@ -1,8 +1,7 @@
-// The GPU executor's plan and its Executor-interface path (host arenas are the truth). One
-// kernel object and one activation slot per node, diff slots shared by liveness, all in
-// device arenas sized at construction; a step allocates nothing. Diffs are routed without
-// zeroing: the first consumer (in backward order) of a node overwrites its diff, later ones
-// add to it.
+// The GPU executor over device arenas. One kernel object and one activation slot per node,
+// diff slots shared by liveness (nn/interval_plan), all sized at construction; a step
+// allocates nothing. Diffs are routed without zeroing, as the ExecutionPlan says: the first
+// consumer (in backward order) of a node overwrites its diff, later ones add to it.
 #include <algorithm>
 #include <cstring>
 
@@ -23,12 +22,6 @@ constexpr size_t kAlign = 256;
 size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 size_t u(int64_t v) { return static_cast<size_t>(v); }
 
-// Offsets of the scalars_ block: f64 loss, u64 correct, int nonfinite, int bad label.
-constexpr size_t kLoss = 0, kCorrect = 8, kNonfinite = 16, kBadLabel = 20, kScalarBytes = 24;
-
-// Enough fp16 overflows in a row to go from 2^24 to 1, and a few more.
-constexpr int kMaxScaleRetries = 30;
-
 }  // namespace
 
 CudaExecutorImpl::CudaExecutorImpl(const ExecutorBindings& bindings, const ExecutorOptions& options,
@@ -42,42 +35,17 @@ CudaExecutorImpl::CudaExecutorImpl(const ExecutorBindings& bindings, const Execu
       layout_(cuda.nhwc ? cuda::Layout::nhwc : cuda::Layout::nchw),
       ctx_(cuda.device) {
   BIGBATCH_CHECK(!cuda.tf32 || dtype_ == DType::f32, "[cuda_executor] TF32 applies to f32 only");
-  if (dtype_ == DType::f16) loss_scale_ = 65536.0f;
-
+  auto on_gpu = [](const Arena* a) { return a == nullptr || a->device() == Device::cuda; };
+  BIGBATCH_CHECK(on_gpu(bindings.params) && on_gpu(bindings.grads) && on_gpu(bindings.buffers),
+                 "[cuda_executor] the arenas must live on the GPU (nn::make_arena(layout, Device::cuda))");
   plan_params();
   plan_nodes();
-  const ArenaLayout& pl = *graph_.parameter_layout();
-  const size_t param_bytes = u(pl.total_elems()) * sizeof(float);
-  params_ = cuda::DeviceBuffer(param_bytes);
-  grads_ = cuda::DeviceBuffer(param_bytes);
-  momentum_ = cuda::DeviceBuffer(param_bytes);
-  buffers_ = cuda::DeviceBuffer(u(graph_.buffer_layout()->total_elems()) * sizeof(float));
-  pinned_grads_ = cuda::PinnedBuffer(param_bytes);
-
   const Node& in = graph_.input_node();
-  const size_t input_bytes = u(options.batch * in.c * in.h * in.w) * sizeof(float);
+  input_f32_ = cuda::DeviceBuffer(u(options.batch * in.c * in.h * in.w) * sizeof(float));
   const size_t logits_bytes = u(options.batch * graph_.num_classes()) * sizeof(float);
-  for (int s = 0; s < 2; ++s) {
-    input_f32_[s] = cuda::DeviceBuffer(input_bytes);
-    labels_[s] = cuda::DeviceBuffer(u(options.batch) * sizeof(int32_t));
-    pinned_input_[s] = cuda::PinnedBuffer(input_bytes);
-    pinned_labels_[s] = cuda::PinnedBuffer(u(options.batch) * sizeof(int32_t));
-    uploaded_[s] = cuda::make_event();
-    consumed_[s] = cuda::make_event();
-  }
   logits_f32_ = cuda::DeviceBuffer(logits_bytes);
   diff_logits_f32_ = cuda::DeviceBuffer(logits_bytes);
-  scalars_ = cuda::DeviceBuffer(kScalarBytes);
-  pinned_scalars_ = cuda::PinnedBuffer(kScalarBytes);
-  copy_stream_ = cuda::make_stream();
-  comm_stream_ = cuda::make_stream();
-  step_done_ = cuda::make_event();
-  comm_done_ = cuda::make_event();
-  for (int id = 0; id < graph_.size(); ++id) node_events_.push_back(cuda::make_event());
   logits_ = Tensor::zeros(Shape{options.batch, graph_.num_classes()});
-  device_bytes_ = static_cast<int64_t>(3 * param_bytes + buffers_.bytes() + param_t_.bytes() + grad_t_.bytes() +
-                                       acts_.bytes() + diffs_.bytes() + workspace_.bytes() + 2 * input_bytes +
-                                       2 * logits_bytes);
 }
 
 void CudaExecutorImpl::plan_params() {
@@ -158,21 +126,21 @@ size_t CudaExecutorImpl::plan_diff_slots() {
   IntervalPlan diffs(kAlign);
   std::vector<int> slot(u(graph_.size()));
   for (int id = 0; id < graph_.size(); ++id)
-    slot[u(id)] = diffs.add(u(plan(id).dims.numel()) * dtype_size(dtype_), exec_.diff_first_step(id),
-                            exec_.diff_last_step(id));
+    slot[u(id)] =
+        diffs.add(u(plan(id).dims.numel()) * dtype_size(dtype_), exec_.diff_first_step(id), exec_.diff_last_step(id));
   const size_t total = diffs.pack();
   for (int id = 0; id < graph_.size(); ++id) plan(id).diff = diffs.offset(slot[u(id)]);
   return total;
 }
 
 float* CudaExecutorImpl::param_f32(int index) const {
-  return params_.as<float>() + graph_.parameter_layout()->entry(index).offset;
+  return bindings_.params->data() + graph_.parameter_layout()->entry(index).offset;
 }
 float* CudaExecutorImpl::grad_f32(int index) const {
-  return grads_.as<float>() + graph_.parameter_layout()->entry(index).offset;
+  return bindings_.grads->data() + graph_.parameter_layout()->entry(index).offset;
 }
 float* CudaExecutorImpl::buffer_f32(int index) const {
-  return buffers_.as<float>() + graph_.buffer_layout()->entry(index).offset;
+  return bindings_.buffers->data() + graph_.buffer_layout()->entry(index).offset;
 }
 const void* CudaExecutorImpl::param_compute(int index) const {
   if (index < 0) return nullptr;
@@ -200,21 +168,18 @@ void CudaExecutorImpl::pack_params() {
 
 void CudaExecutorImpl::finish_grads(int id) {
   const ArenaLayout& layout = *graph_.parameter_layout();
-  const float inv = 1.0f / loss_scale_;
-  int* nonfinite = dtype_ == DType::f16 ? reinterpret_cast<int*>(scalars_.as<char>() + kNonfinite) : nullptr;
   for (int i : plan(id).params) {
     const ParamPlan& pp = param_plans_[u(i)];
-    const int64_t count = layout.entry(i).shape.numel();
     if (pp.converted && pp.conv_filter)
-      cuda::unpack_weights(dtype_, layout_, pp.oihw, grad_compute(i), grad_f32(i), inv, nonfinite, stream());
+      cuda::unpack_weights(dtype_, layout_, pp.oihw, grad_compute(i), grad_f32(i), 1.0f, nullptr, stream());
     else if (pp.converted)
-      cuda::convert_to_f32(dtype_, count, grad_compute(i), grad_f32(i), inv, nonfinite, stream());
-    else if (loss_scale_ != 1.0f)  // f32 gradients of a scaled loss (BN's γ, β in fp16 runs)
-      cuda::convert_to_f32(DType::f32, count, grad_f32(i), grad_f32(i), inv, nonfinite, stream());
+      cuda::convert_to_f32(dtype_, layout.entry(i).shape.numel(), grad_compute(i), grad_f32(i), 1.0f, nullptr,
+                           stream());
   }
 }
 
-void CudaExecutorImpl::run_forward(const float* input_f32, bool training) {
+void CudaExecutorImpl::run_forward(bool training) {
+  const float* input_f32 = input_f32_.as<float>();
   void* ws = workspace_.get();
   for (int id = 0; id < graph_.size(); ++id) {
     const Node& n = graph_.node(id);
@@ -259,7 +224,7 @@ void CudaExecutorImpl::run_forward(const float* input_f32, bool training) {
   cuda::convert_to_f32(dtype_, plan(out).dims.numel(), act(out), logits_f32_.as<float>(), 1.0f, nullptr, stream());
 }
 
-void CudaExecutorImpl::run_backward(const std::function<void(int)>& node_done) {
+void CudaExecutorImpl::run_backward(const GradsReadyHook& hook) {
   void* ws = workspace_.get();
   for (int id = graph_.size() - 1; id > 0; --id) {
     const Node& n = graph_.node(id);
@@ -275,8 +240,8 @@ void CudaExecutorImpl::run_backward(const std::function<void(int)>& node_done) {
         if (in0 != 0) p.conv->backward_data(dd, param_compute(n.weights), diff(in0), acc0, ws);
         break;
       case OpKind::batch_norm:
-        p.bn->backward(act(in0), act(id), dd, param_f32(n.gamma), diff(in0), acc0, grad_f32(n.gamma),
-                       grad_f32(n.beta), stream());
+        p.bn->backward(act(in0), act(id), dd, param_f32(n.gamma), diff(in0), acc0, grad_f32(n.gamma), grad_f32(n.beta),
+                       stream());
         break;
       case OpKind::relu:
         cuda::relu_backward(dtype_, p.dims.numel(), act(id), dd, diff(in0), acc0, stream());
@@ -305,7 +270,7 @@ void CudaExecutorImpl::run_backward(const std::function<void(int)>& node_done) {
     }
     if (!p.params.empty()) {
       finish_grads(id);
-      if (node_done) node_done(id);
+      if (hook) hook(id);  // enqueued: a stream-ordered allreduce may follow at once
     }
   }
 }
@@ -314,96 +279,40 @@ void CudaExecutorImpl::check_input(const Tensor& src) const {
   const Node& in = graph_.input_node();
   const Shape expected{options_.batch, in.c, in.h, in.w};
   BIGBATCH_CHECK(src.dtype() == DType::f32 && src.shape() == expected && src.device() == Device::cpu,
-                 "[cuda_executor] expected a host f32 src of " << expected.to_string() << ", got "
-                                                               << dtype_name(src.dtype()) << " "
-                                                               << src.shape().to_string());
+                 "[cuda_executor] expected a host f32 src of "
+                     << expected.to_string() << ", got " << dtype_name(src.dtype()) << " " << src.shape().to_string());
 }
 
 void CudaExecutorImpl::forward(const Tensor& src, bool training) {
   check_input(src);
-  const Arena& params = *bindings_.params;
-  const Arena& buffers = *bindings_.buffers;
-  CUDA_CHECK(cudaMemcpyAsync(params_.get(), params.data(), params_.bytes(), cudaMemcpyHostToDevice, stream()));
-  CUDA_CHECK(cudaMemcpyAsync(buffers_.get(), buffers.data(), buffers_.bytes(), cudaMemcpyHostToDevice, stream()));
-  CUDA_CHECK(cudaMemcpyAsync(input_f32_[0].get(), src.raw(), src.nbytes(), cudaMemcpyHostToDevice, stream()));
+  CUDA_CHECK(cudaMemcpyAsync(input_f32_.get(), src.raw(), src.nbytes(), cudaMemcpyHostToDevice, stream()));
   pack_params();
-  run_forward(input_f32_[0].as<float>(), training);
-  if (training)
-    CUDA_CHECK(cudaMemcpyAsync(buffers.data(), buffers_.get(), buffers_.bytes(), cudaMemcpyDeviceToHost, stream()));
+  run_forward(training);
   CUDA_CHECK(cudaMemcpyAsync(logits_.raw(), logits_f32_.get(), logits_.nbytes(), cudaMemcpyDeviceToHost, stream()));
   CUDA_CHECK(cudaStreamSynchronize(stream()));
   trained_forward_ = training;
 }
 
-void CudaExecutorImpl::adjust_loss_scale(bool overflow) {
-  if (dtype_ != DType::f16) return;
-  // Dynamic loss scaling (as torch.cuda.amp.GradScaler): halve on overflow, double after a
-  // run of 1000 clean steps.
-  if (overflow) {
-    BIGBATCH_CHECK(loss_scale_ > 1.0f, "[cuda_executor] fp16 gradients overflow even with loss scale 1");
-    loss_scale_ = std::max(1.0f, loss_scale_ / 2.0f);
-    good_steps_ = 0;
-  } else if (++good_steps_ >= 1000) {
-    loss_scale_ = std::min(loss_scale_ * 2.0f, 16777216.0f);
-    good_steps_ = 0;
-  }
-}
-
 void CudaExecutorImpl::backward(const Tensor& diff_logits, const GradsReadyHook& hook) {
   BIGBATCH_CHECK(trained_forward_, "[cuda_executor] backward needs a training forward first");
   BIGBATCH_CHECK(bindings_.grads != nullptr, "[cuda_executor] backward needs a bound grads arena");
-  BIGBATCH_CHECK(diff_logits.dtype() == DType::f32 && diff_logits.shape() == logits_.shape(),
-                 "[cuda_executor] backward expects an f32 diff_logits of " << logits_.shape().to_string() << ", got "
-                                                                           << diff_logits.shape().to_string());
-  const ArenaLayout& layout = *graph_.parameter_layout();
+  BIGBATCH_CHECK(diff_logits.dtype() == DType::f32 && diff_logits.shape() == logits_.shape() &&
+                     diff_logits.device() == Device::cpu,
+                 "[cuda_executor] backward expects a host f32 diff_logits of "
+                     << logits_.shape().to_string() << ", got " << diff_logits.shape().to_string());
   CUDA_CHECK(cudaMemcpyAsync(diff_logits_f32_.get(), diff_logits.raw(), diff_logits.nbytes(), cudaMemcpyHostToDevice,
                              stream()));
   const int out = graph_.output();
-  auto enqueue_download = [&](int id) {
-    for (int i : plan(id).params) {
-      const size_t off = u(layout.entry(i).offset) * sizeof(float);
-      CUDA_CHECK(cudaMemcpyAsync(pinned_grads_.as<char>() + off, grad_f32(i),
-                                 u(layout.entry(i).shape.numel()) * sizeof(float), cudaMemcpyDeviceToHost, stream()));
-    }
-    CUDA_CHECK(cudaEventRecord(node_events_[u(id)].get(), stream()));
-  };
-  for (int attempt = 0;; ++attempt) {
-    CUDA_CHECK(cudaMemsetAsync(scalars_.get(), 0, kScalarBytes, stream()));
-    cuda::convert_from_f32(dtype_, plan(out).dims.numel(), diff_logits_f32_.as<float>(), diff(out), loss_scale_,
-                           stream());
-    // fp16 must know that no gradient overflowed before any reaches the host; the others
-    // download each node's gradients as soon as they are final.
-    run_backward(dtype_ == DType::f16 ? std::function<void(int)>{} : std::function<void(int)>(enqueue_download));
-    if (dtype_ != DType::f16) break;
-    int overflow = 0;
-    CUDA_CHECK(cudaMemcpyAsync(&overflow, scalars_.as<char>() + kNonfinite, sizeof(int), cudaMemcpyDeviceToHost,
-                               stream()));
-    CUDA_CHECK(cudaStreamSynchronize(stream()));
-    adjust_loss_scale(overflow != 0);
-    if (overflow == 0) {
-      for (int id = graph_.size() - 1; id > 0; --id)
-        if (!plan(id).params.empty()) enqueue_download(id);
-      break;
-    }
-    BIGBATCH_CHECK(attempt < kMaxScaleRetries, "[cuda_executor] fp16 gradients keep overflowing");
-  }
-  // Hand each node's gradients to the host (and the hook) in backward order, as they land.
-  for (int id = graph_.size() - 1; id > 0; --id) {
-    if (plan(id).params.empty()) continue;
-    CUDA_CHECK(cudaEventSynchronize(node_events_[u(id)].get()));
-    for (int i : plan(id).params) {
-      const size_t off = u(layout.entry(i).offset) * sizeof(float);
-      std::memcpy(bindings_.grads->tensor(i).raw(), pinned_grads_.as<char>() + off,
-                  u(layout.entry(i).shape.numel()) * sizeof(float));
-    }
-    if (hook) hook(id);
-  }
+  cuda::convert_from_f32(dtype_, plan(out).dims.numel(), diff_logits_f32_.as<float>(), diff(out), 1.0f, stream());
+  // The copy above reads the caller's pageable memory; once it is on the device, the caller may
+  // reuse it. Everything after is ordered on the compute stream.
+  run_backward(hook);
 }
 
 }  // namespace cuda_plan
 
-std::unique_ptr<CudaExecutor> make_cuda_executor(const ExecutorBindings& bindings, const ExecutorOptions& options,
-                                                 const CudaOptions& cuda) {
+std::unique_ptr<Executor> make_cuda_executor(const ExecutorBindings& bindings, const ExecutorOptions& options,
+                                             const CudaOptions& cuda) {
   backend::cuda::require_device("[cuda]", cuda.device);
   return std::make_unique<cuda_plan::CudaExecutorImpl>(bindings, options, cuda);
 }

@@ -1,5 +1,5 @@
-// Internal to cuda_executor*.cpp: the GPU executor's plan (one kernel object and one
-// activation and diff slot per node, the device arenas) and its state.
+// Internal to cuda_executor.cpp: the GPU executor's plan (one kernel object and one activation
+// and diff slot per node) and its state.
 #pragma once
 
 #include <memory>
@@ -10,7 +10,6 @@
 #include "bigbatch/backend/cuda/linear.h"
 #include "bigbatch/backend/cuda/pooling.h"
 #include "bigbatch/backend/cuda/resources.h"
-#include "bigbatch/backend/cuda/sgd.h"
 #include "bigbatch/nn/cuda_executor.h"
 #include "bigbatch/nn/execution_plan.h"
 
@@ -23,9 +22,9 @@ struct NodePlan {
   std::unique_ptr<cuda::BatchNorm> bn;
   std::unique_ptr<cuda::Pool> pool;
   std::unique_ptr<cuda::Linear> linear;
-  ops::Dims4 dims;              // output extents (N = batch)
-  size_t act = 0, diff = 0;     // byte offsets into the activation and diff arenas (diffs shared by liveness)
-  std::vector<int> params;       // parameter entries of this node (weights, bias, gamma, beta)
+  ops::Dims4 dims;           // output extents (N = batch)
+  size_t act = 0, diff = 0;  // byte offsets into the activation and diff arenas (diffs shared by liveness)
+  std::vector<int> params;   // parameter entries of this node (weights, bias, gamma, beta)
 };
 
 // Where a parameter entry is read from and its gradient written to in compute form: the f32
@@ -37,7 +36,7 @@ struct ParamPlan {
   size_t offset = 0;         // bytes into param_t_ / grad_t_ when converted
 };
 
-class CudaExecutorImpl final : public CudaExecutor {
+class CudaExecutorImpl final : public Executor {
  public:
   CudaExecutorImpl(const ExecutorBindings& bindings, const ExecutorOptions& options, const CudaOptions& cuda);
 
@@ -45,18 +44,8 @@ class CudaExecutorImpl final : public CudaExecutor {
   const Tensor& logits() const override { return logits_; }
   void backward(const Tensor& diff_logits, const GradsReadyHook& hook) override;
 
-  void upload_state() override;
-  void download_state(const Arena* momentum) override;
-  void stage_batch(const Tensor& src, const int32_t* labels) override;
-  void reuse_batch() override;
-  void train_step(double divisor, double lr, const DeviceSgd& sgd) override;
-  double wait_loss(int64_t* correct) override;
-  void set_device_allreduce(DeviceAllreduce reduce, std::vector<ArenaRange> buckets) override;
-  float loss_scale() const override { return loss_scale_; }
-  int64_t device_bytes() const override { return device_bytes_; }
-
  private:
-  cudaStream_t stream() const { return ctx_.stream.get(); }
+  cudaStream_t stream() const { return ctx_.stream; }
   NodePlan& plan(int id) { return nodes_[static_cast<size_t>(id)]; }
   void* act(int id) { return static_cast<char*>(acts_.get()) + plan(id).act; }
   void* diff(int id) { return static_cast<char*>(diffs_.get()) + plan(id).diff; }
@@ -71,10 +60,9 @@ class CudaExecutorImpl final : public CudaExecutor {
   bool accumulates(int id, size_t k) const { return !exec_.writes_input_diff(id, k); }
   void check_input(const Tensor& src) const;
   void pack_params();  // f32 masters -> compute copies
-  void run_forward(const float* input_f32, bool training);
-  void run_backward(const std::function<void(int)>& node_done);
-  void finish_grads(int id);  // compute-form gradients -> f32 arena, unscaled
-  void adjust_loss_scale(bool overflow);
+  void run_forward(bool training);
+  void run_backward(const GradsReadyHook& hook);
+  void finish_grads(int id);  // compute-form gradients -> the f32 arena
 
   ExecutionPlan exec_;
   const Graph& graph_;
@@ -86,29 +74,12 @@ class CudaExecutorImpl final : public CudaExecutor {
   cuda::Context ctx_;
   std::vector<NodePlan> nodes_;
   std::vector<ParamPlan> param_plans_;
-  cuda::DeviceBuffer params_, grads_, buffers_, momentum_;  // f32 arenas (layouts of the graph)
-  cuda::DeviceBuffer param_t_, grad_t_;                      // converted parameters and their gradients
+  cuda::DeviceBuffer param_t_, grad_t_;  // converted parameters and their gradients
   cuda::DeviceBuffer acts_, diffs_, workspace_;
-  cuda::DeviceBuffer input_f32_[2];  // staged batches (f32 NCHW)
-  cuda::DeviceBuffer labels_[2];
+  cuda::DeviceBuffer input_f32_;  // the batch (f32 NCHW)
   cuda::DeviceBuffer logits_f32_, diff_logits_f32_;
-  cuda::DeviceBuffer scalars_;  // f64 loss, u64 correct, int nonfinite, int bad label
-  cuda::DeviceBuffer segments_;
-  int num_segments_ = 0;
-  cuda::PinnedBuffer pinned_grads_, pinned_input_[2], pinned_labels_[2], pinned_scalars_;
-  cuda::StreamOwner copy_stream_, comm_stream_;
-  cuda::EventOwner uploaded_[2], consumed_[2], step_done_, comm_done_;
-  std::vector<cuda::EventOwner> node_events_;  // per node: its gradients are final
-  int slot_ = 1;                               // the slot of the last staged batch
-  bool staged_ = false;
-  bool ever_staged_ = false;
   Tensor logits_;
   bool trained_forward_ = false;
-  float loss_scale_ = 1.0f;
-  int good_steps_ = 0;
-  DeviceAllreduce reduce_;
-  std::vector<ArenaRange> buckets_;  // owner: the node completing the bucket
-  int64_t device_bytes_ = 0;
 };
 
 }  // namespace bigbatch::nn::cuda_plan

@@ -5,7 +5,7 @@
 
 namespace bigbatch::nn {
 
-std::unique_ptr<CudaExecutor> make_cuda_executor(const ExecutorBindings&, const ExecutorOptions&, const CudaOptions&) {
+std::unique_ptr<Executor> make_cuda_executor(const ExecutorBindings&, const ExecutorOptions&, const CudaOptions&) {
   backend::cuda::require_device("[cuda]");  // always throws here: "built without CUDA"
   return nullptr;
 }

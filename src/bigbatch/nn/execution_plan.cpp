@@ -15,8 +15,8 @@ const Graph& bound_graph(const ExecutorBindings& bindings, const char* who) {
 }
 
 void check_layout(const char* who, const char* what, const ArenaLayout& layout, const Arena* arena) {
-  BIGBATCH_CHECK(arena == nullptr || (arena->layout().size() == layout.size() &&
-                                      arena->layout().total_elems() == layout.total_elems()),
+  BIGBATCH_CHECK(arena == nullptr ||
+                     (arena->layout().size() == layout.size() && arena->layout().total_elems() == layout.total_elems()),
                  "[" << who << "] the " << what << " arena is not laid out by the graph's " << what << " layout");
 }
 
@@ -35,10 +35,9 @@ ExecutionPlan::ExecutionPlan(const ExecutorBindings& bindings, const ExecutorOpt
   const Node& out = graph_.node(graph_.output());
   BIGBATCH_CHECK(out.h == 1 && out.w == 1, "[" << who << "] the output node '" << out.name << "' is " << out.c << "x"
                                                << out.h << "x" << out.w << ", expected classes x 1 x 1");
-  BIGBATCH_CHECK(options.batch > 0 && options.bn_group >= 0 &&
-                     (options.bn_group == 0 || options.batch % options.bn_group == 0),
-                 "[" << who << "] batch " << options.batch << " is not a positive multiple of bn_group "
-                     << options.bn_group);
+  BIGBATCH_CHECK(
+      options.batch > 0 && options.bn_group >= 0 && (options.bn_group == 0 || options.batch % options.bn_group == 0),
+      "[" << who << "] batch " << options.batch << " is not a positive multiple of bn_group " << options.bn_group);
 
   nodes_.resize(static_cast<size_t>(size()));
   for (int id = 0; id < size(); ++id) {

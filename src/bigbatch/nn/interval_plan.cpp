@@ -63,7 +63,8 @@ size_t IntervalPlan::pack() {
     conflicts.clear();
     for (const Buffer* q : placed)
       if (q->first <= b.last && b.first <= q->last) conflicts.push_back(q);
-    std::sort(conflicts.begin(), conflicts.end(), [](const Buffer* x, const Buffer* y) { return x->offset < y->offset; });
+    std::sort(conflicts.begin(), conflicts.end(),
+              [](const Buffer* x, const Buffer* y) { return x->offset < y->offset; });
     size_t offset = 0;
     for (const Buffer* q : conflicts) {
       if (offset + b.bytes <= q->offset) break;

@@ -19,10 +19,7 @@ size_t u(int64_t i) { return static_cast<size_t>(i); }
 
 template <class T>
 ReferenceExecutor<T>::ReferenceExecutor(const ExecutorBindings& bindings, const ExecutorOptions& options)
-    : exec_(bindings, options, "reference_executor"),
-      graph_(*bindings.graph),
-      bindings_(bindings),
-      options_(options) {
+    : exec_(bindings, options, "reference_executor"), graph_(*bindings.graph), bindings_(bindings), options_(options) {
   const Node& out = graph_.node(graph_.output());
   const int64_t groups = options.bn_group == 0 ? 1 : options.batch / options.bn_group;
   size_t largest = 0;

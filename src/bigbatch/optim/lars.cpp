@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "bigbatch/backend/cuda/sgd.h"
 #include "bigbatch/core/error.h"
 
 namespace bigbatch::optim {
@@ -27,6 +28,7 @@ TensorNorms::TensorNorms(std::shared_ptr<const ArenaLayout> layout, const std::v
     const int64_t end = e.offset + e.shape.numel();
     for (int64_t b = e.offset; b < end; b += kChunkElems) chunks_.push_back({i, b, std::min(end, b + kChunkElems)});
   }
+  for (const Chunk& c : chunks_) bounds_.insert(bounds_.end(), {c.begin, c.end});
   w_sq_.assign(chunks_.size(), 0.0);
   g_sq_.assign(chunks_.size(), 0.0);
   w_norm_.assign(static_cast<size_t>(layout_->size()), 0.0);
@@ -48,6 +50,15 @@ void TensorNorms::compute(const float* w, const float* g) {
     w_sq_[static_cast<size_t>(c)] = sw;
     g_sq_[static_cast<size_t>(c)] = sg;
   }
+  add_chunks();
+}
+
+void TensorNorms::compute_on_device(const float* w, const float* g) {
+  backend::cuda::square_sums(w, g, bounds_, w_sq_, g_sq_);
+  add_chunks();
+}
+
+void TensorNorms::add_chunks() {
   // Chunks are grouped by tensor and ordered: one serial pass adds them in a fixed order.
   size_t c = 0;
   while (c < chunks_.size()) {

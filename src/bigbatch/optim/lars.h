@@ -33,6 +33,9 @@ class TensorNorms {
 
   // w and g: arenas of the layout's total_elems() floats.
   void compute(const float* w, const float* g);
+  // The same for arenas on the GPU: the chunk sums there (one block per chunk, in double),
+  // added here per tensor in the same order.
+  void compute_on_device(const float* w, const float* g);
   double w_norm(int tensor) const { return w_norm_[static_cast<size_t>(tensor)]; }
   double g_norm(int tensor) const { return g_norm_[static_cast<size_t>(tensor)]; }
 
@@ -42,9 +45,11 @@ class TensorNorms {
     int64_t begin = 0, end = 0;  // elements of the arena
   };
   std::shared_ptr<const ArenaLayout> layout_;
-  std::vector<Chunk> chunks_;             // by tensor, then by position
-  std::vector<double> w_sq_, g_sq_;       // per chunk: Σw², Σg²
-  std::vector<double> w_norm_, g_norm_;   // per tensor of the layout
+  void add_chunks();                     // w_sq_, g_sq_ -> the norms
+  std::vector<Chunk> chunks_;            // by tensor, then by position
+  std::vector<int64_t> bounds_;          // begin, end of each chunk (for the device)
+  std::vector<double> w_sq_, g_sq_;      // per chunk: Σw², Σg²
+  std::vector<double> w_norm_, g_norm_;  // per tensor of the layout
 };
 
 }  // namespace bigbatch::optim

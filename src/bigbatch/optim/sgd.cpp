@@ -6,14 +6,18 @@
 #include <algorithm>
 #include <cmath>
 
+#include "bigbatch/backend/cuda/arena_ops.h"
+#include "bigbatch/backend/cuda/sgd.h"
 #include "bigbatch/core/error.h"
 
 namespace bigbatch::optim {
 
 const char* optimizer_kind_name(OptimizerKind kind) {
   switch (kind) {
-    case OptimizerKind::sgd: return "sgd";
-    case OptimizerKind::lars: return "lars";
+    case OptimizerKind::sgd:
+      return "sgd";
+    case OptimizerKind::lars:
+      return "lars";
   }
   return "?";
 }
@@ -29,7 +33,7 @@ bool applies_weight_decay(TensorRole role, const SgdOptions& options) {
   return !is_bn_or_bias_parameter(role, "[sgd]") || options.decay_bn_and_bias;
 }
 
-Sgd::Sgd(std::shared_ptr<const ArenaLayout> layout, const SgdOptions& options)
+Sgd::Sgd(std::shared_ptr<const ArenaLayout> layout, const SgdOptions& options, Device device)
     : layout_(std::move(layout)), options_(options) {
   BIGBATCH_CHECK(layout_ != nullptr, "[sgd] expected a parameter layout, got null");
   BIGBATCH_CHECK(std::isfinite(options_.momentum) && options_.momentum >= 0.0 && options_.momentum < 1.0,
@@ -39,7 +43,10 @@ Sgd::Sgd(std::shared_ptr<const ArenaLayout> layout, const SgdOptions& options)
   const bool lars = options_.kind == OptimizerKind::lars;
   BIGBATCH_CHECK(!lars || (std::isfinite(options_.lars_eta) && options_.lars_eta > 0.0),
                  "[sgd] expected a LARS trust coefficient > 0, got " << options_.lars_eta);
-  momentum_ = Arena(layout_);
+  momentum_ = device == Device::cpu
+                  ? Arena(layout_)
+                  : Arena(layout_,
+                          backend::cuda::allocate_storage(static_cast<size_t>(layout_->total_elems()) * sizeof(float)));
   local_.assign(static_cast<size_t>(layout_->size()), 1.0);
 
   // Merge neighbours with equal decay: a ResNet then has ~2 segments per conv+BN pair
@@ -126,13 +133,29 @@ void Sgd::step(const Arena& params, const Arena& grads, double lr) {
                  "[sgd] grads arena does not have the optimizer's layout ("
                      << grads.layout().size() << " tensors, " << grads.total_elems() << " elements; "
                      << "expected " << layout_->size() << ", " << total << ")");
+  BIGBATCH_CHECK(params.device() == momentum_.device() && grads.device() == momentum_.device(),
+                 "[sgd] params on " << device_name(params.device()) << " and grads on " << device_name(grads.device())
+                                    << ", the optimizer's momentum on " << device_name(momentum_.device()));
+  // Remark 2: v carries η of the previous step, so rescale it by η_t/η_{t−1}.
+  const double correction = options_.v_form && options_.momentum_correction && prev_lr_ > 0.0 ? lr / prev_lr_ : 1.0;
+  if (momentum_.device() != Device::cpu) {
+    step_on_device(params, grads, lr, correction);
+    ++steps_;
+    prev_lr_ = lr;
+    return;
+  }
   float* w = params.data();
   const float* g = grads.data();
   float* u = momentum_.data();
-  UpdateParams up{static_cast<float>(options_.momentum), 0.0f, static_cast<float>(lr), 1.0f, 1.0f, options_.nesterov,
-                  options_.v_form, false};
-  // Remark 2: v carries η of the previous step, so rescale it by η_t/η_{t−1}.
-  if (options_.v_form && options_.momentum_correction && prev_lr_ > 0.0) up.correction = static_cast<float>(lr / prev_lr_);
+  UpdateParams up{static_cast<float>(options_.momentum),
+                  0.0f,
+                  static_cast<float>(lr),
+                  1.0f,
+                  1.0f,
+                  options_.nesterov,
+                  options_.v_form,
+                  false};
+  up.correction = static_cast<float>(correction);
   const std::vector<Segment>& segments = segments_;
   if (norms_) {
     // LARS's first pass: the norms of this step's w and g, then ℓ per tensor (RECIPE §9).
@@ -177,6 +200,27 @@ void Sgd::step(const Arena& params, const Arena& grads, double lr) {
   }
   ++steps_;
   prev_lr_ = lr;
+}
+
+void Sgd::step_on_device(const Arena& params, const Arena& grads, double lr, double correction) {
+  float* w = params.data();
+  const float* g = grads.data();
+  if (norms_) {
+    norms_->compute_on_device(w, g);
+    for (const Segment& s : segments_)
+      if (s.tensor >= 0)
+        local_[static_cast<size_t>(s.tensor)] =
+            lars_local_lr(options_.lars_eta, norms_->w_norm(s.tensor), norms_->g_norm(s.tensor),
+                          s.weight_decay > 0.0f ? options_.weight_decay : 0.0);
+  }
+  std::vector<backend::cuda::SgdSegment> segments;
+  segments.reserve(segments_.size());
+  for (const Segment& s : segments_)
+    segments.push_back({s.begin, s.end, s.weight_decay,
+                        s.tensor >= 0 ? static_cast<float>(local_[static_cast<size_t>(s.tensor)]) : 1.0f});
+  const backend::cuda::SgdStep step{static_cast<float>(options_.momentum), static_cast<float>(lr),
+                                    static_cast<float>(correction), options_.nesterov, options_.v_form};
+  backend::cuda::sgd_update(w, g, momentum_.data(), layout_->total_elems(), segments, step);
 }
 
 }  // namespace bigbatch::optim

@@ -1,6 +1,6 @@
-// SGD with momentum over flat arenas (RECIPE §3, u-form): one fused, OpenMP-parallel pass
-// over params, grads and the momentum buffer, with weight decay chosen per tensor role, and
-// optionally LARS's per-tensor trust ratio (RECIPE §9).
+// SGD with momentum over flat arenas (RECIPE §3, u-form): one fused pass over params, grads
+// and the momentum buffer (OpenMP on the CPU, a kernel on the GPU), with weight decay chosen
+// per tensor role, and optionally LARS's per-tensor trust ratio (RECIPE §9).
 #pragma once
 
 #include <cstdint>
@@ -60,11 +60,15 @@ bool applies_weight_decay(TensorRole role, const SgdOptions& options);
 // is never corrected, so the u-form and the corrected v-form still give the same weights. The
 // v-form without correction is You et al.'s Algorithm 1 as written. The optimizer state is
 // still just the momentum buffer (ℓ has no memory), so checkpoints are unchanged.
+//
+// The update runs where the arenas live: OpenMP loops on the CPU, one fused kernel on the GPU
+// (backend/cuda/sgd.h; LARS's chunk sums there too), the momentum buffer on the same device.
 class Sgd {
  public:
-  Sgd(std::shared_ptr<const ArenaLayout> layout, const SgdOptions& options);
+  Sgd(std::shared_ptr<const ArenaLayout> layout, const SgdOptions& options, Device device = Device::cpu);
 
-  // params and grads must have the layout given at construction; lr >= 0 and finite.
+  // params and grads must have the layout given at construction and live on the optimizer's
+  // device; lr >= 0 and finite.
   void step(const Arena& params, const Arena& grads, double lr);
 
   const SgdOptions& options() const { return options_; }
@@ -88,10 +92,12 @@ class Sgd {
     int tensor = -1;
   };
 
+  void step_on_device(const Arena& params, const Arena& grads, double lr, double correction);
+
   std::shared_ptr<const ArenaLayout> layout_;
   SgdOptions options_;
   Arena momentum_;
-  std::vector<Segment> segments_;  // cover [0, total_elems) in order
+  std::vector<Segment> segments_;     // cover [0, total_elems) in order
   std::optional<TensorNorms> norms_;  // LARS only
   std::vector<double> local_;         // per tensor: ℓ of the last step
   int64_t steps_ = 0;

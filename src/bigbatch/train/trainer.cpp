@@ -8,7 +8,8 @@
 #include <optional>
 #include <string_view>
 
-#include "bigbatch/comm/gradient_reducer.h"
+#include "bigbatch/backend/cuda/arena_ops.h"
+#include "bigbatch/comm/nccl_comm.h"
 #include "bigbatch/core/atomic_file.h"
 #include "bigbatch/core/read_file.h"
 #include "bigbatch/core/rng.h"
@@ -17,35 +18,20 @@
 #include "bigbatch/data/task_pool.h"
 #include "bigbatch/models/registry.h"
 #include "bigbatch/nn/cuda_executor.h"
+#include "bigbatch/nn/device_arena.h"
 #include "bigbatch/nn/init.h"
-#include "bigbatch/ops/accuracy.h"
-#include "bigbatch/ops/softmax_cross_entropy.h"
 #include "bigbatch/optim/lr_policy.h"
 #include "bigbatch/optim/sgd.h"
 #include "bigbatch/train/checkpoint.h"
 #include "bigbatch/train/datasets.h"
 #include "bigbatch/train/metrics.h"
+#include "bigbatch/train/train_step.h"
 
 namespace bigbatch::train {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-void add_into(const Arena& dst, const Arena& src) {
-  float* d = dst.data();
-  const float* s = src.data();
-  const int64_t n = dst.total_elems();
-#pragma omp parallel for simd
-  for (int64_t i = 0; i < n; ++i) d[i] += s[i];
-}
-
-void scale(const Arena& a, float factor) {
-  float* d = a.data();
-  const int64_t n = a.total_elems();
-#pragma omp parallel for simd
-  for (int64_t i = 0; i < n; ++i) d[i] *= factor;
-}
 
 optim::SgdOptions sgd_options(const TrainConfig& c) {
   optim::SgdOptions o;
@@ -67,24 +53,22 @@ struct Trainer::State {
   comm::Communicator* comm = nullptr;
   int rank = 0, ranks = 1;
   int64_t local_batch = 0;  // v·n: this rank's workers
-  int64_t micro = 0;        // examples per forward/backward pass
   std::string config_toml;
   fs::path run_dir;
   std::unique_ptr<data::ExampleSource> train_set, test_set;
   std::unique_ptr<data::TaskPool> pool;  // decodes batches for the loader and the evaluator
   nn::Graph graph;
-  Arena params, grads, grad_sum, buffers, buffers_start, buffers_sum;
-  std::optional<optim::Sgd> sgd;
+  std::unique_ptr<comm::NcclCommunicator> nccl;  // GPU gradients over several ranks
+  std::optional<TrainStep> step;                 // the arenas, where compute runs
+  // The host's copies of the model and the momentum: what is initialised, restored,
+  // broadcast, averaged and saved. On the CPU they are the step's own arenas.
+  Arena params, buffers, momentum;
   std::optional<optim::LrPolicy> lr_policy;
   std::optional<data::EpochSampler> sampler;
-  std::unique_ptr<nn::Executor> executor;
-  std::unique_ptr<comm::GradientReducer> reducer;
   std::optional<Evaluator> evaluator;
   CheckpointState ckpt;  // position and epoch sums, kept current
-  Tensor diff_logits;
 
   int64_t iters_per_epoch() const { return sampler->iterations_per_epoch(); }
-  int64_t micro_batches() const { return local_batch / micro; }
   bool root() const { return rank == 0; }
   bool distributed() const { return ranks > 1; }
   // Rank 0's parameters and buffers on every rank, verified by checksums.
@@ -92,11 +76,12 @@ struct Trainer::State {
   // The mean over ranks of each rank's running statistics: by linearity, what one process
   // with all k workers would hold (RECIPE §6).
   void average_buffers();
+  // Between the step's arenas and the host copies (nothing on the CPU: the same storage).
+  void upload();
+  void download();
 
   std::string checkpoint_path(const std::string& name) const { return (run_dir / "checkpoints" / name).string(); }
   void save(int64_t completed_epoch);
-  // One optimizer step on the global batch; returns the loss (sum over kn / kn).
-  double step(const data::Batch& batch, double lr, int64_t& correct);
 };
 
 Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm::Communicator* comm)
@@ -114,9 +99,9 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
                                          << " examples (kn must be a multiple of R·n = "
                                          << config.per_worker_batch * s.ranks << ")");
   s.local_batch = config.global_batch / s.ranks;
-  s.micro = config.micro_batch > 0 ? config.micro_batch : s.local_batch;
-  BIGBATCH_CHECK(s.local_batch % s.micro == 0, "[train] micro-batch " << s.micro << " does not divide the "
-                                                                      << s.local_batch << " examples of a rank");
+  const int64_t micro = config.micro_batch > 0 ? config.micro_batch : s.local_batch;
+  BIGBATCH_CHECK(s.local_batch % micro == 0,
+                 "[train] micro-batch " << micro << " does not divide the " << s.local_batch << " examples of a rank");
   if (config.threads > 0) set_num_threads(config.threads);
 
   DatasetSpec spec{config.dataset, config.data_dir,   config.synthetic_size,
@@ -131,15 +116,42 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
                                 : (is_jpeg_dataset(config.dataset) ? data::default_decode_threads() : 1));
   const data::ExampleShape shape = s.train_set->example_shape();
   s.graph = models::build_model({config.model, shape.channels, shape.height, shape.width, s.train_set->num_classes()});
-  s.params = Arena(s.graph.parameter_layout());
-  s.grads = Arena(s.graph.parameter_layout());
-  s.buffers = Arena(s.graph.buffer_layout());
-  if (s.micro_batches() > 1) {
-    s.grad_sum = Arena(s.graph.parameter_layout());
-    s.buffers_start = Arena(s.graph.buffer_layout());
-    s.buffers_sum = Arena(s.graph.buffer_layout());
+  s.run_dir = config.resume.empty() ? fs::path(config.out) : fs::path(config.resume);
+  // Convolution algorithms are tuned by timing, which differs from process to process: a
+  // resumed run replays the choices its first process recorded, so that it continues bitwise.
+  // Before the step plans its executor.
+  const fs::path tuning = s.run_dir / "cpu_tuning.txt";
+  if (!config.resume.empty() && fs::exists(tuning))
+    nn::replay_cpu_tuning(read_file(tuning.string(), "train"), tuning.string());
+  const nn::DeviceChoice device{config.device, {.device = nn::local_cuda_device(), .nhwc = config.channels_last}};
+  StepPlan plan;
+  plan.graph = &s.graph;
+  plan.global_batch = config.global_batch;
+  plan.local_batch = s.local_batch;
+  plan.micro_batch = micro;
+  plan.bn_group = config.per_worker_batch;
+  plan.precision = config.precision;
+  plan.device = device;
+  plan.sgd = sgd_options(config);
+  plan.comm = comm;
+  plan.reducer.bucket_cap_bytes = config.bucket_mib << 20;
+  plan.reducer.overlap = config.overlap;
+  if (config.device == Device::cuda && s.distributed()) {
+    // One rank per GPU: NCCL's unique id travels over the job's communicator (MPI).
+    s.nccl = comm::make_nccl_communicator(*comm, device.cuda.device);
+    plan.grad_comm = s.nccl.get();
+    plan.reducer.stream = backend::cuda::compute_stream(device.cuda.device);
   }
-  s.sgd.emplace(s.graph.parameter_layout(), sgd_options(config));
+  s.step.emplace(plan);
+  if (config.device == Device::cpu) {
+    s.params = s.step->params();
+    s.buffers = s.step->buffers();
+    s.momentum = s.step->sgd().momentum_buffer();
+  } else {
+    s.params = Arena(s.graph.parameter_layout());
+    s.buffers = Arena(s.graph.buffer_layout());
+    s.momentum = Arena(s.graph.parameter_layout());
+  }
 
   s.sampler.emplace(s.train_set->size(), config.global_batch, config.seed, config.shuffle);
   optim::LrPolicyConfig lr;
@@ -161,31 +173,31 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
   s.ckpt.model = config.model;
   s.ckpt.seed = config.seed;
   s.ckpt.config_toml = config_toml;
+  optim::Sgd& sgd = s.step->sgd();
   if (!config.resume.empty()) {
-    s.run_dir = config.resume;
     const std::string path = s.checkpoint_path("last.safetensors");
-    CheckpointState restored = load_checkpoint(path, s.params, s.buffers, s.sgd->momentum_buffer());
+    CheckpointState restored = load_checkpoint(path, s.params, s.buffers, s.momentum);
     BIGBATCH_CHECK(restored.model == config.model, "[train] " << path << " holds a " << restored.model
                                                               << ", the configuration asks for " << config.model);
     BIGBATCH_CHECK(restored.seed == config.seed, "[train] " << path << " was trained with seed " << restored.seed
                                                             << "; resuming with seed " << config.seed
                                                             << " would change the data order");
-    s.sgd->set_prev_lr(restored.prev_lr);
+    sgd.set_prev_lr(restored.prev_lr);
     restored.config_toml = config_toml;
     s.ckpt = restored;
     s.ckpt.seed = config.seed;
     BIGBATCH_CHECK(s.ckpt.position.step == s.ckpt.position.epoch * s.iters_per_epoch() + s.ckpt.position.iter,
                    "[train] " << path << ": position (epoch " << s.ckpt.position.epoch << ", iter "
-                              << s.ckpt.position.iter << ", step " << s.ckpt.position.step
-                              << ") does not fit " << s.iters_per_epoch()
+                              << s.ckpt.position.iter << ", step " << s.ckpt.position.step << ") does not fit "
+                              << s.iters_per_epoch()
                               << " iterations per epoch: was the global batch or the dataset changed?");
   } else {
-    s.run_dir = config.out;
     Rng rng(config.seed);
     nn::initialize(s.graph, s.params, s.buffers, rng, {config.zero_gamma});
     if (!config.init.empty()) load_weights(config.init, s.params, s.buffers);
   }
   if (s.distributed()) s.broadcast_model();
+  s.upload();
   if (s.root()) {
     fs::create_directories(s.run_dir / "checkpoints");
     std::ofstream out(s.run_dir / "config.toml");
@@ -195,28 +207,12 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
     if (config.resume.empty()) fs::remove(s.run_dir / "metrics.jsonl");
   }
 
-  nn::ExecutorOptions options{s.micro, config.per_worker_batch, config.precision};
-  const nn::DeviceChoice device{config.device, {.device = nn::local_cuda_device(), .nhwc = config.channels_last}};
-  // Convolution algorithms are tuned by timing, which differs from process to process: a
-  // resumed run replays the choices its first process recorded, so that it continues bitwise.
-  const fs::path tuning = s.run_dir / "cpu_tuning.txt";
-  if (!config.resume.empty() && fs::exists(tuning))
-    nn::replay_cpu_tuning(read_file(tuning.string(), "train"), tuning.string());
-  s.executor = nn::make_executor(device, {&s.graph, &s.params, &s.grads, &s.buffers}, options);
   if (s.root() && config.device == Device::cpu) {
     const std::string record = nn::cpu_tuning_record();
     write_file_atomic(tuning.string(), std::string_view(record), "train");
   }
-  if (s.distributed()) {
-    comm::ReducerOptions ro;
-    ro.bucket_cap_bytes = config.bucket_mib << 20;
-    ro.overlap = config.overlap;
-    s.reducer = std::make_unique<comm::GradientReducer>(
-        s.graph.gradient_ranges(), s.micro_batches() > 1 ? s.grad_sum : s.grads, *comm, ro);
-  }
-  s.evaluator.emplace(s.graph, s.params, s.buffers, *s.test_set, config.eval_batch, config.precision, comm,
-                      s.pool.get(), device);
-  s.diff_logits = Tensor::zeros({s.micro, s.graph.num_classes()});
+  s.evaluator.emplace(s.graph, s.step->params(), s.step->buffers(), *s.test_set, config.eval_batch, config.precision,
+                      comm, s.pool.get(), device);
 }
 
 Trainer::~Trainer() = default;
@@ -227,7 +223,8 @@ uint64_t checksum(const Arena& a) {
   // FNV-1a over the bytes: any difference in any bit shows.
   uint64_t h = 1469598103934665603ull;
   const auto* bytes = reinterpret_cast<const unsigned char*>(a.data());
-  for (int64_t i = 0; i < a.total_elems() * static_cast<int64_t>(sizeof(float)); ++i) h = (h ^ bytes[i]) * 1099511628211ull;
+  for (int64_t i = 0; i < a.total_elems() * static_cast<int64_t>(sizeof(float)); ++i)
+    h = (h ^ bytes[i]) * 1099511628211ull;
   return h;
 }
 
@@ -236,8 +233,7 @@ uint64_t checksum(const Arena& a) {
 void Trainer::State::broadcast_model() {
   comm->broadcast(params.data(), params.total_elems() * static_cast<int64_t>(sizeof(float)), 0);
   comm->broadcast(buffers.data(), buffers.total_elems() * static_cast<int64_t>(sizeof(float)), 0);
-  comm->broadcast(sgd->momentum_buffer().data(),
-                  sgd->momentum_buffer().total_elems() * static_cast<int64_t>(sizeof(float)), 0);
+  comm->broadcast(momentum.data(), momentum.total_elems() * static_cast<int64_t>(sizeof(float)), 0);
   uint64_t mine[2] = {checksum(params), checksum(buffers)};
   std::vector<uint64_t> all(2 * static_cast<size_t>(ranks));
   comm->allgather(mine, all.data(), sizeof mine);
@@ -249,69 +245,34 @@ void Trainer::State::broadcast_model() {
 
 void Trainer::State::average_buffers() {
   if (!distributed()) return;
+  nn::copy_arena(buffers, step->buffers());
   comm->allreduce_sum(buffers.data(), buffers.total_elems());
-  scale(buffers, 1.0f / static_cast<float>(ranks));
+  nn::scale_arena(buffers, 1.0f / static_cast<float>(ranks));
+  nn::copy_arena(step->buffers(), buffers);
+}
+
+void Trainer::State::upload() {
+  nn::copy_arena(step->params(), params);
+  nn::copy_arena(step->buffers(), buffers);
+  nn::copy_arena(step->sgd().momentum_buffer(), momentum);
+}
+
+void Trainer::State::download() {
+  nn::copy_arena(params, step->params());
+  nn::copy_arena(buffers, step->buffers());
+  nn::copy_arena(momentum, step->sgd().momentum_buffer());
 }
 
 const Arena& Trainer::params() const { return s_->params; }
 const Arena& Trainer::buffers() const { return s_->buffers; }
 
-double Trainer::State::step(const data::Batch& batch, double lr, int64_t& correct) {
-  const int64_t classes = graph.num_classes();
-  const int64_t parts = micro_batches();
-  const auto kn = static_cast<double>(config.global_batch);
-  double loss = 0.0;
-  if (parts > 1) buffers_start.copy_from(buffers);
-  for (int64_t j = 0; j < parts; ++j) {
-    // Micro-batches are whole workers, so every BN group still has n examples (RECIPE §8).
-    // Each starts from the step's running statistics and their results are averaged,
-    // which is what one pass over all workers computes.
-    if (parts > 1 && j > 0) buffers.copy_from(buffers_start);
-    Tensor images = batch.images.slice(j * micro, (j + 1) * micro);
-    // (this rank's v·n examples: workers r·v .. r·v+v−1 of the global batch)
-    const int32_t* labels = batch.labels.data() + j * micro;
-    executor->forward(images, /*training=*/true);
-    const float* logits = executor->logits().data<float>();
-    // Each worker's loss is its examples' sum divided by the global kn (RECIPE §4).
-    loss += ops::softmax_cross_entropy_forward(micro, classes, logits, labels, kn);
-    correct += ops::topk_correct(micro, classes, logits, labels, 1);
-    ops::softmax_cross_entropy_backward(micro, classes, logits, labels, kn, diff_logits.data<float>());
-    // One pass: each bucket's allreduce starts as soon as backward has finished its layers.
-    if (reducer && parts == 1) reducer->begin_step();
-    executor->backward(diff_logits, reducer && parts == 1 ? reducer->hook() : nn::GradsReadyHook{});
-    if (parts > 1) {
-      if (j == 0) {
-        grad_sum.copy_from(grads);
-        buffers_sum.copy_from(buffers);
-      } else {
-        add_into(grad_sum, grads);
-        add_into(buffers_sum, buffers);
-      }
-    }
-  }
-  if (parts > 1) {
-    scale(buffers_sum, 1.0f / static_cast<float>(parts));
-    buffers.copy_from(buffers_sum);
-  }
-  if (distributed()) {
-    // Accumulated micro-batches reduce the whole arena here, with no communication before.
-    reducer->finish();
-    double sums[2] = {loss, static_cast<double>(correct)};
-    comm->allreduce_sum(sums, 2);
-    loss = sums[0];
-    correct = static_cast<int64_t>(sums[1]);
-  }
-  if (!std::isfinite(loss)) return loss;  // every rank stops before the update
-  sgd->step(params, parts > 1 ? grad_sum : grads, lr);
-  return loss;
-}
-
 void Trainer::State::save(int64_t completed_epoch) {
   average_buffers();
   if (!root()) return;
-  ckpt.prev_lr = sgd->prev_lr();
+  download();
+  ckpt.prev_lr = step->sgd().prev_lr();
   const std::string last = checkpoint_path("last.safetensors");
-  save_checkpoint(last, params, buffers, &sgd->momentum_buffer(), ckpt);
+  save_checkpoint(last, params, buffers, &momentum, ckpt);
   if (completed_epoch > 0) {
     // The per-epoch copy is a hard link when the file system allows it: no second write.
     const std::string named = checkpoint_path("epoch-" + std::to_string(completed_epoch) + ".safetensors");
@@ -335,10 +296,14 @@ TrainResult Trainer::run() {
   MetricsLog metrics(s.root() ? (s.run_dir / "metrics.jsonl").string() : "");
   Progress progress(c.progress && s.root(), stop);
   if (s.ckpt.position.step == 0) {
-    nlohmann::json run = {{"kind", "run"},          {"model", c.model},
-                          {"dataset", c.dataset},   {"global_batch", c.global_batch},
-                          {"per_worker_batch", c.per_worker_batch}, {"workers", c.workers()},
-                          {"lr_policy", s.lr_policy->describe()},  {"label", s.run_dir.filename().string()}};
+    nlohmann::json run = {{"kind", "run"},
+                          {"model", c.model},
+                          {"dataset", c.dataset},
+                          {"global_batch", c.global_batch},
+                          {"per_worker_batch", c.per_worker_batch},
+                          {"workers", c.workers()},
+                          {"lr_policy", s.lr_policy->describe()},
+                          {"label", s.run_dir.filename().string()}};
     run["optimizer"] = optim::optimizer_kind_name(c.optimizer);
     if (c.optimizer == optim::OptimizerKind::lars) run["lars_eta"] = c.lars_eta;
     metrics.write(run.dump());
@@ -361,13 +326,13 @@ TrainResult Trainer::run() {
   const data::ExampleSource& train_set = *s.train_set;
   data::TaskPool* pool = s.pool.get();
   const data::ExampleShape shape = train_set.example_shape();
-  data::Loader loader(lo, ipe, Shape({s.local_batch, shape.channels, shape.height, shape.width}),
-                      [&train_set, pool, sampler, lo, until](int64_t epoch, int64_t iter, data::BatchSlot& slot) mutable {
-                        // MXNet's ResNet-152 recipe stops augmenting late in training.
-                        const data::Transform t =
-                            until >= 0 && epoch >= until ? data::Transform::eval : data::Transform::train;
-                        data::fill_batch(train_set, pool, t, sampler, lo, epoch, iter, slot);
-                      });
+  data::Loader loader(
+      lo, ipe, Shape({s.local_batch, shape.channels, shape.height, shape.width}),
+      [&train_set, pool, sampler, lo, until](int64_t epoch, int64_t iter, data::BatchSlot& slot) mutable {
+        // MXNet's ResNet-152 recipe stops augmenting late in training.
+        const data::Transform t = until >= 0 && epoch >= until ? data::Transform::eval : data::Transform::train;
+        data::fill_batch(train_set, pool, t, sampler, lo, epoch, iter, slot);
+      });
 
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
@@ -383,14 +348,13 @@ TrainResult Trainer::run() {
                    "[train] the loader fell out of step at epoch " << pos.epoch << " iteration " << pos.iter);
     const double lr = s.lr_policy->lr_at(pos.step);
     int64_t correct = 0;
-    const double loss = s.step(*batch, lr, correct);
+    const double loss = s.step->run(batch->images, batch->labels.data(), lr, correct);
     if (!std::isfinite(loss)) {
       progress.finish();
-      BIGBATCH_THROW(Error, "[train] the loss is " << loss << " at step " << pos.step << " (epoch " << pos.epoch
-                                                   << ", iteration " << pos.iter << ", lr " << lr
-                                                   << "): training diverged; the last good checkpoint is "
-                                                   << result.last_checkpoint
-                                                   << " (try a lower --lr or a longer --warmup-epochs)");
+      BIGBATCH_THROW(Error, "[train] the loss is "
+                                << loss << " at step " << pos.step << " (epoch " << pos.epoch << ", iteration "
+                                << pos.iter << ", lr " << lr << "): training diverged; the last good checkpoint is "
+                                << result.last_checkpoint << " (try a lower --lr or a longer --warmup-epochs)");
     }
     s.ckpt.epoch_loss_sum += loss;
     s.ckpt.epoch_correct += correct;
@@ -401,13 +365,12 @@ TrainResult Trainer::run() {
     const double img_per_s = since > 0 ? static_cast<double>(interval_steps * c.global_batch) / since : 0.0;
     const double input_wait_s = interval_wait_s / static_cast<double>(interval_steps);  // per step
     if (pos.step % c.log_every == 0) {
-      nlohmann::json line{{"kind", "iter"}, {"iter", pos.step}, {"epoch", pos.epoch}, {"lr", lr},
+      nlohmann::json line{{"kind", "iter"}, {"iter", pos.step},       {"epoch", pos.epoch},          {"lr", lr},
                           {"loss", loss},   {"img_per_s", img_per_s}, {"input_wait_s", input_wait_s}};
-      if (s.reducer) {
-        const comm::ReducerStats& rs = s.reducer->last_stats();
-        line["backward_s"] = rs.backward_s;
-        line["allreduce_s"] = rs.allreduce_busy_s;
-        line["exposed_comm_s"] = rs.exposed_s;
+      if (const comm::ReducerStats* rs = s.step->reducer_stats()) {
+        line["backward_s"] = rs->backward_s;
+        line["allreduce_s"] = rs->allreduce_busy_s;
+        line["exposed_comm_s"] = rs->exposed_s;
       }
       metrics.write(line.dump());
       interval_start = clock::now();
@@ -422,21 +385,22 @@ TrainResult Trainer::run() {
       EvalResult eval = s.evaluator->run();
       const auto seen = static_cast<double>(s.ckpt.epoch_seen);
       const double wall = std::chrono::duration<double>(clock::now() - start).count();
-      metrics.write(nlohmann::json{{"kind", "epoch"},
-                                   {"epoch", done_epoch},
-                                   {"train_loss", s.ckpt.epoch_loss_sum / static_cast<double>(ipe)},
-                                   {"train_top1_err", 1.0 - static_cast<double>(s.ckpt.epoch_correct) / seen},
-                                   {"test_loss", eval.loss},
-                                   {"test_top1_err", eval.top1_err},
-                                   {"test_top5_err", eval.top5_err},
-                                   {"wall_s", wall}}
-                        .dump());
+      metrics.write(nlohmann::json{
+          {"kind", "epoch"},
+          {"epoch", done_epoch},
+          {"train_loss", s.ckpt.epoch_loss_sum / static_cast<double>(ipe)},
+          {"train_top1_err", 1.0 - static_cast<double>(s.ckpt.epoch_correct) / seen},
+          {"test_loss", eval.loss},
+          {"test_top1_err", eval.top1_err},
+          {"test_top5_err", eval.top5_err},
+          {"wall_s",
+           wall}}.dump());
       char line[200];
-      std::snprintf(line, sizeof line, "epoch %lld/%lld: train loss %.4f err %.2f%%, test loss %.4f err %.2f%% (%.0f s)",
-                    static_cast<long long>(done_epoch), static_cast<long long>(c.epochs),
-                    s.ckpt.epoch_loss_sum / static_cast<double>(ipe),
-                    100.0 * (1.0 - static_cast<double>(s.ckpt.epoch_correct) / seen), eval.loss, 100.0 * eval.top1_err,
-                    wall);
+      std::snprintf(
+          line, sizeof line, "epoch %lld/%lld: train loss %.4f err %.2f%%, test loss %.4f err %.2f%% (%.0f s)",
+          static_cast<long long>(done_epoch), static_cast<long long>(c.epochs),
+          s.ckpt.epoch_loss_sum / static_cast<double>(ipe),
+          100.0 * (1.0 - static_cast<double>(s.ckpt.epoch_correct) / seen), eval.loss, 100.0 * eval.top1_err, wall);
       progress.message(line);
       pos.epoch = done_epoch;
       pos.iter = 0;
@@ -453,6 +417,7 @@ TrainResult Trainer::run() {
     s.save(0);  // averages the running statistics over ranks first
     result.final_eval = s.evaluator->run();
   }
+  s.download();  // params() and buffers() show the final model
   result.steps = s.ckpt.position.step;
   result.epochs = s.ckpt.position.epoch;
   result.wall_s = std::chrono::duration<double>(clock::now() - start).count();

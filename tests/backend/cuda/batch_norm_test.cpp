@@ -13,8 +13,8 @@ namespace {
 using namespace testing;
 
 void check_bn(int64_t group_size, bool relu, const ops::Dims4& d, const Case& c) {
-  SCOPED_TRACE(std::string(dtype_name(c.dtype)) + " " + layout_name(c.layout) + " group " +
-               std::to_string(group_size) + (relu ? " relu" : ""));
+  SCOPED_TRACE(std::string(dtype_name(c.dtype)) + " " + layout_name(c.layout) + " group " + std::to_string(group_size) +
+               (relu ? " relu" : ""));
   ops::BatchNormParams p{.channels = d.c, .group_size = group_size, .eps = 1e-5, .momentum = 0.1, .fuse_relu = relu};
   const int64_t groups = ops::batch_norm_groups(p, d);
   // Shifted inputs: the variance must not come from E[x²] − E[x]² cancellation.
@@ -31,10 +31,9 @@ void check_bn(int64_t group_size, bool relu, const ops::Dims4& d, const Case& c)
   BatchNorm bn(p, d, c.dtype, c.layout);
   ASSERT_EQ(bn.groups(), groups);
   bn.forward_training(d_src.get(), d_gamma.as<float>(), d_beta.as<float>(), d_dst.get(), d_rm.as<float>(),
-                      d_rv.as<float>(), ctx.stream.get());
+                      d_rv.as<float>(), ctx.stream);
 
-  std::vector<double> dst(static_cast<size_t>(d.numel())), mean(static_cast<size_t>(groups * d.c)),
-      invstd(mean.size());
+  std::vector<double> dst(static_cast<size_t>(d.numel())), mean(static_cast<size_t>(groups * d.c)), invstd(mean.size());
   ops::batch_norm_forward_training(p, d, src.data(), gamma.data(), beta.data(), dst.data(), mean.data(), invstd.data(),
                                    rm.data(), rv.data());
   const std::vector<double> got_dst = d_dst.download();
@@ -52,19 +51,19 @@ void check_bn(int64_t group_size, bool relu, const ops::Dims4& d, const Case& c)
   DeviceArray d_diff_dst(diff_dst, d, c.dtype, c.layout), d_diff_src(old_diff, d, c.dtype, c.layout);
   DeviceBuffer d_dg(static_cast<size_t>(d.c) * sizeof(float)), d_db(d_dg.bytes());
   bn.backward(d_src.get(), d_dst.get(), d_diff_dst.get(), d_gamma.as<float>(), d_diff_src.get(), /*accumulate=*/true,
-              d_dg.as<float>(), d_db.as<float>(), ctx.stream.get());
+              d_dg.as<float>(), d_db.as<float>(), ctx.stream);
   std::vector<double> accumulated = diff_src;
   for (size_t i = 0; i < accumulated.size(); ++i) accumulated[i] += old_diff[i];
   EXPECT_TRUE(close(accumulated, d_diff_src.download(), c.dtype)) << "diff_src, accumulate";
   EXPECT_TRUE(close(dg, download_f32(d_dg.as<float>(), d.c), c.dtype)) << "diff_gamma";
   EXPECT_TRUE(close(db, download_f32(d_db.as<float>(), d.c), c.dtype)) << "diff_beta";
   bn.backward(d_src.get(), d_dst.get(), d_diff_dst.get(), d_gamma.as<float>(), d_diff_src.get(), false,
-              d_dg.as<float>(), d_db.as<float>(), ctx.stream.get());
+              d_dg.as<float>(), d_db.as<float>(), ctx.stream);
   EXPECT_TRUE(close(diff_src, d_diff_src.download(), c.dtype)) << "diff_src";
 
   ops::batch_norm_forward_inference(p, d, src.data(), gamma.data(), beta.data(), rm.data(), rv.data(), dst.data());
   bn.forward_inference(d_src.get(), d_gamma.as<float>(), d_beta.as<float>(), d_rm.as<float>(), d_rv.as<float>(),
-                       d_dst.get(), ctx.stream.get());
+                       d_dst.get(), ctx.stream);
   EXPECT_TRUE(close(dst, d_dst.download(), c.dtype)) << "inference";
 }
 

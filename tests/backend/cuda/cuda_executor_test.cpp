@@ -1,8 +1,9 @@
 // The GPU executor vs the reference executor in double on whole networks (resnet8 with ghost
 // BN, and a graph with every op kind and diff route): logits, every parameter gradient,
 // running statistics and hook order over two training steps and an inference forward, in
-// f32 (tight), TF32, bf16 and fp16 (loose), NCHW and NHWC; then the device-resident step
-// (loss, fused SGD) vs the reference step followed by optim::Sgd.
+// f32 (tight), TF32, bf16 and fp16 (loose), NCHW and NHWC, the GPU's arenas on the device.
+#include "bigbatch/nn/cuda_executor.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,8 +12,9 @@
 #include <vector>
 
 #include "backend/cuda/cuda_test_util.h"
+#include "bigbatch/backend/cuda/arena_ops.h"
 #include "bigbatch/models/registry.h"
-#include "bigbatch/nn/cuda_executor.h"
+#include "bigbatch/nn/device_arena.h"
 #include "bigbatch/nn/init.h"
 #include "bigbatch/nn/reference_executor.h"
 #include "bigbatch/ops/softmax_cross_entropy.h"
@@ -30,9 +32,12 @@ struct Mode {
 const char* name(const Mode& m) {
   if (m.tf32) return m.nhwc ? "tf32 nhwc" : "tf32";
   switch (m.precision) {
-    case DType::f32: return m.nhwc ? "f32 nhwc" : "f32";
-    case DType::bf16: return m.nhwc ? "bf16 nhwc" : "bf16";
-    case DType::f16: return m.nhwc ? "f16 nhwc" : "f16";
+    case DType::f32:
+      return m.nhwc ? "f32 nhwc" : "f32";
+    case DType::bf16:
+      return m.nhwc ? "bf16 nhwc" : "bf16";
+    case DType::f16:
+      return m.nhwc ? "f16 nhwc" : "f16";
   }
   return "?";
 }
@@ -74,13 +79,24 @@ void perturb(const Arena& arena, Rng& rng) {
     float* p = arena.tensor(i).data<float>();
     for (int64_t j = 0; j < arena.tensor(i).numel(); ++j) {
       switch (layout.entry(i).role) {
-        case TensorRole::bn_gamma: p[j] = static_cast<float>(0.7 + 0.6 * rng.uniform()); break;
-        case TensorRole::bn_beta: p[j] = static_cast<float>(0.2 * (rng.uniform() - 0.5)); break;
-        case TensorRole::fc_weight: p[j] = static_cast<float>(0.5 * (rng.uniform() - 0.5)); break;
-        case TensorRole::bias: p[j] = static_cast<float>(0.2 * (rng.uniform() - 0.5)); break;
-        case TensorRole::bn_running_var: p[j] = static_cast<float>(0.5 + rng.uniform()); break;
+        case TensorRole::bn_gamma:
+          p[j] = static_cast<float>(0.7 + 0.6 * rng.uniform());
+          break;
+        case TensorRole::bn_beta:
+          p[j] = static_cast<float>(0.2 * (rng.uniform() - 0.5));
+          break;
+        case TensorRole::fc_weight:
+          p[j] = static_cast<float>(0.5 * (rng.uniform() - 0.5));
+          break;
+        case TensorRole::bias:
+          p[j] = static_cast<float>(0.2 * (rng.uniform() - 0.5));
+          break;
+        case TensorRole::bn_running_var:
+          p[j] = static_cast<float>(0.5 + rng.uniform());
+          break;
         case TensorRole::bn_running_mean:
-        case TensorRole::conv_weight: break;
+        case TensorRole::conv_weight:
+          break;
       }
     }
   }
@@ -96,14 +112,18 @@ class Parity {
         grads_gpu_(graph_.parameter_layout()),
         buffers_ref_(graph_.buffer_layout()),
         buffers_gpu_(graph_.buffer_layout()),
+        d_params_(make_arena(graph_.parameter_layout(), Device::cuda)),
+        d_grads_(make_arena(graph_.parameter_layout(), Device::cuda)),
+        d_buffers_(make_arena(graph_.buffer_layout(), Device::cuda)),
         rng_(7) {
     initialize(graph_, params_, buffers_ref_, rng_, {.zero_gamma = false});
     perturb(params_, rng_);
     perturb(buffers_ref_, rng_);
-    buffers_gpu_.copy_from(buffers_ref_);
+    copy_arena(d_params_, params_);
+    copy_arena(d_buffers_, buffers_ref_);
     const ExecutorOptions options{batch, bn_group, mode.precision};
     reference_ = make_reference_executor<double>({&graph_, &params_, &grads_ref_, &buffers_ref_}, options);
-    gpu_ = make_cuda_executor({&graph_, &params_, &grads_gpu_, &buffers_gpu_}, options,
+    gpu_ = make_cuda_executor({&graph_, &d_params_, &d_grads_, &d_buffers_}, options,
                               {.device = 0, .tf32 = mode.tf32, .nhwc = mode.nhwc});
     const Node& in = graph_.input_node();
     src_ = Tensor::zeros(Shape{batch, in.c, in.h, in.w});
@@ -118,6 +138,8 @@ class Parity {
     gpu_->forward(src_, true);
     reference_->backward(diff_logits_, [&](int id) { hooks_ref.push_back(id); });
     gpu_->backward(diff_logits_, [&](int id) { hooks_gpu.push_back(id); });
+    copy_arena(grads_gpu_, d_grads_);
+    copy_arena(buffers_gpu_, d_buffers_);
     expect_close("logits", gpu_->logits(), reference_->logits(), mode_, 1e-3);
     EXPECT_EQ(hooks_gpu, hooks_ref);
     double largest = 0.0;
@@ -139,10 +161,11 @@ class Parity {
  private:
   Graph graph_;
   Mode mode_;
-  Arena params_, grads_ref_, grads_gpu_, buffers_ref_, buffers_gpu_;
+  Arena params_, grads_ref_, grads_gpu_, buffers_ref_, buffers_gpu_;  // host
+  Arena d_params_, d_grads_, d_buffers_;                              // the GPU's
   Rng rng_;
   std::unique_ptr<Executor> reference_;
-  std::unique_ptr<CudaExecutor> gpu_;
+  std::unique_ptr<Executor> gpu_;
   Tensor src_, diff_logits_;
 };
 
@@ -150,8 +173,8 @@ class Parity {
 Graph mixed_graph() {
   Graph g;
   const int x = g.input(3, 11, 11);
-  ops::Conv2dParams c{.in_channels = 3, .out_channels = 8, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1,
-                      .bias = true};
+  ops::Conv2dParams c{
+      .in_channels = 3, .out_channels = 8, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1, .bias = true};
   const int c1 = g.conv2d("c1", x, c);
   const int r1 = g.relu(g.batch_norm("b1", c1, false));
   const int m1 = g.max_pool(r1, {3, 3, 2, 2, 1, 1, false});
@@ -169,8 +192,8 @@ Graph mixed_graph() {
   return g;
 }
 
-const Mode kModes[] = {{DType::f32, false, false, 0.0}, {DType::f32, false, true, 0.0},
-                       {DType::f32, true, false, 0.05}, {DType::bf16, false, false, 0.35},
+const Mode kModes[] = {{DType::f32, false, false, 0.0},  {DType::f32, false, true, 0.0},
+                       {DType::f32, true, false, 0.05},  {DType::bf16, false, false, 0.35},
                        {DType::bf16, false, true, 0.35}, {DType::f16, false, true, 0.1}};
 
 void check_model(const std::function<Graph()>& build, int64_t batch, int64_t bn_group) {
@@ -200,61 +223,18 @@ TEST(CudaExecutorTest, MixedGraph) {
   check_model(mixed_graph, 4, 2);
 }
 
-// One resident step (device loss, backward, fused SGD) vs the reference step and optim::Sgd.
-TEST(CudaExecutorTest, ResidentStepMatchesReferenceAndSgd) {
-  BIGBATCH_REQUIRE_CUDA_DEVICE();
-  const Graph graph = models::build_model({"resnet8", 1, 16, 16, 10});
-  const int64_t batch = 8;
-  Arena params_ref(graph.parameter_layout()), params_gpu(graph.parameter_layout()), grads(graph.parameter_layout());
-  Arena buffers_ref(graph.buffer_layout()), buffers_gpu(graph.buffer_layout());
-  Rng rng(3);
-  initialize(graph, params_ref, buffers_ref, rng, {.zero_gamma = false});
-  perturb(params_ref, rng);
-  params_gpu.copy_from(params_ref);
-  buffers_gpu.copy_from(buffers_ref);
-  Tensor src = Tensor::zeros(Shape{batch, 1, 16, 16});
-  testing::fill_uniform(src.data<float>(), src.numel(), 5);
-  std::vector<int32_t> labels(batch);
-  for (int64_t i = 0; i < batch; ++i) labels[static_cast<size_t>(i)] = static_cast<int32_t>((3 * i) % 10);
-  const double divisor = 32.0, lr = 0.1;
-  const optim::SgdOptions sgd_options{.momentum = 0.9, .weight_decay = 1e-3};
-
-  auto ref = make_reference_executor<double>({&graph, &params_ref, &grads, &buffers_ref}, {batch, 4, DType::f32});
-  ref->forward(src, true);
-  const float* logits = ref->logits().data<float>();
-  const double loss = ops::softmax_cross_entropy_forward<float>(batch, 10, logits, labels.data(), divisor);
-  Tensor diff = Tensor::zeros(Shape{batch, 10});
-  ops::softmax_cross_entropy_backward<float>(batch, 10, logits, labels.data(), divisor, diff.data<float>());
-  ref->backward(diff);
-  optim::Sgd sgd(graph.parameter_layout(), sgd_options);
-  sgd.step(params_ref, grads, lr);
-
-  auto gpu = make_cuda_executor({&graph, &params_gpu, nullptr, &buffers_gpu}, {batch, 4, DType::f32});
-  DeviceSgd device_sgd{.momentum = 0.9};
-  for (const ArenaEntry& e : graph.parameter_layout()->entries())
-    device_sgd.weight_decay.push_back(optim::applies_weight_decay(e.role, sgd_options) ? 1e-3f : 0.0f);
-  gpu->upload_state();
-  gpu->stage_batch(src, labels.data());
-  gpu->train_step(divisor, lr, device_sgd);
-  int64_t correct = -1;
-  EXPECT_NEAR(gpu->wait_loss(&correct), loss, 1e-4 * std::abs(loss));
-  EXPECT_GE(correct, 0);
-  gpu->download_state();
-  const Mode f32{DType::f32, false, false, 0.0};
-  for (int i = 0; i < params_ref.layout().size(); ++i)
-    expect_close(params_ref.layout().entry(i).name, params_gpu.tensor(i), params_ref.tensor(i), f32, 1e-3);
-  for (int i = 0; i < buffers_ref.layout().size(); ++i)
-    expect_close(buffers_ref.layout().entry(i).name, buffers_gpu.tensor(i), buffers_ref.tensor(i), f32, 1e-3);
-}
-
-TEST(CudaExecutorTest, RejectsBadShapes) {
+TEST(CudaExecutorTest, RejectsBadShapesAndHostArenas) {
   BIGBATCH_REQUIRE_CUDA_DEVICE();
   Graph g = models::build_model({"resnet8", 1, 16, 16, 10});
-  Arena params(g.parameter_layout()), grads(g.parameter_layout()), buffers(g.buffer_layout());
+  const Arena params = make_arena(g.parameter_layout(), Device::cuda);
+  const Arena grads = make_arena(g.parameter_layout(), Device::cuda);
+  const Arena buffers = make_arena(g.buffer_layout(), Device::cuda);
   auto gpu = make_cuda_executor({&g, &params, &grads, &buffers}, {8, 4, DType::f32});
   EXPECT_THROW(gpu->forward(Tensor::zeros(Shape{4, 1, 16, 16}), true), InvalidArgument);
   EXPECT_THROW(gpu->backward(Tensor::zeros(Shape{8, 10})), InvalidArgument);  // no training forward yet
   EXPECT_THROW(make_cuda_executor({&g, &params, nullptr, &buffers}, {8, 3, DType::f32}), InvalidArgument);
+  const Arena host_params(g.parameter_layout()), host_buffers(g.buffer_layout());
+  EXPECT_THROW(make_cuda_executor({&g, &host_params, nullptr, &host_buffers}, {8, 4, DType::f32}), InvalidArgument);
 }
 
 }  // namespace

@@ -69,8 +69,8 @@ Conv2d::Conv2d(Context& ctx, const ops::Conv2dParams& p, const ops::Dims4& src, 
                                                    : CUDNN_FMA_MATH;
 
   std::ostringstream key;
-  key << src.to_string() << "|" << p.out_channels << "x" << p.kernel_h << "x" << p.kernel_w << "|s" << p.stride_h
-      << "x" << p.stride_w << "|p" << p.pad_h << "x" << p.pad_w << "|" << dtype_name(dtype) << "|"
+  key << src.to_string() << "|" << p.out_channels << "x" << p.kernel_h << "x" << p.kernel_w << "|s" << p.stride_h << "x"
+      << p.stride_w << "|p" << p.pad_h << "x" << p.pad_w << "|" << dtype_name(dtype) << "|"
       << (layout == Layout::nhwc ? "nhwc" : "nchw") << "|" << static_cast<int>(math) << "|dev" << ctx.device;
   Choice c;
   {
@@ -122,9 +122,8 @@ Conv2d::Conv2d(Context& ctx, const ops::Conv2dParams& p, const ops::Dims4& src, 
                                                           dst_desc_.get(), c.fwd, &c.fwd_bytes));
       CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, weights_desc_.get(), dst_desc_.get(), dd.get(),
                                                                src_desc_.get(), c.bwd_data, &c.bwd_data_bytes));
-      CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, src_desc_.get(), dst_desc_.get(), wd.get(),
-                                                                 weights_desc_.get(), c.bwd_weights,
-                                                                 &c.bwd_weights_bytes));
+      CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+          h, src_desc_.get(), dst_desc_.get(), wd.get(), weights_desc_.get(), c.bwd_weights, &c.bwd_weights_bytes));
       g_cache.emplace(key.str(), c);
     }
   }
@@ -141,26 +140,26 @@ Conv2d::Conv2d(Context& ctx, const ops::Conv2dParams& p, const ops::Dims4& src, 
 void Conv2d::forward(const void* src, const void* weights, const void* bias, void* dst, void* workspace) const {
   const float one = 1.0f, zero = 0.0f;
   CUDNN_CHECK(cudnnConvolutionForward(ctx_.cudnn.get(), &one, src_desc_.get(), src, weights_desc_.get(), weights,
-                                      fwd_desc_.get(), fwd_algo_, workspace, workspace_bytes_, &zero,
-                                      dst_desc_.get(), dst));
-  if (p_.bias) channel_bias_forward(dtype_, layout_, dst_dims_, bias, dst, ctx_.stream.get());
+                                      fwd_desc_.get(), fwd_algo_, workspace, workspace_bytes_, &zero, dst_desc_.get(),
+                                      dst));
+  if (p_.bias) channel_bias_forward(dtype_, layout_, dst_dims_, bias, dst, ctx_.stream);
 }
 
 void Conv2d::backward_data(const void* diff_dst, const void* weights, void* diff_src, bool accumulate,
                            void* workspace) const {
   const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   CUDNN_CHECK(cudnnConvolutionBackwardData(ctx_.cudnn.get(), &one, weights_desc_.get(), weights, dst_desc_.get(),
-                                           diff_dst, bwd_data_desc_.get(), bwd_data_algo_, workspace,
-                                           workspace_bytes_, &beta, src_desc_.get(), diff_src));
+                                           diff_dst, bwd_data_desc_.get(), bwd_data_algo_, workspace, workspace_bytes_,
+                                           &beta, src_desc_.get(), diff_src));
 }
 
 void Conv2d::backward_weights(const void* src, const void* diff_dst, void* diff_weights, void* diff_bias,
                               void* workspace) const {
   const float one = 1.0f, zero = 0.0f;
-  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx_.cudnn.get(), &one, src_desc_.get(), src, dst_desc_.get(),
-                                             diff_dst, bwd_weights_desc_.get(), bwd_weights_algo_, workspace,
-                                             workspace_bytes_, &zero, weights_desc_.get(), diff_weights));
-  if (p_.bias) channel_bias_backward(dtype_, layout_, dst_dims_, diff_dst, diff_bias, ctx_.stream.get());
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx_.cudnn.get(), &one, src_desc_.get(), src, dst_desc_.get(), diff_dst,
+                                             bwd_weights_desc_.get(), bwd_weights_algo_, workspace, workspace_bytes_,
+                                             &zero, weights_desc_.get(), diff_weights));
+  if (p_.bias) channel_bias_backward(dtype_, layout_, dst_dims_, diff_dst, diff_bias, ctx_.stream);
 }
 
 }  // namespace bigbatch::backend::cuda

@@ -18,9 +18,9 @@ void Linear::forward(Context& ctx, const void* src, const void* weights, const v
   const int N = static_cast<int>(batch_);
   const cudaDataType_t t = cuda_type(dtype_);
   // dstᵀ (O×N) = (Wᵀ as stored, I×O)ᵀ · srcᵀ (I×N)
-  CUBLAS_CHECK(cublasGemmEx(ctx.cublas.get(), CUBLAS_OP_T, CUBLAS_OP_N, O, N, I, &one, weights, t, I, src, t, I,
-                            &zero, dst, t, O, compute_, CUBLAS_GEMM_DEFAULT));
-  if (p_.bias) bias_add_rows(dtype_, batch_, p_.out_features, bias, dst, ctx.stream.get());
+  CUBLAS_CHECK(cublasGemmEx(ctx.cublas.get(), CUBLAS_OP_T, CUBLAS_OP_N, O, N, I, &one, weights, t, I, src, t, I, &zero,
+                            dst, t, O, compute_, CUBLAS_GEMM_DEFAULT));
+  if (p_.bias) bias_add_rows(dtype_, batch_, p_.out_features, bias, dst, ctx.stream);
 }
 
 void Linear::backward_data(Context& ctx, const void* diff_dst, const void* weights, void* diff_src,
@@ -41,9 +41,9 @@ void Linear::backward_weights(Context& ctx, const void* src, const void* diff_ds
   const int N = static_cast<int>(batch_);
   const cudaDataType_t t = cuda_type(dtype_);
   // diff_Wᵀ (I×O) = srcᵀ (I×N) · diff_dst (N×O) = srcᵀ · (diff_dstᵀ as stored)ᵀ
-  CUBLAS_CHECK(cublasGemmEx(ctx.cublas.get(), CUBLAS_OP_N, CUBLAS_OP_T, I, O, N, &one, src, t, I, diff_dst, t, O,
-                            &zero, diff_weights, t, I, compute_, CUBLAS_GEMM_DEFAULT));
-  if (p_.bias) bias_backward_rows(dtype_, batch_, p_.out_features, diff_dst, diff_bias, ctx.stream.get());
+  CUBLAS_CHECK(cublasGemmEx(ctx.cublas.get(), CUBLAS_OP_N, CUBLAS_OP_T, I, O, N, &one, src, t, I, diff_dst, t, O, &zero,
+                            diff_weights, t, I, compute_, CUBLAS_GEMM_DEFAULT));
+  if (p_.bias) bias_backward_rows(dtype_, batch_, p_.out_features, diff_dst, diff_bias, ctx.stream);
 }
 
 }  // namespace bigbatch::backend::cuda

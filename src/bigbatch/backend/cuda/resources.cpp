@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "bigbatch/backend/cuda/arena_ops.h"
 #include "bigbatch/backend/cuda/check.h"
 #include "bigbatch/core/error.h"
 
@@ -10,26 +11,34 @@ namespace bigbatch::backend::cuda {
 
 cudnnDataType_t cudnn_type(DType dtype) {
   switch (dtype) {
-    case DType::f32: return CUDNN_DATA_FLOAT;
-    case DType::bf16: return CUDNN_DATA_BFLOAT16;
-    case DType::f16: return CUDNN_DATA_HALF;
+    case DType::f32:
+      return CUDNN_DATA_FLOAT;
+    case DType::bf16:
+      return CUDNN_DATA_BFLOAT16;
+    case DType::f16:
+      return CUDNN_DATA_HALF;
   }
   return CUDNN_DATA_FLOAT;
 }
 
 cudaDataType_t cuda_type(DType dtype) {
   switch (dtype) {
-    case DType::f32: return CUDA_R_32F;
-    case DType::bf16: return CUDA_R_16BF;
-    case DType::f16: return CUDA_R_16F;
+    case DType::f32:
+      return CUDA_R_32F;
+    case DType::bf16:
+      return CUDA_R_16BF;
+    case DType::f16:
+      return CUDA_R_16F;
   }
   return CUDA_R_32F;
 }
 
 cudnnTensorFormat_t cudnn_format(Layout layout) {
   switch (layout) {
-    case Layout::nchw: return CUDNN_TENSOR_NCHW;
-    case Layout::nhwc: return CUDNN_TENSOR_NHWC;
+    case Layout::nchw:
+      return CUDNN_TENSOR_NCHW;
+    case Layout::nhwc:
+      return CUDNN_TENSOR_NHWC;
   }
   return CUDNN_TENSOR_NCHW;
 }
@@ -124,16 +133,16 @@ FilterDescOwner make_filter_desc(DType dtype, Layout layout, int64_t o, int64_t 
   cudnnFilterDescriptor_t desc = nullptr;
   CUDNN_CHECK(cudnnCreateFilterDescriptor(&desc));
   FilterDescOwner owner(desc);
-  CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc, cudnn_type(dtype), cudnn_format(layout), to_int(o, "O"),
-                                         to_int(i, "I"), to_int(kh, "KH"), to_int(kw, "KW")));
+  CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc, cudnn_type(dtype), cudnn_format(layout), to_int(o, "O"), to_int(i, "I"),
+                                         to_int(kh, "KH"), to_int(kw, "KW")));
   return owner;
 }
 
 Context::Context(int device_index) : device(device_index) {
   CUDA_CHECK(cudaSetDevice(device_index));
-  stream = make_stream();
-  cudnn = make_cudnn(stream.get());
-  cublas = make_cublas(stream.get());
+  stream = static_cast<cudaStream_t>(compute_stream(device_index));
+  cudnn = make_cudnn(stream);
+  cublas = make_cublas(stream);
 }
 
 void check_launch(const char* kernel) {

@@ -56,7 +56,9 @@ class DeviceBuffer {
 
   void* get() const { return ptr_; }
   template <class T>
-  T* as() const { return static_cast<T*>(ptr_); }
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
   size_t bytes() const { return bytes_; }
 
  private:
@@ -77,7 +79,9 @@ class PinnedBuffer {
 
   void* get() const { return ptr_; }
   template <class T>
-  T* as() const { return static_cast<T*>(ptr_); }
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
   size_t bytes() const { return bytes_; }
 
  private:
@@ -85,7 +89,7 @@ class PinnedBuffer {
   size_t bytes_ = 0;
 };
 
-StreamOwner make_stream();               // non-blocking with respect to the legacy stream
+StreamOwner make_stream();  // non-blocking with respect to the legacy stream
 EventOwner make_event(bool timing = false);
 CudnnOwner make_cudnn(cudaStream_t stream);
 CublasOwner make_cublas(cudaStream_t stream);
@@ -94,11 +98,12 @@ TensorDescOwner make_tensor_desc(DType dtype, Layout layout, const ops::Dims4& d
 // A 4-D filter descriptor (O, I, KH, KW extents) in the given layout (OIHW or OHWI).
 FilterDescOwner make_filter_desc(DType dtype, Layout layout, int64_t o, int64_t i, int64_t kh, int64_t kw);
 
-// The handles a set of ops shares: one compute stream, cuDNN and cuBLAS bound to it.
+// The handles a set of ops shares: the device's compute stream (arena_ops.h, one per device
+// for the process, not owned here), cuDNN and cuBLAS bound to it.
 struct Context {
   explicit Context(int device = 0);
   int device = 0;
-  StreamOwner stream;
+  cudaStream_t stream = nullptr;
   CudnnOwner cudnn;
   CublasOwner cublas;
 };

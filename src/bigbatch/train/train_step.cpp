@@ -1,0 +1,106 @@
+// The step: passes over micro-batches, the reduction, the loss scale and the update.
+#include "bigbatch/train/train_step.h"
+
+#include <cmath>
+
+#include "bigbatch/core/error.h"
+#include "bigbatch/nn/device_arena.h"
+#include "bigbatch/ops/accuracy.h"
+#include "bigbatch/ops/softmax_cross_entropy.h"
+
+namespace bigbatch::train {
+
+namespace {
+
+const nn::Graph& planned_graph(const StepPlan& plan) {
+  BIGBATCH_CHECK(plan.graph != nullptr, "[train] no graph for the training step");
+  BIGBATCH_CHECK(plan.global_batch > 0 && plan.local_batch > 0 && plan.local_batch <= plan.global_batch,
+                 "[train] a rank's batch " << plan.local_batch << " of a global batch " << plan.global_batch);
+  return *plan.graph;
+}
+
+}  // namespace
+
+TrainStep::TrainStep(const StepPlan& plan)
+    : graph_(planned_graph(plan)),
+      comm_(plan.comm),
+      global_batch_(plan.global_batch),
+      local_batch_(plan.local_batch),
+      micro_(plan.micro_batch > 0 ? plan.micro_batch : plan.local_batch),
+      scaler_(plan.precision == DType::f16) {
+  BIGBATCH_CHECK(local_batch_ % micro_ == 0,
+                 "[train] micro-batch " << micro_ << " does not divide the " << local_batch_ << " examples of a rank");
+  const Device device = plan.device.device;
+  params_ = nn::make_arena(graph_.parameter_layout(), device);
+  grads_ = nn::make_arena(graph_.parameter_layout(), device);
+  buffers_ = nn::make_arena(graph_.buffer_layout(), device);
+  if (micro_batches() > 1) {
+    grad_sum_ = nn::make_arena(graph_.parameter_layout(), device);
+    buffers_start_ = nn::make_arena(graph_.buffer_layout(), device);
+    buffers_sum_ = nn::make_arena(graph_.buffer_layout(), device);
+  }
+  sgd_.emplace(graph_.parameter_layout(), plan.sgd, device);
+  executor_ =
+      nn::make_executor(plan.device, {&graph_, &params_, &grads_, &buffers_}, {micro_, plan.bn_group, plan.precision});
+  comm::Communicator* grad_comm = plan.grad_comm ? plan.grad_comm : plan.comm;
+  if (grad_comm != nullptr && grad_comm->size() > 1) {
+    reducer_ = std::make_unique<comm::GradientReducer>(
+        graph_.gradient_ranges(), micro_batches() > 1 ? grad_sum_ : grads_, *grad_comm, plan.reducer);
+  }
+  diff_logits_ = Tensor::zeros({micro_, graph_.num_classes()});
+}
+
+double TrainStep::run(const Tensor& images, const int32_t* labels, double lr, int64_t& correct) {
+  const int64_t classes = graph_.num_classes();
+  const int64_t parts = micro_batches();
+  const auto kn = static_cast<double>(global_batch_);
+  double loss = 0.0;
+  if (parts > 1) nn::copy_arena(buffers_start_, buffers_);
+  for (int64_t j = 0; j < parts; ++j) {
+    // Micro-batches are whole workers, so every BN group still has n examples (RECIPE §8).
+    // Each starts from the step's running statistics and their results are averaged,
+    // which is what one pass over all workers computes.
+    if (parts > 1 && j > 0) nn::copy_arena(buffers_, buffers_start_);
+    const Tensor part = images.slice(j * micro_, (j + 1) * micro_);
+    // (this rank's v·n examples: workers r·v .. r·v+v−1 of the global batch)
+    const int32_t* part_labels = labels + j * micro_;
+    executor_->forward(part, /*training=*/true);
+    const float* logits = executor_->logits().data<float>();
+    // Each worker's loss is its examples' sum divided by the global kn (RECIPE §4).
+    loss += ops::softmax_cross_entropy_forward(micro_, classes, logits, part_labels, kn);
+    correct += ops::topk_correct(micro_, classes, logits, part_labels, 1);
+    float* diff = diff_logits_.data<float>();
+    ops::softmax_cross_entropy_backward(micro_, classes, logits, part_labels, kn, diff);
+    if (scaler_.enabled())
+      for (int64_t i = 0; i < diff_logits_.numel(); ++i) diff[i] *= scaler_.scale();
+    // One pass: each bucket's allreduce starts as soon as backward has finished its layers.
+    if (reducer_ && parts == 1) reducer_->begin_step();
+    executor_->backward(diff_logits_, reducer_ && parts == 1 ? reducer_->hook() : nn::GradsReadyHook{});
+    if (parts > 1) {
+      if (j == 0) {
+        nn::copy_arena(grad_sum_, grads_);
+        nn::copy_arena(buffers_sum_, buffers_);
+      } else {
+        nn::add_arena(grad_sum_, grads_);
+        nn::add_arena(buffers_sum_, buffers_);
+      }
+    }
+  }
+  if (parts > 1) {
+    nn::scale_arena(buffers_sum_, 1.0f / static_cast<float>(parts));
+    nn::copy_arena(buffers_, buffers_sum_);
+  }
+  if (reducer_) reducer_->finish();  // accumulated micro-batches reduce the whole arena here
+  if (comm_ != nullptr && comm_->size() > 1) {
+    double sums[2] = {loss, static_cast<double>(correct)};
+    comm_->allreduce_sum(sums, 2);
+    loss = sums[0];
+    correct = static_cast<int64_t>(sums[1]);
+  }
+  if (!std::isfinite(loss)) return loss;  // every rank stops before the update
+  const Arena& grads = parts > 1 ? grad_sum_ : grads_;
+  if (scaler_.unscale(grads)) sgd_->step(params_, grads, lr);
+  return loss;
+}
+
+}  // namespace bigbatch::train
