@@ -59,13 +59,25 @@ def expect_error(args, needle):
     check(needle in err, f"{args}: expected '{needle}' in the error", detail)
 
 
+def claim_size(path, width, height):
+    """Patches the JPEG's frame header (SOF0/1/2) to claim width x height over its own data."""
+    data = bytearray(open(path, "rb").read())
+    i = 2
+    while data[i + 1] not in (0xC0, 0xC1, 0xC2):
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    data[i + 5:i + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    open(path, "wb").write(bytes(data))
+
+
 def test_run(scratch):
     tree, shards = os.path.join(scratch, "tree"), os.path.join(scratch, "shards")
     make_tree(tree)
     rc, out, err = run("train", "--help")
-    for flag in ("--image-size", "--decode-threads", "--prefetch-batches", "--skip-bad-images"):
+    for flag in ("--image-size", "--decode-threads", "--prefetch-batches", "--skip-bad-images", "--max-image-pixels"):
         check(flag in out, f"train --help lists {flag}", out)
     check("imagefolder" in out, "train --help names the imagefolder dataset", out)
+    rc, out, err = run("pack", "--help")
+    check("--max-image-pixels" in out and "89478485" in out, "pack --help lists --max-image-pixels", out)
     rc, out, err = run("pack", tree, "-o", shards, "--shard-mib", "1")
     check(rc == 0 and "packed 18 images" in out, "pack packs 12 + 6 images", out + err)
     check(os.path.exists(os.path.join(shards, "train.index")), "pack writes train.index")
@@ -104,6 +116,19 @@ def test_errors(scratch):
     rc, out, err = run(*folder, "--data-dir", tree, "--skip-bad-images", "on")
     skipped = [line for line in err.splitlines() if "skipped" in line]
     check(rc == 0 and len(skipped) == 1 and bad in skipped[0], "--skip-bad-images logs the file once", out + err)
+    # A decompression bomb: a small progressive JPEG whose header claims 60000x60000 (decoded, 10 GiB).
+    # Refused from its header, naming the file and the size; skipped like any bad image.
+    Image.new("RGB", (48, 40), (10, 200, 30)).save(bad, quality=90, progressive=True)
+    claim_size(bad, 60000, 60000)
+    expect_error(folder + ["--data-dir", tree], f"{bad}: JPEG header claims 60000x60000 = 3600000000 pixels")
+    rc, out, err = run(*folder, "--data-dir", tree, "--skip-bad-images", "on")
+    skipped = [line for line in err.splitlines() if "skipped" in line]
+    check(rc == 0 and len(skipped) == 1 and "60000x60000" in skipped[0], "--skip-bad-images skips the bomb", out + err)
+    expect_error(["pack", tree, "-o", os.path.join(scratch, "s2")], f"{bad}: JPEG header claims 60000x60000")
+    rc, out, err = run("pack", tree, "-o", os.path.join(scratch, "s2"), "--skip-bad-images")
+    check(rc == 0 and "(1 skipped)" in out, "pack --skip-bad-images skips the bomb", out + err)
+    expect_error(folder + ["--data-dir", tree, "--max-image-pixels", "0"], "max-image-pixels: expected > 0")
+    expect_error(["pack", tree, "-o", os.path.join(scratch, "s2"), "--max-image-pixels", "0"], "--max-image-pixels")
     # A shard with a flipped byte, and a truncated index.
     os.remove(bad)
     shards = os.path.join(scratch, "shards")

@@ -76,6 +76,17 @@ TEST(TrainOptions, WrongTypeOrValueIsNamed) {
   EXPECT_NE(error_of([&] { resolve_train_config(flags); }).find("--lr"), std::string::npos);
 }
 
+TEST(TrainOptions, MaxImagePixelsDefaultsToPilsLimit) {
+  EXPECT_EQ(train::TrainConfig{}.max_image_pixels, 89478485);  // PIL's Image.MAX_IMAGE_PIXELS
+  TrainFlags flags;
+  flags.values["max_image_pixels"] = "1000";
+  EXPECT_EQ(resolve_train_config(flags).max_image_pixels, 1000);
+  EXPECT_EQ(apply_toml({}, "max_image_pixels = 5000\n", "a.toml").max_image_pixels, 5000);
+  flags.values["max_image_pixels"] = "0";
+  const std::string e = error_of([&] { resolve_train_config(flags); });
+  EXPECT_NE(e.find("[config] max-image-pixels: expected > 0, got 0"), std::string::npos) << e;
+}
+
 TEST(TrainOptions, MalformedTomlGivesLine) {
   std::string e = error_of([] { apply_toml({}, "model = \"resnet20\"\nepochs = = 3\n", "bad.toml"); });
   EXPECT_NE(e.find("bad.toml:2"), std::string::npos) << e;

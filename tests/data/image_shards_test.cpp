@@ -150,5 +150,20 @@ TEST(ImagePack, SkipsBadImagesWhenAskedAndFailsOtherwise) {
   EXPECT_EQ(open_image_shards(out.str(), "train")->size(), 5);
 }
 
+TEST(ImagePack, ImageOverThePixelBudgetIsABadImage) {
+  TempDir tree, out;
+  write_tree(tree.str(), TreeSpec{{"a", "b"}, 3, 1});
+  const std::string bomb = tree.file("train/a/img0.jpg");
+  write_file(bomb, testing::with_claimed_size(read_file(bomb), 60000, 60000));
+  const std::string m = invalid_argument_message([&] { pack_image_folder(tree.str(), out.str(), PackOptions{}); });
+  EXPECT_TRUE(contains(m, bomb + ": JPEG header claims 60000x60000")) << m;
+  PackOptions o;
+  o.skip_bad_images = true;
+  EXPECT_EQ(pack_image_folder(tree.str(), out.str(), o).skipped, 1);
+  o.max_image_pixels = 100;  // the budget is the option's: below the sound images' size
+  const std::string none = invalid_argument_message([&] { pack_image_folder(tree.str(), out.str(), o); });
+  EXPECT_TRUE(contains(none, "no image to pack")) << none;
+}
+
 }  // namespace
 }  // namespace bigbatch::data

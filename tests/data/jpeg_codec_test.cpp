@@ -16,6 +16,7 @@ namespace {
 
 using testing::invalid_argument_message;
 using testing::test_image;
+using testing::with_claimed_size;
 
 double mean_abs_diff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
   EXPECT_EQ(a.size(), b.size());
@@ -170,6 +171,40 @@ TEST(JpegCodec, TruncatedStreamIsAnError) {
   EXPECT_EQ(decoder.read_header(good, "[test]", "good.jpg").width, 40);
   decoder.decode(good, decoder.read_header(good, "[test]", "good.jpg"), {1, 1}, out, "[test]", "good.jpg");
   EXPECT_EQ(out.height, 30);
+}
+
+TEST(JpegCodec, HeaderOverThePixelBudgetIsRefusedBeforeDecoding) {
+  // A progressive file of a few hundred bytes whose header claims 60000x60000: decoding it would
+  // take 10 GiB of coefficients.
+  const std::vector<uint8_t> small = encode_jpeg(test_image(48, 40, 5), 90, ChromaSubsampling::s420, true);
+  const std::vector<uint8_t> bomb = with_claimed_size(small, 60000, 60000);
+  ASSERT_LT(bomb.size(), 4096u);
+  JpegDecoder decoder;
+  const std::string m = invalid_argument_message([&] { decoder.read_header(bomb, "[data:imagefolder]", "bomb.jpg"); });
+  EXPECT_NE(m.find("[data:imagefolder] bomb.jpg: JPEG header claims 60000x60000 = 3600000000 pixels, over the limit "
+                   "of 89478485 (--max-image-pixels"),
+            std::string::npos)
+      << m;
+  // The header alone decides: a sound image one pixel over a budget is refused the same way,
+  // and the bomb's header passes a budget that allows it (so it is the budget that refused it).
+  EXPECT_NE(invalid_argument_message([&] {
+              decoder.read_header(small, "[test]", "a.jpg", 48 * 40 - 1);
+            }).find("a.jpg: JPEG header claims 48x40 = 1920 pixels, over the limit of 1919"),
+            std::string::npos);
+  EXPECT_EQ(decoder.read_header(small, "[test]", "a.jpg", 48 * 40).width, 48);
+  EXPECT_EQ(decoder.read_header(bomb, "[test]", "bomb.jpg", int64_t{60000} * 60000).height, 60000);
+}
+
+TEST(JpegCodec, DecodeRefusesBytesWhoseHeaderWasNotTheOneChecked) {
+  // A header checked for one file must not let another file's size through to the decoder.
+  const std::vector<uint8_t> small = encode_jpeg(test_image(48, 40, 5), 90);
+  const std::vector<uint8_t> bomb = with_claimed_size(small, 60000, 60000);
+  JpegDecoder decoder;
+  const JpegHeader header = decoder.read_header(small, "[test]", "a.jpg");
+  RgbImage out;
+  const std::string m = invalid_argument_message([&] { decoder.decode(bomb, header, {1, 1}, out, "[test]", "b.jpg"); });
+  EXPECT_NE(m.find("b.jpg: JPEG header gives 60000x60000, not 48x40"), std::string::npos) << m;
+  EXPECT_TRUE(out.rgb.empty());
 }
 
 }  // namespace

@@ -17,8 +17,10 @@ namespace bigbatch::data {
 namespace {
 
 using testing::invalid_argument_message;
+using testing::read_file;
 using testing::TempDir;
 using testing::TreeSpec;
+using testing::with_claimed_size;
 using testing::write_file;
 using testing::write_tree;
 
@@ -140,6 +142,38 @@ TEST(JpegSource, SkipBadImagesWrapsAroundAndFailsWhenNothingIsReadable) {
   const int64_t first[1] = {0};
   const std::string m = invalid_argument_message([&] { none.write(Transform::train, 0, first, dst, label); });
   EXPECT_NE(m.find("every image is unreadable"), std::string::npos) << m;
+}
+
+TEST(JpegSource, ImageOverThePixelBudgetIsABadImage) {
+  TempDir dir;
+  write_tree(dir.str(), TreeSpec{{"a"}, 2, 1});
+  const std::string bomb = dir.file("train/a/img1.jpg");
+  write_file(bomb, with_claimed_size(read_file(bomb), 60000, 60000));
+  JpegSourceOptions o;
+  o.transform.size = 8;
+  std::vector<std::string> lines;
+  o.log = [&](const std::string& line) { lines.push_back(line); };
+  std::vector<float> dst(3 * 8 * 8);
+  std::vector<int32_t> label(1);
+  const int64_t second[1] = {1};
+  JpegSource strict(open_image_folder(dir.str(), "train"), o);
+  const std::string m = invalid_argument_message([&] { strict.write(Transform::train, 0, second, dst, label); });
+  EXPECT_NE(m.find(bomb + ": JPEG header claims 60000x60000 = 3600000000 pixels, over the limit of 89478485"),
+            std::string::npos)
+      << m;
+  o.skip_bad_images = true;
+  JpegSource skipping(open_image_folder(dir.str(), "train"), o);
+  skipping.write(Transform::train, 0, second, dst, label);  // replaced by example 0
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find(bomb + ": JPEG header claims 60000x60000"), std::string::npos) << lines[0];
+  // The budget is the option's: below the sound images' size every image is bad.
+  o.max_image_pixels = 100;
+  JpegSource tiny(open_image_folder(dir.str(), "train"), o);
+  EXPECT_NE(invalid_argument_message([&] {
+              tiny.write(Transform::train, 0, second, dst, label);
+            }).find("every image is unreadable"),
+            std::string::npos);
+  EXPECT_NE(lines.back().find("over the limit of 100"), std::string::npos) << lines.back();
 }
 
 TEST(TaskPool, RunsEveryTaskOnceAndReportsTheLowestFailure) {

@@ -40,6 +40,26 @@ inline RgbImage test_image(int64_t width, int64_t height, uint64_t seed) {
   return image;
 }
 
+// The JPEG with its frame header (SOF0/1/2) patched to claim width × height: the data stays
+// that of the original, smaller image (a decompression bomb, or a header over short data).
+inline std::vector<uint8_t> with_claimed_size(std::vector<uint8_t> jpeg, int width, int height) {
+  for (size_t i = 2; i + 9 < jpeg.size();) {
+    const uint8_t marker = jpeg[i + 1];
+    const size_t length = static_cast<size_t>(jpeg[i + 2]) << 8 | jpeg[i + 3];
+    if (marker == 0xC0 || marker == 0xC1 || marker == 0xC2) {
+      // Segment: FF Cn, u16 length, u8 precision, u16 height, u16 width (big-endian).
+      jpeg[i + 5] = static_cast<uint8_t>(height >> 8);
+      jpeg[i + 6] = static_cast<uint8_t>(height);
+      jpeg[i + 7] = static_cast<uint8_t>(width >> 8);
+      jpeg[i + 8] = static_cast<uint8_t>(width);
+      return jpeg;
+    }
+    i += 2 + length;
+  }
+  ADD_FAILURE() << "no frame header found";
+  return jpeg;
+}
+
 struct TreeSpec {
   std::vector<std::string> classes = {"cat", "dog", "emu"};
   int64_t train_per_class = 4, val_per_class = 2;

@@ -101,6 +101,18 @@ TEST_F(ImageTrainTest, CorruptImageStopsTheRunOrIsSkipped) {
   EXPECT_EQ(r.steps, 4);
 }
 
+TEST_F(ImageTrainTest, PixelBudgetReachesTheDecoder) {
+  TrainConfig c = config("budget", tree_.file("tree"));
+  c.max_image_pixels = 56 * 44 - 1;  // every image of the tree is at least 56x44
+  try {
+    Trainer(c, "").run();
+    ADD_FAILURE() << "expected InvalidArgument";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("pixels, over the limit of 2463 (--max-image-pixels"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(ImageTrainTest, MissingDirectoryIsAClearError) {
   TrainConfig c = config("none", tree_.file("no-such-tree"));
   try {

@@ -20,15 +20,21 @@ CLI::App* add_pack_command(CLI::App& app, PackCommandOptions& o) {
   command->add_option("--shard-mib", o.shard_mib, "shard size in MiB")->capture_default_str();
   command->add_flag("--skip-bad-images", o.skip_bad_images,
                     "leave out unreadable JPEGs (one line each on stderr) instead of stopping");
+  command
+      ->add_option("--max-image-pixels", o.max_image_pixels,
+                   "an image whose header claims more pixels is bad (a decompression bomb), as in training")
+      ->capture_default_str();
   return command;
 }
 
 int run_pack_command(const PackCommandOptions& o, std::ostream& out) {
   BIGBATCH_CHECK(o.shard_mib > 0 && o.shard_mib <= 1 << 20,
                  "[pack] --shard-mib: expected in [1, 1048576], got " << o.shard_mib);
+  BIGBATCH_CHECK(o.max_image_pixels > 0, "[pack] --max-image-pixels: expected > 0, got " << o.max_image_pixels);
   data::PackOptions options;
   options.shard_bytes = o.shard_mib << 20;
   options.skip_bad_images = o.skip_bad_images;
+  options.max_image_pixels = o.max_image_pixels;
   options.log = [](const std::string& line) { std::cerr << "bigbatch: " << line << '\n'; };
   const data::PackSummary s = data::pack_image_folder(o.root, o.out, options);
   out << "packed " << s.records << " images (" << s.skipped << " skipped) into " << s.shards << " shards, "

@@ -6,6 +6,8 @@
 #include <iosfwd>
 #include <string>
 
+#include "bigbatch/data/jpeg_codec.h"
+
 namespace CLI {
 class App;
 }
@@ -17,6 +19,7 @@ struct PackCommandOptions {
   std::string out;          // the shards' folder
   int64_t shard_mib = 256;  // shard size
   bool skip_bad_images = false;
+  int64_t max_image_pixels = data::kDefaultMaxImagePixels;  // a larger image is bad
 };
 
 CLI::App* add_pack_command(CLI::App& app, PackCommandOptions& options);

@@ -152,6 +152,8 @@ const std::vector<OptionSpec>& option_specs() {
       int_option("prefetch_batches", "batches prepared ahead of the training step", &TrainConfig::prefetch_batches),
       bool_option("skip_bad_images", "JPEG datasets: replace unreadable images (one log line each): on | off",
                   &TrainConfig::skip_bad_images),
+      int_option("max_image_pixels", "JPEG datasets: an image whose header claims more pixels is bad",
+                 &TrainConfig::max_image_pixels),
       int_option("bucket_mib", "distributed: gradient bucket cap in MiB", &TrainConfig::bucket_mib),
       bool_option("overlap", "distributed: allreduce buckets during backward: on | off", &TrainConfig::overlap),
       int_option("max_iters", "stop after this many optimizer steps in all (0 = all epochs)", &TrainConfig::max_iters),

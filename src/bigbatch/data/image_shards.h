@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "bigbatch/data/encoded_images.h"
+#include "bigbatch/data/jpeg_codec.h"
 
 namespace bigbatch::data {
 
@@ -53,6 +54,7 @@ std::unique_ptr<EncodedImages> open_image_shards(const std::string& dir, const s
 struct PackOptions {
   int64_t shard_bytes = int64_t{256} << 20;     // a shard is closed once it reaches this size
   bool skip_bad_images = false;                 // skip unreadable JPEGs (one log line each) instead of failing
+  int64_t max_image_pixels = kDefaultMaxImagePixels;  // a larger image is bad, as in training
   std::function<void(const std::string&)> log;  // progress and skip lines; null: silent
 };
 

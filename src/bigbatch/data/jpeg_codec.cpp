@@ -22,6 +22,15 @@ namespace {
 // libjpeg's own limit on a dimension; larger headers are corrupt.
 constexpr int64_t kMaxDimension = 65500;
 
+// The most libjpeg needs for a width × height image: progressive and multi-scan files keep
+// every DCT coefficient (2 bytes each, at most 4 full-resolution components: 8 bytes a pixel,
+// blocks rounded out to whole iMCUs), plus row buffers and tables. libjpeg-turbo's memory
+// manager refuses a larger coefficient buffer ("backing store not supported").
+long libjpeg_memory_cap(int64_t width, int64_t height) {
+  constexpr int64_t kPad = 64, kTables = int64_t{64} << 20;
+  return static_cast<long>(8 * (width + kPad) * (height + kPad) + kTables);
+}
+
 // Fancy upsampling makes a pixel from its chroma sample and the neighbouring one, and treats a
 // cropped window's edge as the image's edge: columns this far inside the window decode to the
 // same bytes as in the whole image (rows need no margin: libjpeg keeps the context rows).
@@ -148,7 +157,8 @@ void JpegDecoder::fail(const std::string& where, const std::string& name, const 
   BIGBATCH_THROW(InvalidArgument, where << " " << name << ": " << what);
 }
 
-JpegHeader JpegDecoder::read_header(std::span<const uint8_t> jpeg, const std::string& where, const std::string& name) {
+JpegHeader JpegDecoder::read_header(std::span<const uint8_t> jpeg, const std::string& where, const std::string& name,
+                                    int64_t max_pixels) {
   BIGBATCH_CHECK(!jpeg.empty(), where << " " << name << ": empty file, not a JPEG");
   State& s = *state_;
   if (!guarded_read_header(s.info, s.errors, jpeg, s.scan_start))
@@ -158,6 +168,12 @@ JpegHeader JpegDecoder::read_header(std::span<const uint8_t> jpeg, const std::st
   jpeg_abort_decompress(&s.info);
   BIGBATCH_CHECK(width > 0 && height > 0 && width <= kMaxDimension && height <= kMaxDimension,
                  where << " " << name << ": JPEG header gives an image of " << width << "x" << height);
+  // A few kilobytes can claim 60000x60000 and cost gigabytes once decoded: refused on the
+  // header's word, like PIL's DecompressionBombError.
+  BIGBATCH_CHECK(width * height <= max_pixels,
+                 where << " " << name << ": JPEG header claims " << width << "x" << height << " = " << width * height
+                       << " pixels, over the limit of " << max_pixels
+                       << " (--max-image-pixels; a corrupt header or a decompression bomb)");
   return {width, height, cmyk};
 }
 
@@ -176,6 +192,15 @@ void JpegDecoder::decode_region(std::span<const uint8_t> jpeg, const JpegHeader&
                        << " image");
   State& s = *state_;
   if (!guarded_read_header(s.info, s.errors, jpeg, s.scan_start)) fail(where, name, "corrupt JPEG: " + s.message());
+  // Before jpeg_start_decompress allocates for the size these bytes claim: it must be the
+  // size that was checked.
+  if (static_cast<int64_t>(s.info.image_width) != header.width ||
+      static_cast<int64_t>(s.info.image_height) != header.height)
+    fail(where, name,
+         "JPEG header gives " + std::to_string(s.info.image_width) + "x" + std::to_string(s.info.image_height) +
+             ", not " + std::to_string(header.width) + "x" + std::to_string(header.height) +
+             " (does the header belong to these bytes?)");
+  s.info.mem->max_memory_to_use = libjpeg_memory_cap(header.width, header.height);
   auto left = static_cast<JDIMENSION>(std::max<int64_t>(0, region.left - kColumnMargin));
   auto columns = static_cast<JDIMENSION>(std::min(width, region.right + kColumnMargin)) - left;
   JDIMENSION scaled[2] = {0, 0};

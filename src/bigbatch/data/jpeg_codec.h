@@ -18,6 +18,10 @@ struct JpegScale {
   double factor() const { return static_cast<double>(num) / denom; }
 };
 
+// The default pixel budget of one image: PIL's Image.MAX_IMAGE_PIXELS (1024·1024·1024 / 4 / 3,
+// a 256 MiB RGB image). A header that claims more is treated as a decompression bomb.
+constexpr int64_t kDefaultMaxImagePixels = 89'478'485;
+
 struct JpegHeader {
   int64_t width = 0, height = 0;
   bool cmyk = false;  // CMYK or YCCK: decoded through CMYK and converted
@@ -45,9 +49,13 @@ class JpegDecoder {
   JpegDecoder(const JpegDecoder&) = delete;
   JpegDecoder& operator=(const JpegDecoder&) = delete;
 
-  JpegHeader read_header(std::span<const uint8_t> jpeg, const std::string& where, const std::string& name);
+  // The header's size and colour space. An image of more than max_pixels pixels is an error
+  // found here, from the header alone, before anything the size implies is allocated.
+  JpegHeader read_header(std::span<const uint8_t> jpeg, const std::string& where, const std::string& name,
+                         int64_t max_pixels = kDefaultMaxImagePixels);
   // Decodes the whole image to RGB (grayscale and CMYK converted) at the given DCT scale; out
-  // is resized. header is read_header's answer for the same bytes. The accurate integer IDCT
+  // is resized. header is read_header's answer for the same bytes (checked before decoding, and
+  // libjpeg's own memory is capped at what that size needs). The accurate integer IDCT
   // and fancy chroma upsampling: libjpeg's defaults, as PIL's. A truncated stream is an error
   // (libjpeg only warns); other warnings are accepted.
   void decode(std::span<const uint8_t> jpeg, const JpegHeader& header, JpegScale scale, RgbImage& out,

@@ -33,6 +33,8 @@ JpegSource::JpegSource(std::unique_ptr<EncodedImages> images, const JpegSourceOp
       bad_(new std::atomic<uint8_t>[static_cast<size_t>(images_->size())]) {
   BIGBATCH_CHECK(options_.transform.size > 0, images_->where()
                                                   << " image size must be positive, got " << options_.transform.size);
+  BIGBATCH_CHECK(options_.max_image_pixels > 0,
+                 images_->where() << " the pixel limit must be positive, got " << options_.max_image_pixels);
   for (int64_t i = 0; i < images_->size(); ++i) bad_[static_cast<size_t>(i)].store(0);
 }
 
@@ -47,7 +49,7 @@ void JpegSource::decode_as(Transform transform, int64_t epoch, int64_t index, in
   const std::string& where = images_->where();
   images_->read(index, s.bytes);
   const std::string file = images_->describe(index);
-  const JpegHeader header = s.decoder.read_header(s.bytes, where, file);
+  const JpegHeader header = s.decoder.read_header(s.bytes, where, file, options_.max_image_pixels);
   const ImageTransformOptions& o = options_.transform;
   const ImagePlan plan = transform == Transform::train && options_.augment
                              ? plan_train_image(header, o, epoch, draw_index)

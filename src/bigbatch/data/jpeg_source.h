@@ -23,6 +23,8 @@ struct JpegSourceOptions {
   // example in index order (wrapping around) with that example's label, under the bad
   // example's own transform draws; it is logged once. Without it, it is an error.
   bool skip_bad_images = false;
+  // An image whose header claims more pixels is bad (a decompression bomb), found before decoding.
+  int64_t max_image_pixels = kDefaultMaxImagePixels;
   std::function<void(const std::string&)> log;  // skip lines; null: stderr
 };
 

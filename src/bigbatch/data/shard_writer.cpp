@@ -89,7 +89,7 @@ void pack_split(const std::string& root, const std::string& split, const std::ve
     const std::string& file = listing.files[i];
     try {
       read_whole_file(file, kImageFolderWhere, bytes);
-      decoder.read_header(bytes, kImageFolderWhere, file);
+      decoder.read_header(bytes, kImageFolderWhere, file, o.max_image_pixels);
     } catch (const InvalidArgument& e) {
       if (!o.skip_bad_images) throw;
       if (o.log) o.log(std::string(e.what()) + "; skipped");
@@ -117,6 +117,8 @@ void pack_split(const std::string& root, const std::string& split, const std::ve
 
 PackSummary pack_image_folder(const std::string& root, const std::string& out_dir, const PackOptions& o) {
   BIGBATCH_CHECK(o.shard_bytes > 0, kImageShardsWhere << " shard size must be positive, got " << o.shard_bytes);
+  BIGBATCH_CHECK(o.max_image_pixels > 0,
+                 kImageShardsWhere << " the pixel limit must be positive, got " << o.max_image_pixels);
   const std::vector<std::string> classes = list_image_classes(root);
   // Both splits are listed before anything is written: a missing split fails fast.
   list_image_folder(root, "val", classes);

@@ -67,6 +67,7 @@ std::unique_ptr<data::ExampleSource> open_dataset(const DatasetSpec& spec, bool 
   o.transform.seed = augment.seed;
   o.augment = augment.kind == data::AugmentKind::standard;
   o.skip_bad_images = spec.skip_bad_images;
+  o.max_image_pixels = spec.max_image_pixels;
   return std::make_unique<data::JpegSource>(
       shards ? data::open_image_shards(spec.dir, split) : data::open_image_folder(spec.dir, split), o);
 }

@@ -8,6 +8,7 @@
 #include "bigbatch/data/augment.h"
 #include "bigbatch/data/dataset.h"
 #include "bigbatch/data/example_source.h"
+#include "bigbatch/data/jpeg_codec.h"
 
 namespace bigbatch::train {
 
@@ -20,6 +21,8 @@ struct DatasetSpec {
   uint64_t seed = 0;                   // synthetic: the data's seed
   int64_t image_size = 224;            // JPEG: output crop size
   bool skip_bad_images = false;        // JPEG: replace unreadable images instead of failing
+  // JPEG: an image whose header claims more pixels is a bad image.
+  int64_t max_image_pixels = data::kDefaultMaxImagePixels;
 };
 
 // An in-memory split. Throws InvalidArgument "[data] unknown dataset 'x'; known: ..." or the

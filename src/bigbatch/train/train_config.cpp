@@ -54,6 +54,7 @@ void validate(const TrainConfig& c) {
   BIGBATCH_CHECK(c.image_size > 0, "[config] image-size: expected > 0, got " << c.image_size);
   BIGBATCH_CHECK(c.decode_threads >= 0 && c.decode_threads <= 256,
                  "[config] decode-threads: expected in [0, 256], got " << c.decode_threads);
+  BIGBATCH_CHECK(c.max_image_pixels > 0, "[config] max-image-pixels: expected > 0, got " << c.max_image_pixels);
   BIGBATCH_CHECK(c.prefetch_batches >= 1 && c.prefetch_batches <= 64,
                  "[config] prefetch-batches: expected in [1, 64], got " << c.prefetch_batches);
   BIGBATCH_CHECK(!c.out.empty(), "[config] out: expected a run directory");

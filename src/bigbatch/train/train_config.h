@@ -8,6 +8,7 @@
 
 #include "bigbatch/core/dtype.h"
 #include "bigbatch/data/augment.h"
+#include "bigbatch/data/jpeg_codec.h"
 #include "bigbatch/optim/lr_policy.h"
 #include "bigbatch/optim/sgd.h"
 
@@ -66,6 +67,7 @@ struct TrainConfig {
   int64_t decode_threads = 0;    // threads reading a batch; 0 = half the cores for JPEG, 1 in memory
   int64_t prefetch_batches = 2;  // batches made ahead of the step (the bounded queue)
   bool skip_bad_images = false;  // JPEG: replace an unreadable image (logged) instead of stopping
+  int64_t max_image_pixels = data::kDefaultMaxImagePixels;  // JPEG: a larger header is a bad image
 
   // Distributed (mpirun -np R): gradient buckets and their overlap with backward.
   int64_t bucket_mib = 25;  // bucket cap in MiB (PyTorch DDP's default)

@@ -104,8 +104,8 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
                  "[train] micro-batch " << micro << " does not divide the " << s.local_batch << " examples of a rank");
   if (config.threads > 0) set_num_threads(config.threads);
 
-  DatasetSpec spec{config.dataset, config.data_dir,   config.synthetic_size,
-                   config.seed,    config.image_size, config.skip_bad_images};
+  DatasetSpec spec{config.dataset,    config.data_dir,        config.synthetic_size,  config.seed,
+                   config.image_size, config.skip_bad_images, config.max_image_pixels};
   data::AugmentOptions augment;
   augment.kind = config.augment;
   augment.seed = config.seed;
