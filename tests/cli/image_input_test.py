@@ -129,8 +129,17 @@ def test_errors(scratch):
     check(rc == 0 and "(1 skipped)" in out, "pack --skip-bad-images skips the bomb", out + err)
     expect_error(folder + ["--data-dir", tree, "--max-image-pixels", "0"], "max-image-pixels: expected > 0")
     expect_error(["pack", tree, "-o", os.path.join(scratch, "s2"), "--max-image-pixels", "0"], "--max-image-pixels")
-    # A shard with a flipped byte, and a truncated index.
     os.remove(bad)
+    # A header that declares more rows than its data holds (libjpeg pads the rest with grey): the
+    # evaluation's centre crop reaches the missing rows.
+    short = os.path.join(tree, "val", "a", "0.jpg")
+    original = open(short, "rb").read()
+    Image.new("RGB", (48, 40), (200, 20, 90)).save(short, quality=90)
+    claim_size(short, 48, 400)
+    expect_error(folder + ["--data-dir", tree],
+                 f"{short}: corrupt JPEG: its data ends before the 48x400 pixels its header declares")
+    open(short, "wb").write(original)
+    # A shard with a flipped byte, and a truncated index.
     shards = os.path.join(scratch, "shards")
     rc, out, err = run("pack", tree, "-o", shards)
     check(rc == 0, "pack succeeds", out + err)

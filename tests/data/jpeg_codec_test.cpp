@@ -173,6 +173,44 @@ TEST(JpegCodec, TruncatedStreamIsAnError) {
   EXPECT_EQ(out.height, 30);
 }
 
+TEST(JpegCodec, DataShorterThanItsHeaderIsAnError) {
+  // libjpeg meets a marker where the scan's data should go on ("premature end of data segment"),
+  // warns, and fills the rest with grey: the file ends properly, but the image is not all there.
+  for (const bool progressive : {false, true}) {
+    SCOPED_TRACE(progressive ? "progressive" : "baseline");
+    const std::vector<uint8_t> jpeg = encode_jpeg(test_image(256, 192, 9), 90, ChromaSubsampling::s420, progressive);
+    // A header that claims 5 times the rows the data holds.
+    const std::vector<uint8_t> tall = with_claimed_size(jpeg, 256, 960);
+    // A file cut short and closed with an end-of-image marker.
+    std::vector<uint8_t> cut(jpeg.begin(), jpeg.begin() + static_cast<std::ptrdiff_t>(jpeg.size() * 3 / 4));
+    cut.insert(cut.end(), {0xFF, 0xD9});
+    JpegDecoder decoder;
+    RgbImage out;
+    struct Short {
+      const std::vector<uint8_t>* bytes;
+      const char* size;
+    };
+    for (const auto& [bytes, size] : {Short{&tall, "256x960"}, Short{&cut, "256x192"}}) {
+      const JpegHeader header = decoder.read_header(*bytes, "[test]", "short.jpg");
+      const std::string m = invalid_argument_message([&] {
+        decoder.decode(*bytes, header, {1, 1}, out, "[test]", "short.jpg");
+      });
+      EXPECT_NE(m.find(std::string("short.jpg: corrupt JPEG: its data ends before the ") + size +
+                       " pixels its header declares"),
+                std::string::npos)
+          << m;
+      // At any DCT scale: the entropy-coded data is the same.
+      EXPECT_NE(invalid_argument_message([&] {
+                  decoder.decode(*bytes, header, {1, 8}, out, "[test]", "short.jpg");
+                }).find("its data ends before"),
+                std::string::npos);
+    }
+    // The decoder is usable afterwards.
+    decoder.decode(jpeg, decoder.read_header(jpeg, "[test]", "good.jpg"), {1, 1}, out, "[test]", "good.jpg");
+    EXPECT_EQ(out.height, 192);
+  }
+}
+
 TEST(JpegCodec, HeaderOverThePixelBudgetIsRefusedBeforeDecoding) {
   // A progressive file of a few hundred bytes whose header claims 60000x60000: decoding it would
   // take 10 GiB of coefficients.

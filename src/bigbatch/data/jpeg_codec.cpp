@@ -36,12 +36,13 @@ long libjpeg_memory_cap(int64_t width, int64_t height) {
 // same bytes as in the whole image (rows need no margin: libjpeg keeps the context rows).
 constexpr int64_t kColumnMargin = 2;
 
-// libjpeg's error manager, extended: where to jump on an error, and the one warning that
-// matters (the data ran out: libjpeg fills the rest with grey and goes on).
+// libjpeg's error manager, extended: where to jump on an error, and the two warnings that
+// matter, both data running out (libjpeg fills the rest of the image with grey and goes on).
 struct ErrorManager {
   jpeg_error_mgr pub;  // first: libjpeg's callbacks get a pointer to it
   std::jmp_buf jump;
-  bool premature_end = false;
+  bool premature_end = false;  // JWRN_JPEG_EOF: the file ended
+  bool short_segment = false;  // JWRN_HIT_MARKER: a scan's data ended before its last block
 };
 
 [[noreturn]] void jump_on_error(j_common_ptr info) {
@@ -50,7 +51,9 @@ struct ErrorManager {
 
 void note_warning(j_common_ptr info, int level) {
   if (level >= 0) return;  // trace messages
-  if (info->err->msg_code == JWRN_JPEG_EOF) reinterpret_cast<ErrorManager*>(info->err)->premature_end = true;
+  auto* errors = reinterpret_cast<ErrorManager*>(info->err);
+  if (info->err->msg_code == JWRN_JPEG_EOF) errors->premature_end = true;
+  if (info->err->msg_code == JWRN_HIT_MARKER) errors->short_segment = true;
   ++info->err->num_warnings;  // other warnings (extraneous bytes before a marker, ...) leave a whole image
 }
 
@@ -102,6 +105,7 @@ bool guarded_read_header(jpeg_decompress_struct& info, ErrorManager& errors, std
                          size_t& scan_start) {
   if (setjmp(errors.jump) != 0) return false;
   errors.premature_end = false;
+  errors.short_segment = false;
   jpeg_mem_src(&info, jpeg.data(), static_cast<unsigned long>(jpeg.size()));
   jpeg_read_header(&info, TRUE);
   scan_start = jpeg.size() - info.src->bytes_in_buffer;
@@ -231,6 +235,13 @@ void JpegDecoder::decode_region(std::span<const uint8_t> jpeg, const JpegHeader&
   // read. Other warnings (extraneous bytes before a marker, ...) leave a whole image.
   if (s.errors.premature_end || !has_end_marker(jpeg, s.scan_start))
     fail(where, name, "corrupt JPEG: the data ends before the end-of-image marker (truncated file)");
+  // A header that declares more rows (or columns) than the scan holds, or a file cut and closed
+  // with an end-of-image marker: the scan meets a marker before its last block. Found when
+  // the rows read reach the missing ones (pack decodes every row).
+  if (s.errors.short_segment)
+    fail(where, name,
+         "corrupt JPEG: its data ends before the " + std::to_string(header.width) + "x" +
+             std::to_string(header.height) + " pixels its header declares (premature end of data segment)");
   jpeg_abort_decompress(&s.info);
   if (header.cmyk) {
     // Adobe CMYK JPEGs store inverted ink values, so RGB = C·K/255 (as libjpeg-turbo's tjutil).

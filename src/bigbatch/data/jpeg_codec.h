@@ -56,8 +56,9 @@ class JpegDecoder {
   // Decodes the whole image to RGB (grayscale and CMYK converted) at the given DCT scale; out
   // is resized. header is read_header's answer for the same bytes (checked before decoding, and
   // libjpeg's own memory is capped at what that size needs). The accurate integer IDCT
-  // and fancy chroma upsampling: libjpeg's defaults, as PIL's. A truncated stream is an error
-  // (libjpeg only warns); other warnings are accepted.
+  // and fancy chroma upsampling: libjpeg's defaults, as PIL's. A truncated stream, or data
+  // that holds fewer pixels than the header declares, is an error (libjpeg only warns and
+  // fills with grey); other warnings are accepted.
   void decode(std::span<const uint8_t> jpeg, const JpegHeader& header, JpegScale scale, RgbImage& out,
               const std::string& where, const std::string& name);
   // Decodes a window of the scaled image that holds `region` (in scaled pixels), with the same
