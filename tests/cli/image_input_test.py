@@ -138,6 +138,15 @@ def test_errors(scratch):
     claim_size(short, 48, 400)
     expect_error(folder + ["--data-dir", tree],
                  f"{short}: corrupt JPEG: its data ends before the 48x400 pixels its header declares")
+    # pack --skip-bad-images decodes every image as training will: the short one and a truncated
+    # one are skipped and counted, not packed.
+    cut = os.path.join(tree, "train", "c", "0.jpg")
+    cut_original = open(cut, "rb").read()
+    open(cut, "wb").write(cut_original[: len(cut_original) * 3 // 4])
+    rc, out, err = run("pack", tree, "-o", os.path.join(scratch, "s3"), "--skip-bad-images")
+    check(rc == 0 and "(2 skipped)" in out and cut in err and short in err, "pack skips truncated images", out + err)
+    expect_error(["pack", tree, "-o", os.path.join(scratch, "s3")], f"{cut}: corrupt JPEG")
+    open(cut, "wb").write(cut_original)
     open(short, "wb").write(original)
     # A shard with a flipped byte, and a truncated index.
     shards = os.path.join(scratch, "shards")

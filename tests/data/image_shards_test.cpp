@@ -150,6 +150,32 @@ TEST(ImagePack, SkipsBadImagesWhenAskedAndFailsOtherwise) {
   EXPECT_EQ(open_image_shards(out.str(), "train")->size(), 5);
 }
 
+TEST(ImagePack, ValidatesEachImageByDecodingItAsTrainingWill) {
+  TempDir tree, out;
+  write_tree(tree.str(), TreeSpec{{"a", "b"}, 3, 1});
+  // Headers intact, data cut: plainly truncated, and cut then closed with an end-of-image marker.
+  const std::string cut = tree.file("train/a/img1.jpg"), closed = tree.file("train/b/img2.jpg");
+  std::vector<uint8_t> bytes = read_file(cut);
+  bytes.resize(bytes.size() * 3 / 4);
+  write_file(cut, bytes);
+  bytes = read_file(closed);
+  bytes.resize(bytes.size() * 3 / 4);
+  bytes.insert(bytes.end(), {0xFF, 0xD9});
+  write_file(closed, bytes);
+  const std::string m = invalid_argument_message([&] { pack_image_folder(tree.str(), out.str(), PackOptions{}); });
+  EXPECT_TRUE(contains(m, cut + ": corrupt JPEG: the data ends before the end-of-image marker")) << m;
+  PackOptions o;
+  std::vector<std::string> lines;
+  o.skip_bad_images = true;
+  o.log = [&](const std::string& line) { lines.push_back(line); };
+  const PackSummary s = pack_image_folder(tree.str(), out.str(), o);
+  EXPECT_EQ(s.skipped, 2);
+  EXPECT_EQ(s.records, 4 + 2);
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_TRUE(contains(lines[0], cut) && contains(lines[0], "skipped")) << lines[0];
+  EXPECT_TRUE(contains(lines[1], closed + ": corrupt JPEG: its data ends before")) << lines[1];
+}
+
 TEST(ImagePack, ImageOverThePixelBudgetIsABadImage) {
   TempDir tree, out;
   write_tree(tree.str(), TreeSpec{{"a", "b"}, 3, 1});

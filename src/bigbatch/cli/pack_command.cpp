@@ -19,7 +19,8 @@ CLI::App* add_pack_command(CLI::App& app, PackCommandOptions& o) {
   command->add_option("-o,--out", o.out, "folder for the shards and indexes")->required();
   command->add_option("--shard-mib", o.shard_mib, "shard size in MiB")->capture_default_str();
   command->add_flag("--skip-bad-images", o.skip_bad_images,
-                    "leave out unreadable JPEGs (one line each on stderr) instead of stopping");
+                    "leave out bad JPEGs (unreadable, truncated, over --max-image-pixels: each is decoded as training "
+                    "will) with one line each on stderr, instead of stopping");
   command
       ->add_option("--max-image-pixels", o.max_image_pixels,
                    "an image whose header claims more pixels is bad (a decompression bomb), as in training")

@@ -62,9 +62,10 @@ struct PackSummary {
   int64_t records = 0, skipped = 0, shards = 0, bytes = 0;
 };
 
-// Packs root/train and root/val (ImageFolder layout) into out_dir. Each image's header is
-// checked; shards are written first and each index last (atomically), so an interrupted
-// pack leaves no index that points at missing data.
+// Packs root/train and root/val (ImageFolder layout) into out_dir. Each image is decoded in
+// full by JpegDecoder, as training decodes it: one that training would find bad is an error
+// (or skipped, and counted). Shards are written first and each index last (atomically), so an
+// interrupted pack leaves no index that points at missing data.
 PackSummary pack_image_folder(const std::string& root, const std::string& out_dir, const PackOptions& options);
 
 }  // namespace bigbatch::data

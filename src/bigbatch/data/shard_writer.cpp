@@ -1,5 +1,5 @@
-// `bigbatch pack`: an ImageFolder tree into shards and an index per split. Images are checked
-// (header readable) as they are packed, so that a bad file is found now rather than mid-run.
+// `bigbatch pack`: an ImageFolder tree into shards and an index per split. Images are decoded
+// (as training decodes them) as they are packed, so that a bad file is found now, not mid-run.
 #include <zlib.h>
 
 #include <cstdio>
@@ -83,13 +83,17 @@ void pack_split(const std::string& root, const std::string& split, const std::ve
   fs::remove(shard_index_path(out_dir, split), ec);
   ShardWriter writer(out_dir, split, o.shard_bytes);
   JpegDecoder decoder;
+  RgbImage image;
   std::vector<uint8_t> bytes;
   const fs::path base = fs::path(root);
   for (size_t i = 0; i < listing.files.size(); ++i) {
     const std::string& file = listing.files[i];
     try {
       read_whole_file(file, kImageFolderWhere, bytes);
-      decoder.read_header(bytes, kImageFolderWhere, file, o.max_image_pixels);
+      // Decoded whole, through the decoder training uses: an image training would find bad
+      // (truncated, short of its header's size, over the budget) is found now, not mid-run.
+      const JpegHeader header = decoder.read_header(bytes, kImageFolderWhere, file, o.max_image_pixels);
+      decoder.decode(bytes, header, {1, 1}, image, kImageFolderWhere, file);
     } catch (const InvalidArgument& e) {
       if (!o.skip_bad_images) throw;
       if (o.log) o.log(std::string(e.what()) + "; skipped");
