@@ -1,8 +1,13 @@
-// write_file_atomic: writes and replaces whole files, leaves no temp file, and names the path on error.
+// write_file_atomic: writes and replaces whole files, leaves no temp file (and removes those of dead
+// writers), and names the path on error.
 #include "bigbatch/core/atomic_file.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -53,6 +58,35 @@ TEST(AtomicFile, ErrorNamesThePathAndLeavesNothing) {
     EXPECT_NE(std::string(e.what()).find("[test] " + path + ": cannot create"), std::string::npos) << e.what();
   }
   EXPECT_EQ(count_files(dir.path()), 0);
+}
+
+// A pid that names no process: a child that has exited and been reaped.
+pid_t dead_pid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  EXPECT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);
+  return child;
+}
+
+TEST(AtomicFile, RemovesTempFilesOfDeadWritersOnly) {
+  io::TempDir dir;
+  const std::string path = dir.file("last.safetensors");
+  const pid_t dead = dead_pid();
+  ASSERT_EQ(::kill(dead, 0), -1);
+  ASSERT_EQ(errno, ESRCH);
+  const std::string stale = path + ".tmp." + std::to_string(dead);
+  const std::string live = path + ".tmp." + std::to_string(::getppid());        // the test runner: alive
+  const std::string other = dir.file("other.bin.tmp." + std::to_string(dead));  // another file's
+  const std::string odd = path + ".tmp.-1", text = path + ".tmp.12ab";          // not a pid
+  for (const std::string& f : {stale, live, other, odd, text}) std::ofstream(f) << "partial";
+  write_file_atomic(path, std::vector<uint8_t>{1, 2, 3}, "test");
+  EXPECT_EQ(read_bytes(path), (std::vector<uint8_t>{1, 2, 3}));
+  EXPECT_FALSE(fs::exists(stale)) << "a dead writer's temp file stays";
+  EXPECT_TRUE(fs::exists(live)) << "a live process's temp file was removed";
+  EXPECT_TRUE(fs::exists(other));
+  EXPECT_TRUE(fs::exists(odd));
+  EXPECT_TRUE(fs::exists(text));
 }
 
 }  // namespace

@@ -2,9 +2,11 @@
 #include "bigbatch/core/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -56,9 +58,36 @@ class TempFile {
   bool committed_ = false;
 };
 
+// The pid of a temp file's name "<prefix><digits>", or 0 when it is not one.
+pid_t temp_file_pid(const std::string& name, const std::string& prefix) {
+  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return 0;
+  const char *first = name.data() + prefix.size(), *last = name.data() + name.size();
+  if (*first < '0' || *first > '9') return 0;  // from_chars would take a sign: kill(-1, ...) is everyone
+  pid_t pid = 0;
+  const auto [ptr, ec] = std::from_chars(first, last, pid);
+  return ec == std::errc() && ptr == last ? pid : 0;
+}
+
+// A writer killed between creating its temp file and the rename (SIGKILL, OOM, power cut)
+// leaves "<path>.tmp.<pid>" behind for good: each write of path removes those whose process
+// is gone. Only on ESRCH: a live process (EPERM: another user's) may still rename its file.
+// Best effort: what cannot be listed or removed stays as it was.
+void remove_stale_temp_files(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const pid_t pid = temp_file_pid(it->path().filename().string(), prefix);
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) ::unlink(it->path().c_str());
+  }
+}
+
 }  // namespace
 
 void write_file_atomic(const std::string& path, std::span<const std::span<const uint8_t>> pieces, const char* where) {
+  remove_stale_temp_files(path);
   // Temp file beside the target (same filesystem, so the rename is atomic).
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   TempFile file(tmp);
