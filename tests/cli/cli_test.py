@@ -100,6 +100,13 @@ def test_errors():
     expect_error(["bench", "--model", "resnet8", "--frobnicate"], 2, "frobnicate")
     expect_error([], 2, "subcommand")
     expect_error(["models", "--input", "3x32"], 1, "--input")
+    # A metrics line is quoted in plot's error with its control bytes escaped, not sent to the terminal.
+    with tempfile.TemporaryDirectory(prefix="bigbatch_cli_plot_") as run_dir:
+        with open(os.path.join(run_dir, "metrics.jsonl"), "w") as f:
+            f.write("\x1b[2J\x1b]0;owned\x07 not json\n{}\n")
+        expect_error(["plot", run_dir, "-o", os.path.join(run_dir, "p.png")], 1, r"not JSON: \x1b[2J\x1b]0;owned\x07")
+        _, _, err = run("plot", run_dir, "-o", os.path.join(run_dir, "p.png"))
+        check("\x1b" not in err and "\x07" not in err, "plot's error holds no control bytes", repr(err))
 
 
 def test_resume():

@@ -135,6 +135,18 @@ TEST_F(RunCurvesTest, MalformedMetricsNameFileAndLine) {
   EXPECT_THROW(plot_runs({make_good_run("fine", 0.5), missing}, (root_ / "x.png").string()), Error);
 }
 
+TEST_F(RunCurvesTest, ErrorsQuoteTheFileWithoutItsControlBytes) {
+  // A line that would clear the screen and retitle the terminal if copied into the message.
+  std::string dir = make_run("escapes", "\x1b[2J\x1b]0;owned\x07 not json\n{}\n");
+  std::string m = error_of(dir);
+  EXPECT_NE(m.find("metrics.jsonl:1: not JSON: \\x1b[2J\\x1b]0;owned\\x07 not json"), std::string::npos) << m;
+  EXPECT_EQ(m.find('\x1b'), std::string::npos) << m;
+  // Also where a JSON value is quoted: DEL and C1 controls survive JSON's own escaping.
+  dir = make_run("escapes2", "{\"kind\":\"run\",\"label\":[\"\x7f\xc2\x9b\"]}\n");
+  m = error_of(dir);
+  EXPECT_NE(m.find("\"label\" must be a string, got [\"\\x7f\\xc2\\x9b\"]"), std::string::npos) << m;
+}
+
 TEST_F(RunCurvesTest, IgnoresAnUnterminatedLastLine) {
   const std::string epoch = R"({"kind":"epoch","epoch":1,"train_top1_err":0.5,"test_top1_err":0.6})";
   RunCurves run = read_run(make_run("live", epoch + "\n" + R"({"kind":"epoch","epo)"));

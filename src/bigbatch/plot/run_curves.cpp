@@ -1,4 +1,6 @@
 // Reading metrics.jsonl files into epoch curves and laying them out as two error-vs-epoch panels.
+// What an error quotes from a file goes through printable(): a line can hold any bytes, and the
+// message is printed on a terminal.
 #include "bigbatch/plot/run_curves.h"
 
 #include <cerrno>
@@ -11,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bigbatch/core/error.h"
+#include "bigbatch/core/printable.h"
 #include "bigbatch/plot/line_chart.h"
 
 namespace bigbatch::plot {
@@ -31,7 +34,7 @@ double number_field(const json& line, const char* key, const std::string& where)
   auto it = line.find(key);
   BIGBATCH_CHECK(it != line.end(), where << ": epoch line lacks \"" << key << "\"");
   if (it->is_null()) return std::numeric_limits<double>::quiet_NaN();
-  BIGBATCH_CHECK(it->is_number(), where << ": \"" << key << "\" must be a number, got " << it->dump());
+  BIGBATCH_CHECK(it->is_number(), where << ": \"" << key << "\" must be a number, got " << printable(it->dump()));
   return it->get<double>();
 }
 
@@ -53,15 +56,15 @@ RunCurves read_run(const std::string& run_dir) {
     json line = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (line.is_discarded()) {
       if (!terminated) break;  // a run still appending its last line
-      BIGBATCH_THROW(InvalidArgument, where << ": not JSON: " << text.substr(0, 80));
+      BIGBATCH_THROW(InvalidArgument, where << ": not JSON: " << printable(text.substr(0, 80)));
     }
-    BIGBATCH_CHECK(line.is_object(), where << ": expected a JSON object, got " << line.dump().substr(0, 80));
+    BIGBATCH_CHECK(line.is_object(), where << ": expected a JSON object, got " << printable(line.dump().substr(0, 80)));
     auto kind = line.find("kind");
     BIGBATCH_CHECK(kind != line.end() && kind->is_string(), where << ": lacks a string \"kind\"");
     if (*kind == "run") {
       auto label = line.find("label");
       if (label != line.end()) {
-        BIGBATCH_CHECK(label->is_string(), where << ": \"label\" must be a string, got " << label->dump());
+        BIGBATCH_CHECK(label->is_string(), where << ": \"label\" must be a string, got " << printable(label->dump()));
         run.label = label->get<std::string>();
       }
     } else if (*kind == "epoch") {
