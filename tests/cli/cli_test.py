@@ -99,6 +99,13 @@ def test_errors():
     expect_error(["bench", "--batch", "8"], 2, "--model")
     expect_error(["bench", "--model", "resnet8", "--frobnicate"], 2, "frobnicate")
     expect_error([], 2, "subcommand")
+    # An unknown subcommand is named, with the subcommands there are.
+    rc, _, err = run("frobnicate")
+    expect_error(["frobnicate"], 2, "unknown subcommand 'frobnicate'; expected one of: ")
+    for name in ("models", "bench", "train", "eval", "plot", "pack", "simulate"):
+        check(name in err, f"the unknown-subcommand error lists {name}", err)
+    expect_error(["frobnicate", "--x"], 2, "unknown subcommand 'frobnicate'")
+    expect_error(["\x1b[31mred"], 2, r"unknown subcommand '\x1b[31mred'")
     expect_error(["models", "--input", "3x32"], 1, "--input")
     # A metrics line is quoted in plot's error with its control bytes escaped, not sent to the terminal.
     with tempfile.TemporaryDirectory(prefix="bigbatch_cli_plot_") as run_dir:

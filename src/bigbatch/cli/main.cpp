@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
+#include <string>
 
 #include "bigbatch/cli/bench_command.h"
 #include "bigbatch/cli/models_command.h"
@@ -10,6 +11,7 @@
 #include "bigbatch/cli/simulate_command.h"
 #include "bigbatch/cli/train_command.h"
 #include "bigbatch/core/error.h"
+#include "bigbatch/core/printable.h"
 
 int main(int argc, char** argv) {
   namespace cli = bigbatch::cli;
@@ -35,6 +37,16 @@ int main(int argc, char** argv) {
     } catch (const CLI::Success& e) {
       return app.exit(e);  // --help: prints the help, exit 0
     } catch (const CLI::ParseError& e) {
+      // CLI11 takes an unknown first word for a stray argument and only says a subcommand is
+      // required: name the word and the subcommands instead.
+      if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+        std::string names;
+        for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+          names += (names.empty() ? "" : ", ") + sub->get_name();
+        std::cerr << "bigbatch: error: unknown subcommand '" << bigbatch::printable(argv[1])
+                  << "'; expected one of: " << names << " (see --help)\n";
+        return 2;
+      }
       std::cerr << "bigbatch: error: " << e.what() << " (see --help)\n";
       return 2;
     }
