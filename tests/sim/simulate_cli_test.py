@@ -89,6 +89,19 @@ def main():
     expect_error(binary, ["simulate", "--preset", "goyal2017", "--gpus", "12", "--algorithms", "hier-hd"],
                  "not whole servers of 8")
     expect_error(binary, ["simulate", "--preset", "goyal2017", "--inter-gbit", "0"], "--inter-gbit")
+    # Counts have documented upper bounds: the model's work and buffers grow with them.
+    bw = ["simulate", "--backward-ms", "100"]
+    expect_error(binary, bw + ["--gpus", "100000000"], "--gpus: expected GPU counts in [1, 1048576]")
+    expect_error(binary, bw + ["--gpus", ",".join(["8"] * 65)], "--gpus: expected at most 64 GPU counts, got 65")
+    expect_error(binary, bw + ["--gpus-per-server", "1048577"], "--gpus-per-server: expected in [1, 1048576]")
+    expect_error(binary, bw + ["--solo-ms", "10", "--solo-ranks", "1048577"], "--solo-ranks: expected in [2, 1048576]")
+    expect_error(binary, bw + ["--algorithms", "ring,hd,ring"], "'ring' is given twice")
+    expect_error(binary, bw + ["--classes", "1048577"], "--classes: expected in [0, 1048576]")
+    expect_error(binary, bw + ["--input", "3x65537x224"], "--input: expected C, H and W of at most 65536")
+    expect_error(binary, bw + ["--bucket-mib", "1e300"], "--bucket-mib: expected in [0, 1048576]")
+    rc, out, err = run(binary, *bw, "--gpus", "1048576", "--algorithms", "ring,hd", "--json")
+    check(rc == 0 and [r["gpus"] for r in json.loads(out or '{"rows": []}')["rows"]] == [1048576] * 2,
+          "--gpus at its bound", out + err)
 
     for failure in failures:
         print("FAIL:", failure, file=sys.stderr)

@@ -3,6 +3,7 @@
 #include "bigbatch/cli/simulate_command.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "bigbatch/cli/model_args.h"
 #include "bigbatch/cli/simulate_inputs.h"
 #include "bigbatch/core/error.h"
+#include "bigbatch/core/printable.h"
 #include "bigbatch/models/registry.h"
 #include "bigbatch/plot/line_chart.h"
 #include "bigbatch/sim/scaling.h"
@@ -22,12 +24,15 @@ namespace bigbatch::cli {
 CLI::App* add_simulate_command(CLI::App& app, SimulateOptions& o) {
   CLI::App* sub = app.add_subcommand(
       "simulate", "Model iteration time and scaling efficiency of data-parallel training on a cluster (alpha-beta)");
+  const std::string max_gpus = std::to_string(kMaxSimulatedGpus);
   sub->add_option("--preset", o.preset,
                   "goyal2017: ResNet-50 on 8..352 P100s, 8 per server on NVLink, 50 Gbit/s Ethernet (the paper's "
                   "cluster; flags given beside it win)");
   sub->add_option("--model", o.model, "Model whose gradients are reduced (see 'bigbatch models')")->capture_default_str();
-  sub->add_option("--input", o.input, "Input CxHxW (default: the model's)");
-  sub->add_option("--classes", o.classes, "Number of classes (default: the model's)");
+  sub->add_option("--input", o.input,
+                  "Input CxHxW, each at most " + std::to_string(kMaxSimulatedInputSize) + " (default: the model's)");
+  sub->add_option("--classes", o.classes,
+                  "Number of classes, at most " + std::to_string(kMaxSimulatedClasses) + " (default: the model's)");
   sub->add_option("--profile", o.profile,
                   "Measured per-layer backward profile (bench/overlap/*.profile); its model is used");
   sub->add_option("--backward-ms", o.backward_ms,
@@ -36,12 +41,19 @@ CLI::App* add_simulate_command(CLI::App& app, SimulateOptions& o) {
       ->capture_default_str();
   sub->add_option("--forward-ms", o.forward_ms, "Forward time per GPU, ms")->capture_default_str();
   sub->add_option("--optimizer-ms", o.optimizer_ms, "Optimizer step after the last allreduce, ms")->capture_default_str();
-  sub->add_option("--gpus", o.gpus, "GPU counts to model, comma-separated")->capture_default_str();
-  sub->add_option("--gpus-per-server", o.gpus_per_server, "GPUs per server (ranks in server order)")
+  sub->add_option("--gpus", o.gpus,
+                  "GPU counts to model, comma-separated: up to " + std::to_string(kMaxGpuCounts) +
+                      " counts, each at most " + max_gpus)
       ->capture_default_str();
-  sub->add_option("--algorithms", o.algorithms, "Allreduce algorithms: ring, hd (halving/doubling), hier-ring, hier-hd")
+  sub->add_option("--gpus-per-server", o.gpus_per_server,
+                  "GPUs per server (ranks in server order), at most " + max_gpus)
       ->capture_default_str();
-  sub->add_option("--bucket-mib", o.bucket_mib, "Gradient bucket cap in MiB, as --bucket-mib of train (0: per layer)")
+  sub->add_option("--algorithms", o.algorithms,
+                  "Allreduce algorithms, each once: ring, hd (halving/doubling), hier-ring, hier-hd")
+      ->capture_default_str();
+  sub->add_option("--bucket-mib", o.bucket_mib,
+                  "Gradient bucket cap in MiB, as --bucket-mib of train (0: per layer), at most " +
+                      std::to_string(static_cast<int64_t>(kMaxBucketMib)))
       ->capture_default_str();
   sub->add_option("--overlap", o.overlap, "Allreduce buckets during backward: on | off")->capture_default_str();
   sub->add_option("--intra-gbit", o.intra_gbit, "Link inside a server, Gbit/s per direction")->capture_default_str();
@@ -55,7 +67,8 @@ CLI::App* add_simulate_command(CLI::App& app, SimulateOptions& o) {
   sub->add_option("--solo-ms", o.solo_ms,
                   "Calibrate the inter link: a measured ring allreduce of the whole gradient arena over --solo-ranks "
                   "ranks, one per server, took this many ms");
-  sub->add_option("--solo-ranks", o.solo_ranks, "Ranks of the --solo-ms measurement")->capture_default_str();
+  sub->add_option("--solo-ranks", o.solo_ranks, "Ranks of the --solo-ms measurement, at most " + max_gpus)
+      ->capture_default_str();
   sub->add_flag("--json", o.json, "Print one JSON object instead of the table");
   sub->add_option("-o,--out", o.out_png, "Write efficiency and iteration time vs GPUs to this PNG");
   o.command = sub;
@@ -101,12 +114,16 @@ std::vector<std::string> split(const std::string& text) {
 }
 
 std::vector<int64_t> parse_gpus(const std::string& text) {
+  const std::vector<std::string> parts = split(text);
+  BIGBATCH_CHECK(parts.size() <= kMaxGpuCounts,
+                 "[simulate] --gpus: expected at most " << kMaxGpuCounts << " GPU counts, got " << parts.size());
   std::vector<int64_t> gpus;
-  for (const std::string& part : split(text)) {
+  for (const std::string& part : parts) {
     int64_t p = 0;
     auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), p);
-    BIGBATCH_CHECK(ec == std::errc() && ptr == part.data() + part.size() && p >= 1,
-                   "[simulate] --gpus: expected GPU counts >= 1 such as 8,16,32, got '" << text << "'");
+    BIGBATCH_CHECK(ec == std::errc() && ptr == part.data() + part.size() && p >= 1 && p <= kMaxSimulatedGpus,
+                   "[simulate] --gpus: expected GPU counts in [1, " << kMaxSimulatedGpus << "] such as 8,16,32, got '"
+                                                                    << printable(part) << "'");
     gpus.push_back(p);
   }
   return gpus;
@@ -131,25 +148,34 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
   check_number(o.backward_ms >= 0, "--backward-ms", o.backward_ms, ">= 0");
   check_number(o.forward_ms >= 0, "--forward-ms", o.forward_ms, ">= 0");
   check_number(o.optimizer_ms >= 0, "--optimizer-ms", o.optimizer_ms, ">= 0");
-  check_number(o.bucket_mib >= 0, "--bucket-mib", o.bucket_mib, ">= 0");
+  check_number(o.bucket_mib >= 0 && o.bucket_mib <= kMaxBucketMib, "--bucket-mib", o.bucket_mib,
+               "in [0, 1048576] (1 TiB)");
   check_number(o.intra_gbit > 0, "--intra-gbit", o.intra_gbit, "> 0");
   check_number(o.inter_gbit > 0, "--inter-gbit", o.inter_gbit, "> 0");
   check_number(o.intra_alpha_us >= 0, "--intra-alpha-us", o.intra_alpha_us, ">= 0");
   check_number(o.inter_alpha_us >= 0, "--inter-alpha-us", o.inter_alpha_us, ">= 0");
   check_number(o.reduce_gbit >= 0, "--reduce-gbit", o.reduce_gbit, ">= 0");
   check_number(o.solo_ms >= 0, "--solo-ms", o.solo_ms, ">= 0");
-  BIGBATCH_CHECK(o.gpus_per_server >= 1, "[simulate] --gpus-per-server: expected >= 1, got " << o.gpus_per_server);
-  BIGBATCH_CHECK(o.solo_ranks >= 2, "[simulate] --solo-ranks: expected >= 2, got " << o.solo_ranks);
+  BIGBATCH_CHECK(
+      o.gpus_per_server >= 1 && o.gpus_per_server <= kMaxSimulatedGpus,
+      "[simulate] --gpus-per-server: expected in [1, " << kMaxSimulatedGpus << "], got " << o.gpus_per_server);
+  BIGBATCH_CHECK(o.solo_ranks >= 2 && o.solo_ranks <= kMaxSimulatedGpus,
+                 "[simulate] --solo-ranks: expected in [2, " << kMaxSimulatedGpus << "], got " << o.solo_ranks);
   BIGBATCH_CHECK(o.overlap == "on" || o.overlap == "off",
                  "[simulate] --overlap: expected on or off, got '" << o.overlap << "'");
   const std::vector<int64_t> gpus = parse_gpus(o.gpus);
   std::vector<sim::Algorithm> algorithms;
   for (const std::string& name : split(o.algorithms)) {
+    sim::Algorithm a{};
     try {
-      algorithms.push_back(sim::parse_algorithm(name));
+      a = sim::parse_algorithm(name);
     } catch (const InvalidArgument& e) {
-      BIGBATCH_THROW(InvalidArgument, "[simulate] --algorithms: " << e.what());
+      BIGBATCH_THROW(InvalidArgument, "[simulate] --algorithms: " << printable(e.what()));
     }
+    // Each once: a repeated name would only repeat rows (and the list is as long as the argument).
+    BIGBATCH_CHECK(std::find(algorithms.begin(), algorithms.end(), a) == algorithms.end(),
+                   "[simulate] --algorithms: '" << name << "' is given twice");
+    algorithms.push_back(a);
   }
 
   // The layers: from a measured profile, or a total backward time spread over the graph.
@@ -166,7 +192,13 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
   check_number(o.backward_ms > 0, "--backward-ms", o.backward_ms, "> 0 (or a --profile)");
   const ModelDefaults defaults = model_defaults(o.model);
   const InputDims dims = o.input.empty() ? defaults.input : parse_input_dims(o.input, "--input");
-  BIGBATCH_CHECK(o.classes >= 0, "[simulate] --classes: expected >= 0, got " << o.classes);
+  // Larger sizes overflow the layers' 64-bit multiply-add counts.
+  BIGBATCH_CHECK(
+      dims.channels <= kMaxSimulatedInputSize && dims.height <= kMaxSimulatedInputSize &&
+          dims.width <= kMaxSimulatedInputSize,
+      "[simulate] --input: expected C, H and W of at most " << kMaxSimulatedInputSize << ", got " << dims.to_string());
+  BIGBATCH_CHECK(o.classes >= 0 && o.classes <= kMaxSimulatedClasses,
+                 "[simulate] --classes: expected in [0, " << kMaxSimulatedClasses << "], got " << o.classes);
   const int64_t classes = o.classes > 0 ? o.classes : defaults.classes;
   const nn::Graph graph = models::build_model({o.model, dims.channels, dims.height, dims.width, classes});
   const double backward_s = o.backward_ms * 1e-3;

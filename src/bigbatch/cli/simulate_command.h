@@ -4,6 +4,7 @@
 // halving/doubling or the paper's hierarchical scheme under an α–β–γ cost model.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -13,6 +14,14 @@ class App;
 }
 
 namespace bigbatch::cli {
+
+// Upper bounds on the counts simulate accepts (each larger value is one clear error): the model
+// keeps a counter per server and visits every rank, and the network's sizes must not overflow.
+constexpr int64_t kMaxSimulatedGpus = int64_t{1} << 20;  // --gpus (each), --gpus-per-server, --solo-ranks
+constexpr size_t kMaxGpuCounts = 64;                     // values in the --gpus list
+constexpr int64_t kMaxSimulatedClasses = int64_t{1} << 20;
+constexpr int64_t kMaxSimulatedInputSize = 65536;  // C, H and W of --input
+constexpr double kMaxBucketMib = 1048576;          // --bucket-mib: 1 TiB
 
 struct SimulateOptions {
   std::string preset;  // "goyal2017": the paper's cluster (flags given beside it win)
