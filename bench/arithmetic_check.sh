@@ -7,7 +7,9 @@
 #   bench/arithmetic_check.sh record  DIR [BIGBATCH]   # e.g. with the binary before a refactor
 #   bench/arithmetic_check.sh compare DIR [BIGBATCH]   # the new binary against DIR
 #
-# Exit 0 when every checkpoint and every logged loss is identical, 1 when one differs.
+# Exit 0 when every checkpoint's tensors (the bytes after the header) and every logged loss are
+# identical, 1 when one differs. The header's metadata is compared too and its differences
+# listed: a new configuration key changes the recorded configuration, not the arithmetic.
 set -euo pipefail
 
 usage() { sed -n 2,10p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
@@ -56,12 +58,32 @@ fi
 new="$dir/new"
 run_all "$new"
 status=0
+compare_checkpoints() {  # REF NEW: prints one line, exits 1 when the tensors differ
+  python3 - "$1" "$2" <<'PY'
+import json, struct, sys
+def read(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    return json.loads(b[8:8 + n]), b[8 + n:]
+(ha, da), (hb, db) = read(sys.argv[1]), read(sys.argv[2])
+ma, mb = ha.pop("__metadata__", {}), hb.pop("__metadata__", {})
+same_tensors = da == db and ha == hb
+notes = []
+for k in sorted(set(ma) | set(mb)):
+    if ma.get(k) == mb.get(k): continue
+    if k == "bigbatch.config":
+        la, lb = set(ma.get(k, "").splitlines()), set(mb.get(k, "").splitlines())
+        notes.append("config lines added %s, removed %s" % (sorted(lb - la), sorted(la - lb)))
+    else:
+        notes.append("metadata %s differs" % k)
+print(("tensors byte-identical" if same_tensors else "tensors DIFFER") + ("; " + "; ".join(notes) if notes else "; header identical"))
+sys.exit(0 if same_tensors else 1)
+PY
+}
 for run in whole micro mpi; do
-  if cmp -s "$ref/$run/checkpoints/last.safetensors" "$new/$run/checkpoints/last.safetensors"; then
-    echo "  $run: checkpoint byte-identical"
-  else
-    echo "  $run: checkpoint DIFFERS"; status=1
-  fi
+  line=$(compare_checkpoints "$ref/$run/checkpoints/last.safetensors" "$new/$run/checkpoints/last.safetensors") ||
+    status=1
+  echo "  $run: checkpoint $line"
   if diff -q "$ref/$run.losses" <(losses "$new/$run/metrics.jsonl") >/dev/null; then
     echo "  $run: $(wc -l <"$ref/$run.losses") logged losses identical"
   else

@@ -1,24 +1,18 @@
 #include "bigbatch/cli/train_command.h"
 
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <iostream>
-#include <thread>
 #include <iomanip>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <thread>
 
 #include "bigbatch/comm/mpi_comm.h"
 #include "bigbatch/core/threading.h"
-#include "bigbatch/data/task_pool.h"
-#include "bigbatch/io/safetensors.h"
-#include "bigbatch/models/registry.h"
 #include "bigbatch/plot/run_curves.h"
-#include "bigbatch/train/checkpoint.h"
-#include "bigbatch/train/datasets.h"
 #include "bigbatch/train/evaluator.h"
 #include "bigbatch/train/trainer.h"
 
@@ -34,13 +28,6 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& flags) {
 }
 
 namespace {
-
-// Ranks sharing this machine (Open MPI, Slurm); 1 when unknown.
-int local_ranks() {
-  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE", "MPI_LOCALNRANKS"})
-    if (const char* value = std::getenv(name)) return std::max(1, std::atoi(value));
-  return 1;
-}
 
 int train_and_report(const train::TrainConfig& config, comm::Communicator* comm, std::ostream& out) {
   train::Trainer trainer(config, to_toml(config), comm);
@@ -67,9 +54,7 @@ int run_train_command(const TrainFlags& flags, std::ostream& out) {
   if (!comm::launched_by_mpi()) return train_and_report(config, nullptr, out);
   // Under mpirun/srun: one rank per process, the cores of a machine shared by its ranks.
   if (config.threads == 0)
-    config.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local_ranks());
-  if (config.decode_threads == 0 && train::is_jpeg_dataset(config.dataset))
-    config.decode_threads = std::max(1, data::default_decode_threads() / local_ranks());
+    config.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm::local_ranks());
   comm::MpiSession session;
   std::unique_ptr<comm::Communicator> communicator = session.make_communicator();
   try {
@@ -102,33 +87,22 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& o) {
 
 int run_eval_command(const EvalOptions& o, std::ostream& out) {
   if (o.threads > 0) set_num_threads(o.threads);
-  std::string model = o.model;
-  if (model.empty()) {
-    io::SafetensorsFile file = io::SafetensorsFile::read(o.checkpoint);
-    auto it = file.metadata().find("bigbatch.model");
-    BIGBATCH_CHECK(it != file.metadata().end(),
-                   "[eval] " << o.checkpoint << " does not record its model; give it with --model");
-    model = it->second;
-  }
-  BIGBATCH_CHECK(o.batch > 0, "[eval] --batch: expected > 0, got " << o.batch);
-  BIGBATCH_CHECK(o.image_size > 0, "[eval] --image-size: expected > 0, got " << o.image_size);
-  BIGBATCH_CHECK(o.decode_threads >= 0, "[eval] --decode-threads: expected >= 0, got " << o.decode_threads);
-  std::unique_ptr<data::ExampleSource> test =
-      train::open_dataset({o.dataset, o.data_dir, 4096, 0, o.image_size, false}, false, data::AugmentOptions{});
-  const data::ExampleShape shape = test->example_shape();
-  nn::Graph graph = models::build_model({model, shape.channels, shape.height, shape.width, test->num_classes()});
-  Arena params(graph.parameter_layout()), buffers(graph.buffer_layout());
-  train::load_weights(o.checkpoint, params, buffers);
-  data::TaskPool pool(o.decode_threads > 0 ? o.decode_threads
-                                          : (train::is_jpeg_dataset(o.dataset) ? data::default_decode_threads() : 1));
   BIGBATCH_CHECK(o.device == "cpu" || o.device == "cuda",
                  "[eval] --device: expected cpu or cuda, got '" << o.device << "'");
-  const nn::DeviceChoice device{o.device == "cuda" ? Device::cuda : Device::cpu, {.device = nn::local_cuda_device()}};
-  train::Evaluator evaluator(graph, params, buffers, *test, o.batch, parse_dtype(o.precision), nullptr, &pool,
-                             device);
-  train::EvalResult r = evaluator.run();
+  train::CheckpointEval job;
+  job.checkpoint = o.checkpoint;
+  job.model = o.model;
+  job.dataset = o.dataset;
+  job.data_dir = o.data_dir;
+  job.batch = o.batch;
+  job.precision = parse_dtype(o.precision);
+  job.device = {o.device == "cuda" ? Device::cuda : Device::cpu, {.device = nn::local_cuda_device()}};
+  job.image_size = o.image_size;
+  job.decode_threads = o.decode_threads;
+  std::string model;
+  const train::EvalResult r = train::evaluate_checkpoint(job, model);
   out << nlohmann::json{{"top1_err", r.top1_err}, {"top5_err", r.top5_err}, {"loss", r.loss},
-                        {"examples", r.examples}, {"model", model},      {"dataset", o.dataset}}
+                        {"examples", r.examples}, {"model", model},         {"dataset", o.dataset}}
              .dump()
       << "\n";
   return 0;

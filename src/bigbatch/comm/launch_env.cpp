@@ -1,4 +1,6 @@
-// Whether a launcher started this process, from the variables each one sets for its ranks.
+// Whether a launcher started this process, and how many of its ranks share this machine, from
+// the variables each launcher sets for its ranks.
+#include <algorithm>
 #include <cstdlib>
 
 #include "bigbatch/comm/mpi_comm.h"
@@ -12,6 +14,12 @@ bool launched_by_mpi() {
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_NTASKS"})
     if (std::getenv(name) != nullptr) return true;
   return false;
+}
+
+int local_ranks() {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE", "MPI_LOCALNRANKS"})
+    if (const char* value = std::getenv(name)) return std::max(1, std::atoi(value));
+  return 1;
 }
 
 }  // namespace bigbatch::comm

@@ -11,6 +11,8 @@ namespace bigbatch::comm {
 // True when this process was started by mpirun/mpiexec (Open MPI, MPICH/PMI) or srun, read
 // from the environment; single-process runs then never touch MPI.
 bool launched_by_mpi();
+// Ranks of this job sharing this machine (Open MPI, Slurm, MPICH); 1 when not launched or unknown.
+int local_ranks();
 // False in a build configured with BIGBATCH_MPI=OFF.
 bool built_with_mpi();
 

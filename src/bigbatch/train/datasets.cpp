@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "bigbatch/comm/mpi_comm.h"
 #include "bigbatch/core/error.h"
 #include "bigbatch/data/cifar.h"
 #include "bigbatch/data/idx.h"
@@ -10,6 +11,7 @@
 #include "bigbatch/data/image_shards.h"
 #include "bigbatch/data/jpeg_source.h"
 #include "bigbatch/data/synthetic.h"
+#include "bigbatch/data/task_pool.h"
 
 namespace bigbatch::train {
 
@@ -25,7 +27,8 @@ data::Dataset load_dataset(const DatasetSpec& spec, bool train) {
     }
     return d;
   }
-  if (spec.name == "cifar10") return data::load_cifar10(spec.dir.empty() ? "data/cifar-10-batches-bin" : spec.dir, train);
+  if (spec.name == "cifar10")
+    return data::load_cifar10(spec.dir.empty() ? "data/cifar-10-batches-bin" : spec.dir, train);
   if (spec.name == "cifar100") return data::load_cifar100(spec.dir.empty() ? "data/cifar-100-binary" : spec.dir, train);
   if (spec.name == "synthetic") {
     // One draw of train + test examples, split: both share the class patterns, and the test
@@ -39,13 +42,15 @@ data::Dataset load_dataset(const DatasetSpec& spec, bool train) {
     data::Dataset d = data::make_synthetic(o);
     const int64_t begin = train ? 0 : train_size, count = train ? train_size : test_size;
     const auto chw = static_cast<size_t>(d.example_numel());
-    d.pixels = std::vector<uint8_t>(d.pixels.begin() + static_cast<std::ptrdiff_t>(begin * static_cast<int64_t>(chw)),
-                                    d.pixels.begin() + static_cast<std::ptrdiff_t>((begin + count) * static_cast<int64_t>(chw)));
+    d.pixels = std::vector<uint8_t>(
+        d.pixels.begin() + static_cast<std::ptrdiff_t>(begin * static_cast<int64_t>(chw)),
+        d.pixels.begin() + static_cast<std::ptrdiff_t>((begin + count) * static_cast<int64_t>(chw)));
     d.labels = std::vector<int32_t>(d.labels.begin() + begin, d.labels.begin() + begin + count);
     d.name = train ? "synthetic train" : "synthetic test";
     return d;
   }
-  BIGBATCH_CHECK(!is_jpeg_dataset(spec.name), "[data] " << spec.name << " is read from JPEG files, not loaded in memory");
+  BIGBATCH_CHECK(!is_jpeg_dataset(spec.name),
+                 "[data] " << spec.name << " is read from JPEG files, not loaded in memory");
   BIGBATCH_THROW(InvalidArgument, "[data] unknown dataset '"
                                       << spec.name
                                       << "'; known: fashion-mnist, mnist, cifar10, cifar100, synthetic, imagefolder, "
@@ -53,6 +58,12 @@ data::Dataset load_dataset(const DatasetSpec& spec, bool train) {
 }
 
 bool is_jpeg_dataset(const std::string& name) { return name == "imagefolder" || name == "imageshards"; }
+
+int decode_threads_for(const std::string& dataset, int64_t requested) {
+  if (requested > 0) return static_cast<int>(requested);
+  if (!is_jpeg_dataset(dataset)) return 1;
+  return std::max(1, data::default_decode_threads() / comm::local_ranks());
+}
 
 std::unique_ptr<data::ExampleSource> open_dataset(const DatasetSpec& spec, bool train,
                                                   const data::AugmentOptions& augment) {

@@ -31,6 +31,11 @@ data::Dataset load_dataset(const DatasetSpec& spec, bool train);
 
 bool is_jpeg_dataset(const std::string& name);  // imagefolder | imageshards
 
+// Threads that read and decode batches, the one rule of `train` and `eval`: `requested` when
+// > 0; else, for a JPEG dataset, half the cores shared among the job's ranks on this machine
+// (at least 1), and 1 for an in-memory one (its batches are copies).
+int decode_threads_for(const std::string& dataset, int64_t requested);
+
 // A split as the trainer and evaluator read it. In memory: load_dataset with `augment` as its
 // training transform. JPEG: train/ or val/ of an ImageFolder tree, or the shards of `bigbatch
 // pack` (imageshards, or imagefolder on a folder holding train.index), with RandomResizedCrop

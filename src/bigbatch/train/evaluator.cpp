@@ -4,8 +4,14 @@
 #include <numeric>
 #include <span>
 
+#include "bigbatch/data/task_pool.h"
+#include "bigbatch/io/safetensors.h"
+#include "bigbatch/models/registry.h"
+#include "bigbatch/nn/device_arena.h"
 #include "bigbatch/ops/accuracy.h"
 #include "bigbatch/ops/softmax_cross_entropy.h"
+#include "bigbatch/train/checkpoint.h"
+#include "bigbatch/train/datasets.h"
 
 namespace bigbatch::train {
 
@@ -62,6 +68,40 @@ EvalResult Evaluator::run() {
   r.top1_err = 1.0 - static_cast<double>(top1) / static_cast<double>(r.examples);
   r.top5_err = 1.0 - static_cast<double>(top5) / static_cast<double>(r.examples);
   return r;
+}
+
+EvalResult evaluate_checkpoint(const CheckpointEval& job, std::string& model) {
+  model = job.model;
+  if (model.empty()) {
+    io::SafetensorsFile file = io::SafetensorsFile::read(job.checkpoint);
+    auto it = file.metadata().find("bigbatch.model");
+    BIGBATCH_CHECK(it != file.metadata().end(),
+                   "[eval] " << job.checkpoint << " does not record its model; give it with --model");
+    model = it->second;
+  }
+  BIGBATCH_CHECK(job.batch > 0, "[eval] --batch: expected > 0, got " << job.batch);
+  BIGBATCH_CHECK(job.image_size > 0, "[eval] --image-size: expected > 0, got " << job.image_size);
+  BIGBATCH_CHECK(job.decode_threads >= 0, "[eval] --decode-threads: expected >= 0, got " << job.decode_threads);
+  DatasetSpec spec;
+  spec.name = job.dataset;
+  spec.dir = job.data_dir;
+  spec.image_size = job.image_size;
+  std::unique_ptr<data::ExampleSource> test = open_dataset(spec, false, data::AugmentOptions{});
+  const data::ExampleShape shape = test->example_shape();
+  const nn::Graph graph = models::build_model({model, shape.channels, shape.height, shape.width, test->num_classes()});
+  Arena params(graph.parameter_layout()), buffers(graph.buffer_layout());
+  load_weights(job.checkpoint, params, buffers);
+  // Where the evaluation computes (nothing is copied on the CPU).
+  const Arena on_device_params =
+      job.device.device == Device::cpu ? params : nn::make_arena(graph.parameter_layout(), job.device.device);
+  const Arena on_device_buffers =
+      job.device.device == Device::cpu ? buffers : nn::make_arena(graph.buffer_layout(), job.device.device);
+  nn::copy_arena(on_device_params, params);
+  nn::copy_arena(on_device_buffers, buffers);
+  data::TaskPool pool(decode_threads_for(job.dataset, job.decode_threads));
+  Evaluator evaluator(graph, on_device_params, on_device_buffers, *test, job.batch, job.precision, nullptr, &pool,
+                      job.device);
+  return evaluator.run();
 }
 
 }  // namespace bigbatch::train

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "bigbatch/comm/communicator.h"
 #include "bigbatch/core/arena.h"
@@ -15,7 +16,7 @@
 namespace bigbatch::train {
 
 struct EvalResult {
-  double loss = 0.0;  // mean over examples
+  double loss = 0.0;                      // mean over examples
   double top1_err = 0.0, top5_err = 0.0;  // fractions
   int64_t examples = 0;
 };
@@ -44,5 +45,22 @@ class Evaluator {
   std::vector<int32_t> labels_;
   std::vector<int64_t> indices_;
 };
+
+// `bigbatch eval`: a checkpoint (or PyTorch weights) on a dataset's test split, set up as the
+// trainer sets up its evaluation (the same dataset opening, decode-thread rule, device arenas).
+struct CheckpointEval {
+  std::string checkpoint;
+  std::string model;  // empty: the one a bigbatch checkpoint records
+  std::string dataset = "fashion-mnist";
+  std::string data_dir;
+  int64_t batch = 500;
+  DType precision = DType::f32;
+  nn::DeviceChoice device{};
+  int64_t image_size = 224;    // JPEG datasets: the centre crop
+  int64_t decode_threads = 0;  // 0: decode_threads_for's default
+};
+// Throws InvalidArgument naming the flag for a bad value, or the reader's error. `model` is set
+// to the network evaluated.
+EvalResult evaluate_checkpoint(const CheckpointEval& job, std::string& model);
 
 }  // namespace bigbatch::train

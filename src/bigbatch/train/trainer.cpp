@@ -111,9 +111,7 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
   augment.seed = config.seed;
   s.train_set = open_dataset(spec, true, augment);
   s.test_set = open_dataset(spec, false, augment);
-  s.pool = std::make_unique<data::TaskPool>(
-      config.decode_threads > 0 ? static_cast<int>(config.decode_threads)
-                                : (is_jpeg_dataset(config.dataset) ? data::default_decode_threads() : 1));
+  s.pool = std::make_unique<data::TaskPool>(decode_threads_for(config.dataset, config.decode_threads));
   const data::ExampleShape shape = s.train_set->example_shape();
   s.graph = models::build_model({config.model, shape.channels, shape.height, shape.width, s.train_set->num_classes()});
   s.run_dir = config.resume.empty() ? fs::path(config.out) : fs::path(config.resume);
