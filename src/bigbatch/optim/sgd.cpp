@@ -160,11 +160,7 @@ void Sgd::step(const Arena& params, const Arena& grads, double lr) {
   if (norms_) {
     // LARS's first pass: the norms of this step's w and g, then ℓ per tensor (RECIPE §9).
     norms_->compute(w, g);
-    for (const Segment& s : segments)
-      if (s.tensor >= 0)
-        local_[static_cast<size_t>(s.tensor)] =
-            lars_local_lr(options_.lars_eta, norms_->w_norm(s.tensor), norms_->g_norm(s.tensor),
-                          s.weight_decay > 0.0f ? options_.weight_decay : 0.0);
+    update_lars_local();
   }
   const std::vector<double>& local = local_;
 
@@ -202,16 +198,20 @@ void Sgd::step(const Arena& params, const Arena& grads, double lr) {
   prev_lr_ = lr;
 }
 
+void Sgd::update_lars_local() {
+  for (const Segment& s : segments_)
+    if (s.tensor >= 0)
+      local_[static_cast<size_t>(s.tensor)] =
+          lars_local_lr(options_.lars_eta, norms_->w_norm(s.tensor), norms_->g_norm(s.tensor),
+                        s.weight_decay > 0.0f ? options_.weight_decay : 0.0);
+}
+
 void Sgd::step_on_device(const Arena& params, const Arena& grads, double lr, double correction) {
   float* w = params.data();
   const float* g = grads.data();
   if (norms_) {
     norms_->compute_on_device(w, g);
-    for (const Segment& s : segments_)
-      if (s.tensor >= 0)
-        local_[static_cast<size_t>(s.tensor)] =
-            lars_local_lr(options_.lars_eta, norms_->w_norm(s.tensor), norms_->g_norm(s.tensor),
-                          s.weight_decay > 0.0f ? options_.weight_decay : 0.0);
+    update_lars_local();
   }
   std::vector<backend::cuda::SgdSegment> segments;
   segments.reserve(segments_.size());

@@ -93,6 +93,7 @@ class Sgd {
   };
 
   void step_on_device(const Arena& params, const Arena& grads, double lr, double correction);
+  void update_lars_local();  // ℓ per LARS tensor from norms_
 
   std::shared_ptr<const ArenaLayout> layout_;
   SgdOptions options_;
