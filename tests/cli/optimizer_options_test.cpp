@@ -21,9 +21,9 @@ std::string error_of(const TrainFlags& flags) {
 
 TEST(OptimizerOptions, DefaultIsSgdWithTheUsualEta) {
   const train::TrainConfig c = resolve_train_config(TrainFlags{});
-  EXPECT_EQ(c.optimizer, optim::OptimizerKind::sgd);
-  EXPECT_EQ(c.lars_eta, 0.001);
-  EXPECT_FALSE(c.lars_on_bn);
+  EXPECT_EQ(c.optimizer.kind, optim::OptimizerKind::sgd);
+  EXPECT_EQ(c.optimizer.lars_eta, 0.001);
+  EXPECT_FALSE(c.optimizer.lars_on_bn_and_bias);
 }
 
 TEST(OptimizerOptions, LarsFlagsParse) {
@@ -33,18 +33,18 @@ TEST(OptimizerOptions, LarsFlagsParse) {
   flags.values["decay"] = "poly";  // LARS's usual schedule: warmup, then (1 − t/T)²
   flags.values["poly_power"] = "2";
   const train::TrainConfig c = resolve_train_config(flags);
-  EXPECT_EQ(c.optimizer, optim::OptimizerKind::lars);
-  EXPECT_EQ(c.lars_eta, 0.002);
-  EXPECT_EQ(c.decay, optim::LrSchedule::poly);
-  EXPECT_EQ(c.poly_power, 2.0);
+  EXPECT_EQ(c.optimizer.kind, optim::OptimizerKind::lars);
+  EXPECT_EQ(c.optimizer.lars_eta, 0.002);
+  EXPECT_EQ(c.lr.schedule, optim::LrSchedule::poly);
+  EXPECT_EQ(c.lr.poly_power, 2.0);
 }
 
 TEST(OptimizerOptions, TomlKeysRoundTrip) {
   const train::TrainConfig c =
       apply_toml({}, "optimizer = \"lars\"\nlars_eta = 0.0025\nlars_on_bn = \"on\"\n", "lars.toml");
-  EXPECT_EQ(c.optimizer, optim::OptimizerKind::lars);
-  EXPECT_EQ(c.lars_eta, 0.0025);
-  EXPECT_TRUE(c.lars_on_bn);
+  EXPECT_EQ(c.optimizer.kind, optim::OptimizerKind::lars);
+  EXPECT_EQ(c.optimizer.lars_eta, 0.0025);
+  EXPECT_TRUE(c.optimizer.lars_on_bn_and_bias);
   const std::string text = to_toml(c);
   EXPECT_NE(text.find("optimizer = \"lars\"\n"), std::string::npos) << text;
   EXPECT_NE(text.find("lars_eta = 0.0025"), std::string::npos) << text;

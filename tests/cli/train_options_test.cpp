@@ -21,28 +21,48 @@ std::string error_of(const std::function<void()>& f) {
 
 TEST(TrainOptions, TomlRoundTripsEveryKey) {
   train::TrainConfig c;
-  c.model = "resnet56";
-  c.global_batch = 8192;
-  c.per_worker_batch = 32;
-  c.micro_batch = 1024;
-  c.lr = 0.2;
-  c.scaling = optim::LrScaling::sqrt;
-  c.warmup = optim::LrWarmup::constant;
-  c.decay = optim::LrSchedule::cosine;
-  c.decay_epochs = {10, 20};
-  c.momentum_form = train::MomentumForm::v;
-  c.nesterov = true;
-  c.wd_on_bn = true;
-  c.zero_gamma = false;
-  c.augment = data::AugmentKind::none;
-  c.precision = DType::bf16;
-  c.out = "runs/\"quoted\"";
+  c.model.name = "resnet56";
+  c.batch.global = 8192;
+  c.batch.per_worker = 32;
+  c.batch.micro = 1024;
+  c.lr.base_lr = 0.2;
+  c.lr.scaling = optim::LrScaling::sqrt;
+  c.lr.warmup = optim::LrWarmup::constant;
+  c.lr.schedule = optim::LrSchedule::cosine;
+  c.lr.decay_epochs = {10, 20};
+  c.optimizer.v_form = true;
+  c.reducer.bucket_cap_bytes = int64_t{50} << 20;
+  c.optimizer.nesterov = true;
+  c.optimizer.decay_bn_and_bias = true;
+  c.model.init.zero_gamma = false;
+  c.input.augment = data::AugmentKind::none;
+  c.run.precision = DType::bf16;
+  c.run.out = "runs/\"quoted\"";
   const std::string text = to_toml(c);
   const train::TrainConfig back = apply_toml(train::TrainConfig{}, text, "roundtrip.toml");
   EXPECT_EQ(to_toml(back), text);
-  EXPECT_EQ(back.decay_epochs, (std::vector<int64_t>{10, 20}));
-  EXPECT_EQ(back.out, c.out);
-  EXPECT_EQ(back.lr, 0.2);
+  EXPECT_EQ(back.lr.decay_epochs, (std::vector<int64_t>{10, 20}));
+  EXPECT_EQ(back.run.out, c.run.out);
+  EXPECT_EQ(back.lr.base_lr, 0.2);
+  EXPECT_TRUE(back.optimizer.v_form);
+  EXPECT_EQ(back.reducer.bucket_cap_bytes, int64_t{50} << 20);
+}
+
+TEST(TrainOptions, BucketMibIsBoundedAndHeldInBytes) {
+  EXPECT_EQ(apply_toml({}, "bucket_mib = 4096\n", "a.toml").reducer.bucket_cap_bytes, int64_t{4096} << 20);
+  for (const char* bad : {"bucket_mib = 0\n", "bucket_mib = -3\n", "bucket_mib = 9223372036854775807\n"}) {
+    const std::string e = error_of([&] { apply_toml({}, bad, "a.toml"); });
+    EXPECT_NE(e.find("bucket_mib: expected a size in MiB in [1, 1048576]"), std::string::npos) << e;
+  }
+}
+
+TEST(TrainOptions, MomentumFormIsUOrV) {
+  EXPECT_TRUE(apply_toml({}, "momentum_form = \"v\"\n", "a.toml").optimizer.v_form);
+  EXPECT_FALSE(apply_toml({}, "momentum_form = \"u\"\n", "a.toml").optimizer.v_form);
+  TrainFlags flags;
+  flags.values["momentum_form"] = "w";
+  const std::string e = error_of([&] { resolve_train_config(flags); });
+  EXPECT_NE(e.find("[config] --momentum-form: expected u or v, got 'w'"), std::string::npos) << e;
 }
 
 TEST(TrainOptions, FlagsOverrideTheFile) {
@@ -52,9 +72,9 @@ TEST(TrainOptions, FlagsOverrideTheFile) {
   flags.config_path = path.string();
   flags.values["global_batch"] = "4096";
   train::TrainConfig c = resolve_train_config(flags);
-  EXPECT_EQ(c.model, "resnet32");
-  EXPECT_EQ(c.global_batch, 4096);
-  EXPECT_EQ(c.warmup_epochs, 2);
+  EXPECT_EQ(c.model.name, "resnet32");
+  EXPECT_EQ(c.batch.global, 4096);
+  EXPECT_EQ(c.lr.warmup_epochs, 2);
   std::filesystem::remove(path);
 }
 
@@ -77,11 +97,11 @@ TEST(TrainOptions, WrongTypeOrValueIsNamed) {
 }
 
 TEST(TrainOptions, MaxImagePixelsDefaultsToPilsLimit) {
-  EXPECT_EQ(train::TrainConfig{}.max_image_pixels, 89478485);  // PIL's Image.MAX_IMAGE_PIXELS
+  EXPECT_EQ(train::TrainConfig{}.input.data.max_image_pixels, 89478485);  // PIL's Image.MAX_IMAGE_PIXELS
   TrainFlags flags;
   flags.values["max_image_pixels"] = "1000";
-  EXPECT_EQ(resolve_train_config(flags).max_image_pixels, 1000);
-  EXPECT_EQ(apply_toml({}, "max_image_pixels = 5000\n", "a.toml").max_image_pixels, 5000);
+  EXPECT_EQ(resolve_train_config(flags).input.data.max_image_pixels, 1000);
+  EXPECT_EQ(apply_toml({}, "max_image_pixels = 5000\n", "a.toml").input.data.max_image_pixels, 5000);
   flags.values["max_image_pixels"] = "0";
   const std::string e = error_of([&] { resolve_train_config(flags); });
   EXPECT_NE(e.find("[config] max-image-pixels: expected > 0, got 0"), std::string::npos) << e;

@@ -28,22 +28,22 @@ class ImageTrainTest : public ::testing::Test {
 
   TrainConfig config(const std::string& name, const std::string& data_dir) const {
     TrainConfig c;
-    c.model = "resnet18";
-    c.dataset = "imagefolder";
-    c.data_dir = data_dir;
-    c.image_size = 32;
-    c.global_batch = 8;
-    c.per_worker_batch = 4;
-    c.epochs = 2;
-    c.warmup_epochs = 1;
-    c.decay_epochs = {};
-    c.seed = 3;
-    c.threads = 2;
-    c.decode_threads = 2;
-    c.eval_batch = 4;
-    c.log_every = 1;
-    c.progress = false;
-    c.out = runs_.file(name);
+    c.model.name = "resnet18";
+    c.input.data.name = "imagefolder";
+    c.input.data.dir = data_dir;
+    c.input.data.image_size = 32;
+    c.batch.global = 8;
+    c.batch.per_worker = 4;
+    c.lr.epochs = 2;
+    c.lr.warmup_epochs = 1;
+    c.lr.decay_epochs = {};
+    c.run.seed = 3;
+    c.run.threads = 2;
+    c.input.decode_threads = 2;
+    c.run.eval_batch = 4;
+    c.run.log_every = 1;
+    c.run.progress = false;
+    c.run.out = runs_.file(name);
     return c;
   }
 
@@ -76,8 +76,8 @@ TEST_F(ImageTrainTest, TrainsFromAFolderAndFromItsShardsAlike) {
 
   data::pack_image_folder(tree_.file("tree"), tree_.file("shards"), data::PackOptions{});
   TrainConfig c = config("shards", tree_.file("shards"));
-  c.dataset = "imageshards";
-  c.decode_threads = 1;  // another thread count: the same examples
+  c.input.data.name = "imageshards";
+  c.input.decode_threads = 1;  // another thread count: the same examples
   Trainer shards(c, "");
   const TrainResult b = shards.run();
   EXPECT_EQ(b.steps, a.steps);
@@ -96,14 +96,14 @@ TEST_F(ImageTrainTest, CorruptImageStopsTheRunOrIsSkipped) {
         << e.what();
   }
   TrainConfig c = config("skip", tree_.file("tree"));
-  c.skip_bad_images = true;
+  c.input.data.skip_bad_images = true;
   const TrainResult r = Trainer(c, "").run();
   EXPECT_EQ(r.steps, 4);
 }
 
 TEST_F(ImageTrainTest, PixelBudgetReachesTheDecoder) {
   TrainConfig c = config("budget", tree_.file("tree"));
-  c.max_image_pixels = 56 * 44 - 1;  // every image of the tree is at least 56x44
+  c.input.data.max_image_pixels = 56 * 44 - 1;  // every image of the tree is at least 56x44
   try {
     Trainer(c, "").run();
     ADD_FAILURE() << "expected InvalidArgument";

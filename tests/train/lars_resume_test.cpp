@@ -18,23 +18,23 @@ namespace fs = std::filesystem;
 
 TrainConfig lars_config(const fs::path& out) {
   TrainConfig c;
-  c.model = "resnet8";
-  c.dataset = "synthetic";
-  c.synthetic_size = 256;
-  c.global_batch = 64;
-  c.per_worker_batch = 16;
-  c.epochs = 3;
-  c.warmup_epochs = 1;
-  c.decay = optim::LrSchedule::poly;  // LARS's usual schedule: warmup, then (1 − t/T)²
-  c.poly_power = 2.0;
-  c.lr = 2.0;
-  c.optimizer = optim::OptimizerKind::lars;
-  c.lars_eta = 0.01;
-  c.seed = 7;
-  c.threads = 2;
-  c.eval_batch = 64;
-  c.progress = false;
-  c.out = out.string();
+  c.model.name = "resnet8";
+  c.input.data.name = "synthetic";
+  c.input.data.synthetic_size = 256;
+  c.batch.global = 64;
+  c.batch.per_worker = 16;
+  c.lr.epochs = 3;
+  c.lr.warmup_epochs = 1;
+  c.lr.schedule = optim::LrSchedule::poly;  // LARS's usual schedule: warmup, then (1 − t/T)²
+  c.lr.poly_power = 2.0;
+  c.lr.base_lr = 2.0;
+  c.optimizer.kind = optim::OptimizerKind::lars;
+  c.optimizer.lars_eta = 0.01;
+  c.run.seed = 7;
+  c.run.threads = 2;
+  c.run.eval_batch = 64;
+  c.run.progress = false;
+  c.run.out = out.string();
   return c;
 }
 
@@ -50,13 +50,13 @@ TEST(LarsTraining, ResumeIsBitwiseIdenticalAndHeaderNamesLars) {
   EXPECT_EQ(uninterrupted.run().steps, 12);
 
   TrainConfig first = lars_config(dir / "split");
-  first.max_iters = 7;  // inside the second epoch, after warmup
+  first.run.max_iters = 7;  // inside the second epoch, after warmup
   {
     Trainer t(first, "");
     EXPECT_EQ(t.run().steps, 7);
   }
   TrainConfig rest = lars_config(dir / "split");
-  rest.resume = rest.out;
+  rest.run.resume = rest.run.out;
   Trainer resumed(rest, "");
   EXPECT_EQ(resumed.run().steps, 12);
   EXPECT_TRUE(same_bits(uninterrupted.params(), resumed.params()));

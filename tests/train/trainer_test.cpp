@@ -31,19 +31,19 @@ class TrainerTest : public ::testing::Test {
   // A small, fast job: resnet8 on 256 synthetic 1x28x28 examples, 4 workers of 16.
   TrainConfig small_config(const std::string& name) const {
     TrainConfig c;
-    c.model = "resnet8";
-    c.dataset = "synthetic";
-    c.synthetic_size = 256;
-    c.global_batch = 64;
-    c.per_worker_batch = 16;
-    c.epochs = 3;
-    c.warmup_epochs = 1;
-    c.decay_epochs = {2};
-    c.seed = 7;
-    c.threads = 2;
-    c.eval_batch = 64;
-    c.progress = false;
-    c.out = (dir_ / name).string();
+    c.model.name = "resnet8";
+    c.input.data.name = "synthetic";
+    c.input.data.synthetic_size = 256;
+    c.batch.global = 64;
+    c.batch.per_worker = 16;
+    c.lr.epochs = 3;
+    c.lr.warmup_epochs = 1;
+    c.lr.decay_epochs = {2};
+    c.run.seed = 7;
+    c.run.threads = 2;
+    c.run.eval_batch = 64;
+    c.run.progress = false;
+    c.run.out = (dir_ / name).string();
     return c;
   }
 
@@ -63,13 +63,13 @@ TEST_F(TrainerTest, ResumeIsBitwiseIdentical) {
 
   // Stop inside the second epoch (step 6 of 12: iteration 2 of epoch 1), then resume.
   TrainConfig first = small_config("split");
-  first.max_iters = 6;
+  first.run.max_iters = 6;
   {
     Trainer t(first, "");
     EXPECT_EQ(t.run().steps, 6);
   }
   TrainConfig rest = small_config("split");
-  rest.resume = rest.out;
+  rest.run.resume = rest.run.out;
   Trainer resumed(rest, "");
   TrainResult r_rest = resumed.run();
   EXPECT_EQ(r_rest.steps, 12);
@@ -80,10 +80,10 @@ TEST_F(TrainerTest, ResumeIsBitwiseIdentical) {
 
 TEST_F(TrainerTest, GradientAccumulationEqualsOneBigStep) {
   TrainConfig whole = small_config("whole");
-  whole.max_iters = 5;
+  whole.run.max_iters = 5;
   TrainConfig micro = small_config("micro");
-  micro.max_iters = 5;
-  micro.micro_batch = 16;  // one worker at a time: 4 micro-batches per step (RECIPE §8)
+  micro.run.max_iters = 5;
+  micro.batch.micro = 16;  // one worker at a time: 4 micro-batches per step (RECIPE §8)
   Trainer a(whole, ""), b(micro, "");
   a.run();
   b.run();
@@ -94,11 +94,11 @@ TEST_F(TrainerTest, GradientAccumulationEqualsOneBigStep) {
 
 TEST_F(TrainerTest, WritesRunDirectoryAndCheckpointRoundTrips) {
   TrainConfig c = small_config("run");
-  c.epochs = 2;
-  c.decay_epochs = {};
+  c.lr.epochs = 2;
+  c.lr.decay_epochs = {};
   Trainer t(c, "model = \"resnet8\"\n");
   TrainResult r = t.run();
-  const fs::path run = c.out;
+  const fs::path run = c.run.out;
   EXPECT_TRUE(fs::exists(run / "config.toml"));
   EXPECT_TRUE(fs::exists(run / "metrics.jsonl"));
   EXPECT_TRUE(fs::exists(run / "checkpoints" / "epoch-1.safetensors"));
@@ -129,7 +129,7 @@ TEST_F(TrainerTest, WritesRunDirectoryAndCheckpointRoundTrips) {
 
 TEST_F(TrainerTest, CorruptOrForeignCheckpointGivesClearErrorAndChangesNothing) {
   TrainConfig c = small_config("run");
-  c.max_iters = 2;
+  c.run.max_iters = 2;
   Trainer t(c, "");
   TrainResult r = t.run();
   Arena params(t.params().layout_ptr()), buffers(t.buffers().layout_ptr()), momentum(t.params().layout_ptr());
@@ -149,28 +149,28 @@ TEST_F(TrainerTest, CorruptOrForeignCheckpointGivesClearErrorAndChangesNothing) 
 
   // A checkpoint of another model cannot be resumed into this one.
   TrainConfig other = small_config("run");
-  other.model = "resnet14";
-  other.resume = c.out;
+  other.model.name = "resnet14";
+  other.run.resume = c.run.out;
   EXPECT_THROW(Trainer(other, ""), InvalidArgument);
 }
 
 TEST_F(TrainerTest, DivergenceStopsWithClearErrorAndKeepsLastGoodCheckpoint) {
   TrainConfig c = small_config("diverge");
-  c.epochs = 3;
-  c.warmup_epochs = 0;
-  c.decay_epochs = {};
-  c.max_iters = 4;  // one epoch: a good checkpoint
+  c.lr.epochs = 3;
+  c.lr.warmup_epochs = 0;
+  c.lr.decay_epochs = {};
+  c.run.max_iters = 4;  // one epoch: a good checkpoint
   {
     Trainer t(c, "");
     t.run();
   }
-  const fs::path last = fs::path(c.out) / "checkpoints" / "last.safetensors";
+  const fs::path last = fs::path(c.run.out) / "checkpoints" / "last.safetensors";
   const auto before = fs::last_write_time(last);
   const auto size = fs::file_size(last);
   TrainConfig wild = c;
-  wild.resume = c.out;
-  wild.max_iters = 0;
-  wild.lr = 1e35;  // weights overflow f32 within a step or two: the loss turns NaN
+  wild.run.resume = c.run.out;
+  wild.run.max_iters = 0;
+  wild.lr.base_lr = 1e35;  // weights overflow f32 within a step or two: the loss turns NaN
   Trainer t(wild, "");
   try {
     t.run();
@@ -185,20 +185,20 @@ TEST_F(TrainerTest, DivergenceStopsWithClearErrorAndKeepsLastGoodCheckpoint) {
 
 TEST_F(TrainerTest, BadConfigurationsAreRejected) {
   TrainConfig c = small_config("bad");
-  c.global_batch = 100;  // not k whole workers of 16
+  c.batch.global = 100;  // not k whole workers of 16
   EXPECT_THROW(validate(c), InvalidArgument);
   c = small_config("bad");
-  c.micro_batch = 24;  // not whole workers
+  c.batch.micro = 24;  // not whole workers
   EXPECT_THROW(validate(c), InvalidArgument);
   c = small_config("bad");
-  c.model = "resnet9000";
+  c.model.name = "resnet9000";
   EXPECT_THROW(Trainer(c, ""), InvalidArgument);
   c = small_config("bad");
-  c.dataset = "imagenet-from-the-cloud";
+  c.input.data.name = "imagenet-from-the-cloud";
   EXPECT_THROW(Trainer(c, ""), InvalidArgument);
   c = small_config("bad");
-  c.global_batch = 512;  // larger than the 256 examples: no full batch
-  c.per_worker_batch = 32;
+  c.batch.global = 512;  // larger than the 256 examples: no full batch
+  c.batch.per_worker = 32;
   EXPECT_THROW(Trainer(c, ""), InvalidArgument);
 }
 

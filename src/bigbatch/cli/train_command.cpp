@@ -53,8 +53,8 @@ int run_train_command(const TrainFlags& flags, std::ostream& out) {
   train::TrainConfig config = resolve_train_config(flags);
   if (!comm::launched_by_mpi()) return train_and_report(config, nullptr, out);
   // Under mpirun/srun: one rank per process, the cores of a machine shared by its ranks.
-  if (config.threads == 0)
-    config.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm::local_ranks());
+  if (config.run.threads == 0)
+    config.run.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm::local_ranks());
   comm::MpiSession session;
   std::unique_ptr<comm::Communicator> communicator = session.make_communicator();
   try {

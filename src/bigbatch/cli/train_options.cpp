@@ -5,6 +5,7 @@
 #include <functional>
 #include <limits>
 #include <sstream>
+#include <type_traits>
 #include <toml++/toml.h>
 #include <vector>
 
@@ -71,111 +72,157 @@ std::string number(double x) {
 
 std::string on_off(bool b) { return b ? "\"on\"" : "\"off\""; }
 
-template <class Field>
-OptionSpec int_option(const char* key, const char* help, Field TrainConfig::*field) {
-  return {key, help, [=](TrainConfig& c, const std::string& t) { c.*field = static_cast<Field>(to_int(key, t)); },
-          [=](const TrainConfig& c) { return std::to_string(c.*field); }};
+// The builders below name a key's field by its path of members, e.g. &TrainConfig::batch,
+// &BatchConfig::global for c.batch.global.
+template <class... Members>
+OptionSpec int_option(const char* key, const char* help, Members... path) {
+  return {key, help,
+          [=](TrainConfig& c, const std::string& t) {
+            auto& field = (c .* ... .* path);
+            field = static_cast<std::remove_reference_t<decltype(field)>>(to_int(key, t));
+          },
+          [=](const TrainConfig& c) { return std::to_string((c .* ... .* path)); }};
 }
 
-OptionSpec double_option(const char* key, const char* help, double TrainConfig::*field) {
-  return {key, help, [=](TrainConfig& c, const std::string& t) { c.*field = to_double(key, t); },
-          [=](const TrainConfig& c) { return number(c.*field); }};
+template <class... Members>
+OptionSpec double_option(const char* key, const char* help, Members... path) {
+  return {key, help, [=](TrainConfig& c, const std::string& t) { (c .* ... .* path) = to_double(key, t); },
+          [=](const TrainConfig& c) { return number((c .* ... .* path)); }};
 }
 
-OptionSpec string_option(const char* key, const char* help, std::string TrainConfig::*field) {
-  return {key, help, [=](TrainConfig& c, const std::string& t) { c.*field = t; },
-          [=](const TrainConfig& c) { return quoted(c.*field); }};
+template <class... Members>
+OptionSpec string_option(const char* key, const char* help, Members... path) {
+  return {key, help, [=](TrainConfig& c, const std::string& t) { (c .* ... .* path) = t; },
+          [=](const TrainConfig& c) { return quoted((c .* ... .* path)); }};
 }
 
-OptionSpec bool_option(const char* key, const char* help, bool TrainConfig::*field) {
-  return {key, help, [=](TrainConfig& c, const std::string& t) { c.*field = to_bool(key, t); },
-          [=](const TrainConfig& c) { return on_off(c.*field); }};
+template <class... Members>
+OptionSpec bool_option(const char* key, const char* help, Members... path) {
+  return {key, help, [=](TrainConfig& c, const std::string& t) { (c .* ... .* path) = to_bool(key, t); },
+          [=](const TrainConfig& c) { return on_off((c .* ... .* path)); }};
 }
+
+// A size in MiB, held in bytes (the reducer's unit); bounded so that the bytes cannot overflow.
+OptionSpec mib_option(const char* key, const char* help, int64_t comm::ReducerOptions::*bytes) {
+  return {key, help,
+          [=](TrainConfig& c, const std::string& t) {
+            const int64_t mib = to_int(key, t);
+            if (mib < 1 || mib > (int64_t{1} << 20)) bad_value(key, t, "a size in MiB in [1, 1048576]");
+            c.reducer.*bytes = mib << 20;
+          },
+          [=](const TrainConfig& c) { return std::to_string(c.reducer.*bytes >> 20); }};
+}
+
+using train::BatchConfig;
+using train::InputConfig;
+using train::ModelConfig;
+using train::RunConfig;
+using optim::LrPolicyConfig;
+using optim::SgdOptions;
+using train::DatasetSpec;
 
 const std::vector<OptionSpec>& option_specs() {
+  constexpr auto model = &TrainConfig::model;
+  constexpr auto input = &TrainConfig::input;
+  constexpr auto data = &InputConfig::data;
+  constexpr auto batch = &TrainConfig::batch;
+  constexpr auto lr = &TrainConfig::lr;
+  constexpr auto opt = &TrainConfig::optimizer;
+  constexpr auto reducer = &TrainConfig::reducer;
+  constexpr auto run = &TrainConfig::run;
   static const std::vector<OptionSpec> specs = {
-      string_option("model", "network (see `bigbatch models`)", &TrainConfig::model),
+      string_option("model", "network (see `bigbatch models`)", model, &ModelConfig::name),
       string_option("dataset", "fashion-mnist | mnist | cifar10 | cifar100 | synthetic | imagefolder | imageshards",
-                    &TrainConfig::dataset),
+                    input, data, &DatasetSpec::name),
       string_option("data_dir", "dataset directory (default: the dataset's own; imagefolder: D with train/ and val/)",
-                    &TrainConfig::data_dir),
-      int_option("synthetic_size", "synthetic data set: training examples", &TrainConfig::synthetic_size),
-      int_option("global_batch", "kn: examples per optimizer step, over all workers", &TrainConfig::global_batch),
-      int_option("per_worker_batch", "n: examples per worker (its batch-norm group)", &TrainConfig::per_worker_batch),
-      int_option("micro_batch", "examples per forward/backward pass, whole workers (0 = kn)", &TrainConfig::micro_batch),
-      double_option("lr", "reference learning rate eta0 at ref_batch", &TrainConfig::lr),
-      int_option("ref_batch", "reference batch B0 of the scaling rule", &TrainConfig::ref_batch),
+                    input, data, &DatasetSpec::dir),
+      int_option("synthetic_size", "synthetic data set: training examples", input, data, &DatasetSpec::synthetic_size),
+      int_option("global_batch", "kn: examples per optimizer step, over all workers", batch, &BatchConfig::global),
+      int_option("per_worker_batch", "n: examples per worker (its batch-norm group)", batch, &BatchConfig::per_worker),
+      int_option("micro_batch", "examples per forward/backward pass, whole workers (0 = kn)", batch,
+                 &BatchConfig::micro),
+      double_option("lr", "reference learning rate eta0 at ref_batch", lr, &LrPolicyConfig::base_lr),
+      int_option("ref_batch", "reference batch B0 of the scaling rule", lr, &LrPolicyConfig::base_batch),
       {"scaling", "linear | sqrt | none (RECIPE 1)",
-       [](TrainConfig& c, const std::string& t) { c.scaling = optim::parse_lr_scaling(t); },
-       [](const TrainConfig& c) { return quoted(optim::lr_scaling_name(c.scaling)); }},
+       [](TrainConfig& c, const std::string& t) { c.lr.scaling = optim::parse_lr_scaling(t); },
+       [](const TrainConfig& c) { return quoted(optim::lr_scaling_name(c.lr.scaling)); }},
       {"warmup", "gradual | constant | none (RECIPE 2)",
-       [](TrainConfig& c, const std::string& t) { c.warmup = optim::parse_lr_warmup(t); },
-       [](const TrainConfig& c) { return quoted(optim::lr_warmup_name(c.warmup)); }},
-      int_option("warmup_epochs", "warmup length W in epochs (0 = none)", &TrainConfig::warmup_epochs),
-      int_option("epochs", "epochs in all, warmup included", &TrainConfig::epochs),
+       [](TrainConfig& c, const std::string& t) { c.lr.warmup = optim::parse_lr_warmup(t); },
+       [](const TrainConfig& c) { return quoted(optim::lr_warmup_name(c.lr.warmup)); }},
+      int_option("warmup_epochs", "warmup length W in epochs (0 = none)", lr, &LrPolicyConfig::warmup_epochs),
+      int_option("epochs", "epochs in all, warmup included", lr, &LrPolicyConfig::epochs),
       {"decay", "step | cosine | poly",
-       [](TrainConfig& c, const std::string& t) { c.decay = optim::parse_lr_schedule(t); },
-       [](const TrainConfig& c) { return quoted(optim::lr_schedule_name(c.decay)); }},
+       [](TrainConfig& c, const std::string& t) { c.lr.schedule = optim::parse_lr_schedule(t); },
+       [](const TrainConfig& c) { return quoted(optim::lr_schedule_name(c.lr.schedule)); }},
       {"decay_epochs", "step decay epochs, e.g. 30,60,80",
-       [](TrainConfig& c, const std::string& t) { c.decay_epochs = optim::parse_epoch_list(t); },
+       [](TrainConfig& c, const std::string& t) { c.lr.decay_epochs = optim::parse_epoch_list(t); },
        [](const TrainConfig& c) {
          std::string s = "[";
-         for (size_t i = 0; i < c.decay_epochs.size(); ++i) s += (i ? ", " : "") + std::to_string(c.decay_epochs[i]);
+         for (size_t i = 0; i < c.lr.decay_epochs.size(); ++i)
+           s += (i ? ", " : "") + std::to_string(c.lr.decay_epochs[i]);
          return s + "]";
        }},
-      double_option("decay_factor", "step decay multiplier", &TrainConfig::decay_factor),
-      double_option("final_lr", "cosine/poly: lr at the end", &TrainConfig::final_lr),
-      double_option("poly_power", "poly: power p", &TrainConfig::poly_power),
-      double_option("momentum", "momentum m", &TrainConfig::momentum),
+      double_option("decay_factor", "step decay multiplier", lr, &LrPolicyConfig::decay_factor),
+      double_option("final_lr", "cosine/poly: lr at the end", lr, &LrPolicyConfig::final_lr),
+      double_option("poly_power", "poly: power p", lr, &LrPolicyConfig::poly_power),
+      double_option("momentum", "momentum m", opt, &SgdOptions::momentum),
       {"momentum_form", "u | v (v: with momentum correction, RECIPE 3)",
-       [](TrainConfig& c, const std::string& t) { c.momentum_form = train::parse_momentum_form(t); },
-       [](const TrainConfig& c) { return quoted(train::momentum_form_name(c.momentum_form)); }},
-      bool_option("nesterov", "Nesterov momentum: on | off", &TrainConfig::nesterov),
-      double_option("wd", "weight decay lambda", &TrainConfig::weight_decay),
-      bool_option("wd_on_bn", "also decay BN gamma/beta and biases: on | off", &TrainConfig::wd_on_bn),
+       [](TrainConfig& c, const std::string& t) {
+         if (t != "u" && t != "v") BIGBATCH_THROW(InvalidArgument, "momentum_form: expected u or v, got '" << t << "'");
+         c.optimizer.v_form = t == "v";
+       },
+       [](const TrainConfig& c) { return quoted(c.optimizer.v_form ? "v" : "u"); }},
+      bool_option("nesterov", "Nesterov momentum: on | off", opt, &SgdOptions::nesterov),
+      double_option("wd", "weight decay lambda", opt, &SgdOptions::weight_decay),
+      bool_option("wd_on_bn", "also decay BN gamma/beta and biases: on | off", opt, &SgdOptions::decay_bn_and_bias),
       {"optimizer", "sgd | lars (LARS: per-tensor trust ratio, RECIPE 9)",
-       [](TrainConfig& c, const std::string& t) { c.optimizer = optim::parse_optimizer_kind(t); },
-       [](const TrainConfig& c) { return quoted(optim::optimizer_kind_name(c.optimizer)); }},
-      double_option("lars_eta", "LARS trust coefficient eta_lars", &TrainConfig::lars_eta),
-      bool_option("lars_on_bn", "LARS also scales BN gamma/beta and biases: on | off", &TrainConfig::lars_on_bn),
-      bool_option("zero_gamma", "last BN of each residual block starts at gamma 0: on | off", &TrainConfig::zero_gamma),
-      bool_option("shuffle", "one seeded permutation per epoch: on | off", &TrainConfig::shuffle),
+       [](TrainConfig& c, const std::string& t) { c.optimizer.kind = optim::parse_optimizer_kind(t); },
+       [](const TrainConfig& c) { return quoted(optim::optimizer_kind_name(c.optimizer.kind)); }},
+      double_option("lars_eta", "LARS trust coefficient eta_lars", opt, &SgdOptions::lars_eta),
+      bool_option("lars_on_bn", "LARS also scales BN gamma/beta and biases: on | off", opt,
+                  &SgdOptions::lars_on_bn_and_bias),
+      bool_option("zero_gamma", "last BN of each residual block starts at gamma 0: on | off", model,
+                  &ModelConfig::init, &nn::InitOptions::zero_gamma),
+      bool_option("shuffle", "one seeded permutation per epoch: on | off", input, &InputConfig::shuffle),
       {"augment", "standard (crop + flip) | none",
-       [](TrainConfig& c, const std::string& t) { c.augment = data::parse_augment_kind(t); },
-       [](const TrainConfig& c) { return quoted(data::augment_kind_name(c.augment)); }},
-      int_option("augment_until_epoch", "stop augmenting from this epoch on (-1 = never)",
-                 &TrainConfig::augment_until_epoch),
-      int_option("image_size", "JPEG datasets: training crop and evaluation centre crop in pixels",
-                 &TrainConfig::image_size),
+       [](TrainConfig& c, const std::string& t) { c.input.augment = data::parse_augment_kind(t); },
+       [](const TrainConfig& c) { return quoted(data::augment_kind_name(c.input.augment)); }},
+      int_option("augment_until_epoch", "stop augmenting from this epoch on (-1 = never)", input,
+                 &InputConfig::augment_until_epoch),
+      int_option("image_size", "JPEG datasets: training crop and evaluation centre crop in pixels", input, data,
+                 &DatasetSpec::image_size),
       int_option("decode_threads", "threads reading and decoding batches (0 = half the cores for JPEG, 1 in memory)",
-                 &TrainConfig::decode_threads),
-      int_option("prefetch_batches", "batches prepared ahead of the training step", &TrainConfig::prefetch_batches),
-      bool_option("skip_bad_images", "JPEG datasets: replace unreadable images (one log line each): on | off",
-                  &TrainConfig::skip_bad_images),
-      int_option("max_image_pixels", "JPEG datasets: an image whose header claims more pixels is bad",
-                 &TrainConfig::max_image_pixels),
-      int_option("bucket_mib", "distributed: gradient bucket cap in MiB", &TrainConfig::bucket_mib),
-      bool_option("overlap", "distributed: allreduce buckets during backward: on | off", &TrainConfig::overlap),
-      int_option("max_iters", "stop after this many optimizer steps in all (0 = all epochs)", &TrainConfig::max_iters),
-      int_option("seed", "seed of initialisation, data order and augmentation", &TrainConfig::seed),
-      int_option("threads", "compute threads (0 = all cores)", &TrainConfig::threads),
+                 input, &InputConfig::decode_threads),
+      int_option("prefetch_batches", "batches prepared ahead of the training step", input,
+                 &InputConfig::prefetch_batches),
+      bool_option("skip_bad_images", "JPEG datasets: replace unreadable images (one log line each): on | off", input,
+                  data, &DatasetSpec::skip_bad_images),
+      int_option("max_image_pixels", "JPEG datasets: an image whose header claims more pixels is bad", input, data,
+                 &DatasetSpec::max_image_pixels),
+      mib_option("bucket_mib", "distributed: gradient bucket cap in MiB", &comm::ReducerOptions::bucket_cap_bytes),
+      bool_option("overlap", "distributed: allreduce buckets during backward: on | off", reducer,
+                  &comm::ReducerOptions::overlap),
+      int_option("max_iters", "stop after this many optimizer steps in all (0 = all epochs)", run,
+                 &RunConfig::max_iters),
+      int_option("seed", "seed of initialisation, data order and augmentation", run, &RunConfig::seed),
+      int_option("threads", "compute threads (0 = all cores)", run, &RunConfig::threads),
       {"device", "cpu | cuda (one GPU per rank)",
        [](TrainConfig& c, const std::string& t) {
          BIGBATCH_CHECK(t == "cpu" || t == "cuda", "[config] device: expected cpu or cuda, got '" << t << "'");
-         c.device = t == "cuda" ? Device::cuda : Device::cpu;
+         c.run.device = t == "cuda" ? Device::cuda : Device::cpu;
        },
-       [](const TrainConfig& c) { return quoted(device_name(c.device)); }},
-      bool_option("channels_last", "cuda: NHWC activations: on | off", &TrainConfig::channels_last),
+       [](const TrainConfig& c) { return quoted(device_name(c.run.device)); }},
+      bool_option("channels_last", "cuda: NHWC activations: on | off", run, &RunConfig::channels_last),
       {"precision", "f32 | bf16 (cuda: also f16)",
-       [](TrainConfig& c, const std::string& t) { c.precision = parse_dtype(t); },
-       [](const TrainConfig& c) { return quoted(dtype_name(c.precision)); }},
-      string_option("init", "safetensors weights to start from (e.g. from PyTorch)", &TrainConfig::init),
-      string_option("resume", "run directory to continue", &TrainConfig::resume),
-      string_option("out", "run directory", &TrainConfig::out),
-      int_option("log_every", "iterations between metrics lines", &TrainConfig::log_every),
-      int_option("checkpoint_every", "epochs between checkpoints", &TrainConfig::checkpoint_every),
-      int_option("eval_batch", "examples per evaluation pass", &TrainConfig::eval_batch),
-      bool_option("progress", "progress on stderr: on | off", &TrainConfig::progress),
+       [](TrainConfig& c, const std::string& t) { c.run.precision = parse_dtype(t); },
+       [](const TrainConfig& c) { return quoted(dtype_name(c.run.precision)); }},
+      string_option("init", "safetensors weights to start from (e.g. from PyTorch)", run, &RunConfig::init),
+      string_option("resume", "run directory to continue", run, &RunConfig::resume),
+      string_option("out", "run directory", run, &RunConfig::out),
+      int_option("log_every", "iterations between metrics lines", run, &RunConfig::log_every),
+      int_option("checkpoint_every", "epochs between checkpoints", run, &RunConfig::checkpoint_every),
+      int_option("eval_batch", "examples per evaluation pass", run, &RunConfig::eval_batch),
+      bool_option("progress", "progress on stderr: on | off", run, &RunConfig::progress),
   };
   return specs;
 }
@@ -265,7 +312,7 @@ train::TrainConfig resolve_train_config(const TrainFlags& flags) {
       BIGBATCH_THROW(InvalidArgument, "[config] " << flag_name(key.c_str()) << what.substr(what.find(':')));
     }
   }
-  if (!config.resume.empty()) config.out = config.resume;
+  if (!config.run.resume.empty()) config.run.out = config.run.resume;
   train::validate(config);
   return config;
 }

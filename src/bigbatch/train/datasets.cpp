@@ -15,7 +15,7 @@
 
 namespace bigbatch::train {
 
-data::Dataset load_dataset(const DatasetSpec& spec, bool train) {
+data::Dataset load_dataset(const DatasetSpec& spec, bool train, uint64_t seed) {
   if (spec.name == "fashion-mnist" || spec.name == "mnist") {
     BIGBATCH_CHECK(spec.name == "fashion-mnist" || !spec.dir.empty(),
                    "[data] mnist: give its directory with --data-dir (only Fashion-MNIST has a default)");
@@ -38,7 +38,7 @@ data::Dataset load_dataset(const DatasetSpec& spec, bool train) {
     o.size = train_size + test_size;
     o.channels = 1;
     o.height = o.width = 28;
-    o.seed = spec.seed;
+    o.seed = seed;
     data::Dataset d = data::make_synthetic(o);
     const int64_t begin = train ? 0 : train_size, count = train ? train_size : test_size;
     const auto chw = static_cast<size_t>(d.example_numel());
@@ -67,7 +67,7 @@ int decode_threads_for(const std::string& dataset, int64_t requested) {
 
 std::unique_ptr<data::ExampleSource> open_dataset(const DatasetSpec& spec, bool train,
                                                   const data::AugmentOptions& augment) {
-  if (!is_jpeg_dataset(spec.name)) return std::make_unique<data::DatasetSource>(load_dataset(spec, train), augment);
+  if (!is_jpeg_dataset(spec.name)) return std::make_unique<data::DatasetSource>(load_dataset(spec, train, augment.seed), augment);
   BIGBATCH_CHECK(!spec.dir.empty(), "[data:" << spec.name << "] give the folder with --data-dir");
   const std::string split = train ? "train" : "val";
   // A folder that holds a train.index is read as shards whatever the name says.

@@ -6,62 +6,55 @@
 
 namespace bigbatch::train {
 
-const char* momentum_form_name(MomentumForm form) {
-  switch (form) {
-    case MomentumForm::u: return "u";
-    case MomentumForm::v: return "v";
-  }
-  return "?";
-}
-
-MomentumForm parse_momentum_form(const std::string& name) {
-  if (name == "u") return MomentumForm::u;
-  if (name == "v") return MomentumForm::v;
-  BIGBATCH_THROW(InvalidArgument, "[config] momentum-form: expected u or v, got '" << name << "'");
-}
-
 void validate(const TrainConfig& c) {
-  BIGBATCH_CHECK(c.per_worker_batch > 0, "[config] per-worker-batch: expected > 0, got " << c.per_worker_batch);
-  BIGBATCH_CHECK(c.global_batch > 0, "[config] global-batch: expected > 0, got " << c.global_batch);
-  BIGBATCH_CHECK(c.global_batch % c.per_worker_batch == 0,
-                 "[config] global-batch " << c.global_batch << " is not divisible by per-worker-batch "
-                                          << c.per_worker_batch << " (kn must be k whole workers of n)");
-  BIGBATCH_CHECK(c.micro_batch >= 0, "[config] micro-batch: expected >= 0, got " << c.micro_batch);
-  if (c.micro_batch > 0) {
-    BIGBATCH_CHECK(c.micro_batch % c.per_worker_batch == 0,
-                   "[config] micro-batch " << c.micro_batch << " must be whole workers: a multiple of per-worker-batch "
-                                           << c.per_worker_batch << " (RECIPE §8)");
-    BIGBATCH_CHECK(c.global_batch % c.micro_batch == 0,
-                   "[config] global-batch " << c.global_batch << " is not divisible by micro-batch " << c.micro_batch);
+  const BatchConfig& b = c.batch;
+  BIGBATCH_CHECK(b.per_worker > 0, "[config] per-worker-batch: expected > 0, got " << b.per_worker);
+  BIGBATCH_CHECK(b.global > 0, "[config] global-batch: expected > 0, got " << b.global);
+  BIGBATCH_CHECK(b.global % b.per_worker == 0, "[config] global-batch "
+                                                   << b.global << " is not divisible by per-worker-batch "
+                                                   << b.per_worker << " (kn must be k whole workers of n)");
+  BIGBATCH_CHECK(b.micro >= 0, "[config] micro-batch: expected >= 0, got " << b.micro);
+  if (b.micro > 0) {
+    BIGBATCH_CHECK(b.micro % b.per_worker == 0, "[config] micro-batch " << b.micro
+                                                                        << " must be whole workers: a multiple of "
+                                                                           "per-worker-batch "
+                                                                        << b.per_worker << " (RECIPE §8)");
+    BIGBATCH_CHECK(b.global % b.micro == 0,
+                   "[config] global-batch " << b.global << " is not divisible by micro-batch " << b.micro);
   }
-  BIGBATCH_CHECK(std::isfinite(c.lr) && c.lr > 0, "[config] lr: expected > 0, got " << c.lr);
-  BIGBATCH_CHECK(c.ref_batch > 0, "[config] ref-batch: expected > 0, got " << c.ref_batch);
-  BIGBATCH_CHECK(c.epochs > 0, "[config] epochs: expected > 0, got " << c.epochs);
-  BIGBATCH_CHECK(c.warmup_epochs >= 0, "[config] warmup-epochs: expected >= 0, got " << c.warmup_epochs);
-  BIGBATCH_CHECK(std::isfinite(c.momentum) && c.momentum >= 0 && c.momentum < 1,
-                 "[config] momentum: expected in [0, 1), got " << c.momentum);
-  BIGBATCH_CHECK(std::isfinite(c.weight_decay) && c.weight_decay >= 0,
-                 "[config] wd: expected >= 0, got " << c.weight_decay);
-  BIGBATCH_CHECK(std::isfinite(c.lars_eta) && c.lars_eta > 0,
-                 "[config] lars-eta: expected > 0, got " << c.lars_eta);
-  BIGBATCH_CHECK(c.max_iters >= 0, "[config] max-iters: expected >= 0, got " << c.max_iters);
-  BIGBATCH_CHECK(c.threads >= 0, "[config] threads: expected >= 0, got " << c.threads);
-  BIGBATCH_CHECK(c.log_every > 0, "[config] log-every: expected > 0, got " << c.log_every);
-  BIGBATCH_CHECK(c.checkpoint_every > 0, "[config] checkpoint-every: expected > 0, got " << c.checkpoint_every);
-  BIGBATCH_CHECK(c.eval_batch > 0, "[config] eval-batch: expected > 0, got " << c.eval_batch);
-  BIGBATCH_CHECK(c.bucket_mib > 0, "[config] bucket-mib: expected > 0, got " << c.bucket_mib);
-  BIGBATCH_CHECK(c.synthetic_size > 0, "[config] synthetic-size: expected > 0, got " << c.synthetic_size);
-  BIGBATCH_CHECK(c.image_size > 0, "[config] image-size: expected > 0, got " << c.image_size);
-  BIGBATCH_CHECK(c.decode_threads >= 0 && c.decode_threads <= 256,
-                 "[config] decode-threads: expected in [0, 256], got " << c.decode_threads);
-  BIGBATCH_CHECK(c.max_image_pixels > 0, "[config] max-image-pixels: expected > 0, got " << c.max_image_pixels);
-  BIGBATCH_CHECK(c.prefetch_batches >= 1 && c.prefetch_batches <= 64,
-                 "[config] prefetch-batches: expected in [1, 64], got " << c.prefetch_batches);
-  BIGBATCH_CHECK(!c.out.empty(), "[config] out: expected a run directory");
-  BIGBATCH_CHECK(c.precision == DType::f32 || c.precision == DType::bf16 || c.device == Device::cuda,
-                 "[config] precision: expected f32 or bf16 on the CPU (f16 needs device cuda), got "
-                     << dtype_name(c.precision));
-  BIGBATCH_CHECK(!c.channels_last || c.device == Device::cuda, "[config] channels-last needs device cuda");
+  const optim::LrPolicyConfig& lr = c.lr;
+  BIGBATCH_CHECK(std::isfinite(lr.base_lr) && lr.base_lr > 0, "[config] lr: expected > 0, got " << lr.base_lr);
+  BIGBATCH_CHECK(lr.base_batch > 0, "[config] ref-batch: expected > 0, got " << lr.base_batch);
+  BIGBATCH_CHECK(lr.epochs > 0, "[config] epochs: expected > 0, got " << lr.epochs);
+  BIGBATCH_CHECK(lr.warmup_epochs >= 0, "[config] warmup-epochs: expected >= 0, got " << lr.warmup_epochs);
+  const optim::SgdOptions& o = c.optimizer;
+  BIGBATCH_CHECK(std::isfinite(o.momentum) && o.momentum >= 0 && o.momentum < 1,
+                 "[config] momentum: expected in [0, 1), got " << o.momentum);
+  BIGBATCH_CHECK(std::isfinite(o.weight_decay) && o.weight_decay >= 0,
+                 "[config] wd: expected >= 0, got " << o.weight_decay);
+  BIGBATCH_CHECK(std::isfinite(o.lars_eta) && o.lars_eta > 0, "[config] lars-eta: expected > 0, got " << o.lars_eta);
+  BIGBATCH_CHECK(c.reducer.bucket_cap_bytes > 0,
+                 "[config] bucket-mib: expected > 0, got " << (c.reducer.bucket_cap_bytes >> 20));
+  const InputConfig& in = c.input;
+  BIGBATCH_CHECK(in.data.synthetic_size > 0, "[config] synthetic-size: expected > 0, got " << in.data.synthetic_size);
+  BIGBATCH_CHECK(in.data.image_size > 0, "[config] image-size: expected > 0, got " << in.data.image_size);
+  BIGBATCH_CHECK(in.data.max_image_pixels > 0,
+                 "[config] max-image-pixels: expected > 0, got " << in.data.max_image_pixels);
+  BIGBATCH_CHECK(in.decode_threads >= 0 && in.decode_threads <= 256,
+                 "[config] decode-threads: expected in [0, 256], got " << in.decode_threads);
+  BIGBATCH_CHECK(in.prefetch_batches >= 1 && in.prefetch_batches <= 64,
+                 "[config] prefetch-batches: expected in [1, 64], got " << in.prefetch_batches);
+  const RunConfig& r = c.run;
+  BIGBATCH_CHECK(r.max_iters >= 0, "[config] max-iters: expected >= 0, got " << r.max_iters);
+  BIGBATCH_CHECK(r.threads >= 0, "[config] threads: expected >= 0, got " << r.threads);
+  BIGBATCH_CHECK(r.log_every > 0, "[config] log-every: expected > 0, got " << r.log_every);
+  BIGBATCH_CHECK(r.checkpoint_every > 0, "[config] checkpoint-every: expected > 0, got " << r.checkpoint_every);
+  BIGBATCH_CHECK(r.eval_batch > 0, "[config] eval-batch: expected > 0, got " << r.eval_batch);
+  BIGBATCH_CHECK(!r.out.empty(), "[config] out: expected a run directory");
+  BIGBATCH_CHECK(
+      r.precision == DType::f32 || r.precision == DType::bf16 || r.device == Device::cuda,
+      "[config] precision: expected f32 or bf16 on the CPU (f16 needs device cuda), got " << dtype_name(r.precision));
+  BIGBATCH_CHECK(!r.channels_last || r.device == Device::cuda, "[config] channels-last needs device cuda");
 }
 
 }  // namespace bigbatch::train

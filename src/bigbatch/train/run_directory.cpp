@@ -1,0 +1,53 @@
+#include "bigbatch/train/run_directory.h"
+
+#include <fstream>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "bigbatch/core/atomic_file.h"
+#include "bigbatch/core/error.h"
+#include "bigbatch/core/read_file.h"
+#include "bigbatch/nn/executor.h"
+
+namespace bigbatch::train {
+
+namespace fs = std::filesystem;
+
+RunDirectory::RunDirectory(fs::path dir, bool resumed, bool writer)
+    : dir_(std::move(dir)), resumed_(resumed), writer_(writer) {}
+
+void RunDirectory::replay_cpu_tuning() const {
+  const fs::path tuning = dir_ / "cpu_tuning.txt";
+  if (resumed_ && fs::exists(tuning)) nn::replay_cpu_tuning(read_file(tuning.string(), "train"), tuning.string());
+}
+
+void RunDirectory::record_cpu_tuning() const {
+  if (!writer_) return;
+  const std::string record = nn::cpu_tuning_record();
+  write_file_atomic((dir_ / "cpu_tuning.txt").string(), std::string_view(record), "train");
+}
+
+void RunDirectory::create(const std::string& config_toml) const {
+  if (!writer_) return;
+  fs::create_directories(dir_ / "checkpoints");
+  std::ofstream out(dir_ / "config.toml");
+  out << config_toml;
+  BIGBATCH_CHECK(out.good(), "[train] cannot write " << (dir_ / "config.toml").string());
+  if (!resumed_) fs::remove(dir_ / "metrics.jsonl");
+}
+
+void RunDirectory::save(const Arena& params, const Arena& buffers, const Arena& momentum, const CheckpointState& state,
+                        int64_t completed_epoch) const {
+  if (!writer_) return;
+  const std::string last = last_checkpoint();
+  save_checkpoint(last, params, buffers, &momentum, state);
+  if (completed_epoch <= 0) return;
+  const std::string named = checkpoint("epoch-" + std::to_string(completed_epoch) + ".safetensors");
+  std::error_code ec;
+  fs::remove(named, ec);
+  fs::create_hard_link(last, named, ec);
+  if (ec) fs::copy_file(last, named, fs::copy_options::overwrite_existing);
+}
+
+}  // namespace bigbatch::train
