@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bigbatch/train/trainer.h"
+#include "testing/small_train_config.h"
 
 namespace bigbatch::train {
 namespace {
@@ -17,24 +18,12 @@ namespace {
 namespace fs = std::filesystem;
 
 TrainConfig lars_config(const fs::path& out) {
-  TrainConfig c;
-  c.model.name = "resnet8";
-  c.input.data.name = "synthetic";
-  c.input.data.synthetic_size = 256;
-  c.batch.global = 64;
-  c.batch.per_worker = 16;
-  c.lr.epochs = 3;
-  c.lr.warmup_epochs = 1;
+  TrainConfig c = bigbatch::testing::small_train_config(out.string());
   c.lr.schedule = optim::LrSchedule::poly;  // LARS's usual schedule: warmup, then (1 − t/T)²
   c.lr.poly_power = 2.0;
   c.lr.base_lr = 2.0;
   c.optimizer.kind = optim::OptimizerKind::lars;
   c.optimizer.lars_eta = 0.01;
-  c.run.seed = 7;
-  c.run.threads = 2;
-  c.run.eval_batch = 64;
-  c.run.progress = false;
-  c.run.out = out.string();
   return c;
 }
 

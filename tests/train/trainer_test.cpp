@@ -12,6 +12,7 @@
 
 #include "bigbatch/train/checkpoint.h"
 #include "testing/gradcheck.h"
+#include "testing/small_train_config.h"
 
 namespace bigbatch::train {
 namespace {
@@ -30,20 +31,8 @@ class TrainerTest : public ::testing::Test {
 
   // A small, fast job: resnet8 on 256 synthetic 1x28x28 examples, 4 workers of 16.
   TrainConfig small_config(const std::string& name) const {
-    TrainConfig c;
-    c.model.name = "resnet8";
-    c.input.data.name = "synthetic";
-    c.input.data.synthetic_size = 256;
-    c.batch.global = 64;
-    c.batch.per_worker = 16;
-    c.lr.epochs = 3;
-    c.lr.warmup_epochs = 1;
+    TrainConfig c = bigbatch::testing::small_train_config((dir_ / name).string());
     c.lr.decay_epochs = {2};
-    c.run.seed = 7;
-    c.run.threads = 2;
-    c.run.eval_batch = 64;
-    c.run.progress = false;
-    c.run.out = (dir_ / name).string();
     return c;
   }
 

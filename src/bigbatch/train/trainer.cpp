@@ -31,7 +31,6 @@ struct Trainer::State {
   comm::Communicator* comm = nullptr;
   int rank = 0, ranks = 1;
   int64_t local_batch = 0;  // v·n: this rank's workers
-  std::string config_toml;
   std::optional<RunDirectory> run_dir;
   std::unique_ptr<data::ExampleSource> train_set, test_set;
   std::unique_ptr<data::TaskPool> pool;  // decodes batches for the loader and the evaluator
@@ -67,7 +66,6 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
     : s_(std::make_unique<State>()) {
   State& s = *s_;
   s.config = config;
-  s.config_toml = config_toml;
   s.comm = comm;
   s.rank = comm ? comm->rank() : 0;
   s.ranks = comm ? comm->size() : 1;
