@@ -143,6 +143,17 @@ def test_resume():
         differ = sorted(name for name in a if a[name] != b.get(name))
         check(sorted(a) == sorted(b) and not differ, "resumed and uninterrupted runs end bitwise equal",
               f"tensors that differ: {differ[:5]}")
+        # Weights of another model: an error naming both, before any tensor is read; an explicit
+        # --init-partial on loads what fits and lists the rest.
+        ckpt = os.path.join(full, "checkpoints", "last.safetensors")
+        other = [a if a != "resnet8" else "resnet14" for a in job]
+        expect_error(other + ["--init", ckpt, "--out", os.path.join(scratch, "other")], 1, "holds a resnet8, not a resnet14")
+        expect_error(["eval", "--checkpoint", ckpt, "--model", "resnet14", "--dataset", "synthetic"], 1, "holds a resnet8, not a resnet14")
+        rc, _, err = run(*other, "--init", ckpt, "--init-partial", "on", "--max-iters", "1",
+                         "--out", os.path.join(scratch, "partial"))
+        check(rc == 0, "--init-partial on trains", err)
+        check("not loaded (not in the model, or another shape): none" in err and
+              "kept their initial values: layer1.1." in err, "--init-partial lists what it left", err)
         # A malformed record is one clear error, not a silent re-tune.
         with open(os.path.join(split, "cpu_tuning.txt"), "w") as f:
             f.write("fastest please\n")

@@ -172,6 +172,85 @@ TEST_F(TrainerTest, DivergenceStopsWithClearErrorAndKeepsLastGoodCheckpoint) {
   EXPECT_EQ(fs::file_size(last), size);
 }
 
+// A finite loss 100x a uniform guess's ln(C) is an explosion too; with no checkpoint written
+// the message must not name one.
+TEST_F(TrainerTest, FiniteLossExplosionStopsTheRunAndNamesNoMissingCheckpoint) {
+  TrainConfig c = small_config("explode");
+  c.run.max_iters = 1;
+  {
+    Trainer t(c, "");
+    t.run();
+    // Weights whose logits are ~1e8 apart: the cross-entropy is huge but finite.
+    Arena params(t.params().layout_ptr());
+    params.copy_from(t.params());
+    float* fc = params.tensor(params.layout().find("fc.weight")).data<float>();
+    for (int64_t i = 0; i < params.tensor(params.layout().find("fc.weight")).numel(); ++i) fc[i] *= 1e8f;
+    CheckpointState state;
+    state.model = "resnet8";
+    save_checkpoint((dir_ / "huge.safetensors").string(), params, t.buffers(), nullptr, state);
+  }
+  TrainConfig huge = small_config("explode2");
+  huge.run.init = (dir_ / "huge.safetensors").string();
+  Trainer t(huge, "");
+  try {
+    t.run();
+    FAIL() << "expected the explosion rule to stop the run";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("diverged"), std::string::npos) << message;
+    EXPECT_NE(message.find("x ln(classes)"), std::string::npos) << message;
+    EXPECT_NE(message.find("no checkpoint was written"), std::string::npos) << message;
+    EXPECT_EQ(message.find("last.safetensors"), std::string::npos) << message;
+  }
+}
+
+// Resuming at another kn or n changes the run: an error unless asked for, and then only at an
+// epoch boundary, continuing at the new batch's step for that epoch.
+TEST_F(TrainerTest, BatchChangeOnResumeNeedsToBeAskedForAtAnEpochBoundary) {
+  TrainConfig c = small_config("batch");
+  c.run.max_iters = 4;  // one epoch of 4 steps at kn 64
+  {
+    Trainer t(c, "");
+    t.run();
+  }
+  TrainConfig wider = c;
+  wider.run.resume = c.run.out;
+  wider.run.max_iters = 0;
+  wider.batch.global = 128;  // 8 workers of 16: 2 steps per epoch
+  try {
+    Trainer t(wider, "");
+    FAIL() << "expected the batch change to be refused";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("--allow-batch-change on"), std::string::npos) << e.what();
+  }
+  wider.run.allow_batch_change = true;
+  Trainer t(wider, "");
+  TrainResult r = t.run();
+  Arena params(t.params().layout_ptr()), buffers(t.buffers().layout_ptr()), momentum(t.params().layout_ptr());
+  const CheckpointState state = load_checkpoint(r.last_checkpoint, params, buffers, momentum);
+  EXPECT_EQ(state.global_batch, 128);
+  EXPECT_EQ(state.position.epoch, 3);
+  EXPECT_EQ(state.position.step, 6);  // 3 epochs of 2 steps
+
+  // Inside an epoch the batch cannot change.
+  TrainConfig mid = small_config("batch_mid");
+  mid.run.max_iters = 2;
+  {
+    Trainer t2(mid, "");
+    t2.run();
+  }
+  mid.run.resume = mid.run.out;
+  mid.run.max_iters = 0;
+  mid.batch.global = 128;
+  mid.run.allow_batch_change = true;
+  try {
+    Trainer t2(mid, "");
+    FAIL() << "expected a batch change inside an epoch to be refused";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("epoch boundary"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(TrainerTest, BadConfigurationsAreRejected) {
   TrainConfig c = small_config("bad");
   c.batch.global = 100;  // not k whole workers of 16

@@ -45,21 +45,23 @@ void add_arena(SafetensorsWriter& writer, const Arena& arena, const std::string&
   }
 }
 
+std::string unfit_reason(const SafetensorsFile& file, const std::string& name, const ArenaEntry& entry) {
+  if (!file.contains(name)) return "missing (expected shape " + entry.shape.to_string() + ")";
+  const TensorInfo& info = file.info(name);
+  const bool shape_ok = is_num_batches_tracked(entry.name) ? info.shape.numel() == 1 && entry.shape.numel() == 1
+                                                           : info.shape == entry.shape;
+  if (!shape_ok) return "has shape " + info.shape.to_string() + ", expected " + entry.shape.to_string();
+  if (!convertible_to_f32(info.dtype)) return "is " + info.dtype + ", not convertible to f32";
+  return {};
+}
+
 void load_arena(const SafetensorsFile& file, const Arena& arena, const std::string& prefix, bool strict) {
   const ArenaLayout& layout = arena.layout();
   // Pass 1: check everything, so that a bad file leaves the arena as it was.
   for (const ArenaEntry& entry : layout.entries()) {
     const std::string name = prefix + entry.name;
-    BIGBATCH_CHECK(file.contains(name), "[state_dict] " << file.path() << ": missing tensor '" << name
-                                                        << "' (expected shape " << entry.shape.to_string() << ")");
-    const TensorInfo& info = file.info(name);
-    const bool shape_ok = is_num_batches_tracked(entry.name)
-                              ? info.shape.numel() == 1 && entry.shape.numel() == 1
-                              : info.shape == entry.shape;
-    BIGBATCH_CHECK(shape_ok, "[state_dict] " << file.path() << ": tensor '" << name << "' has shape "
-                                             << info.shape.to_string() << ", expected " << entry.shape.to_string());
-    BIGBATCH_CHECK(convertible_to_f32(info.dtype), "[state_dict] " << file.path() << ": tensor '" << name << "' is "
-                                                                   << info.dtype << ", not convertible to f32");
+    const std::string why = unfit_reason(file, name, entry);
+    BIGBATCH_CHECK(why.empty(), "[state_dict] " << file.path() << ": tensor '" << name << "' " << why);
   }
   if (strict) {
     for (const std::string& name : file.names()) {

@@ -16,8 +16,12 @@ bool is_num_batches_tracked(const std::string& name);
 // num_batches_tracked entries (numel 1), which become I64 scalars of shape [] as in PyTorch.
 void add_arena(SafetensorsWriter& writer, const Arena& arena, const std::string& prefix = "");
 
-// Fills arena from the tensors prefix + name. Every entry must be present with the same
-// shape (num_batches_tracked: any shape of numel 1) and a dtype read_f32 converts; strict
+// Why file's tensor `name` cannot fill entry ("missing ...", "has shape ...", "is I8, ..."), or
+// "" when it can: present, the same shape (num_batches_tracked: any shape of numel 1), and a
+// dtype read_f32 converts. The one rule load_arena and partial loads check.
+std::string unfit_reason(const SafetensorsFile& file, const std::string& name, const ArenaEntry& entry);
+
+// Fills arena from the tensors prefix + name. Every entry must fit (unfit_reason); strict
 // also rejects tensors under prefix that the arena lacks. Everything is checked before
 // anything is written, so on InvalidArgument the arena is unchanged.
 void load_arena(const SafetensorsFile& file, const Arena& arena, const std::string& prefix, bool strict);

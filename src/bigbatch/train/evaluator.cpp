@@ -1,6 +1,7 @@
 #include "bigbatch/train/evaluator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <span>
 
@@ -67,6 +68,11 @@ EvalResult Evaluator::run() {
   r.loss = loss_sum / static_cast<double>(r.examples);
   r.top1_err = 1.0 - static_cast<double>(top1) / static_cast<double>(r.examples);
   r.top5_err = 1.0 - static_cast<double>(top5) / static_cast<double>(r.examples);
+  // NaN logits rank as nothing, which would read as a perfect score.
+  BIGBATCH_CHECK(std::isfinite(r.loss), "[eval] the model's outputs on " << source_.name() << " are not finite (loss "
+                                                                         << r.loss
+                                                                         << "): its weights hold NaN or Inf, or "
+                                                                            "the forward pass overflowed");
   return r;
 }
 
@@ -90,7 +96,7 @@ EvalResult evaluate_checkpoint(const CheckpointEval& job, std::string& model) {
   const data::ExampleShape shape = test->example_shape();
   const nn::Graph graph = models::build_model({model, shape.channels, shape.height, shape.width, test->num_classes()});
   Arena params(graph.parameter_layout()), buffers(graph.buffer_layout());
-  load_weights(job.checkpoint, params, buffers);
+  load_weights(job.checkpoint, model, params, buffers);
   // Where the evaluation computes (nothing is copied on the CPU).
   const Arena on_device_params =
       job.device.device == Device::cpu ? params : nn::make_arena(graph.parameter_layout(), job.device.device);

@@ -50,7 +50,9 @@ struct RunConfig {
   Device device = Device::cpu;  // cuda: one GPU per rank (its local rank)
   bool channels_last = false;   // cuda: NHWC activations
   std::string init;             // safetensors weights to start from
+  bool init_partial = false;    // init: load what matches, list the rest (else all or an error)
   std::string resume;           // run directory to continue
+  bool allow_batch_change = false;  // resume: at another kn or n (at an epoch boundary)
   std::string out = "runs/default";
   int64_t log_every = 10;        // iterations between "iter" metric lines
   int64_t checkpoint_every = 1;  // epochs between checkpoints (the last epoch always)

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <optional>
 
 #include "bigbatch/backend/cuda/arena_ops.h"
@@ -25,6 +26,25 @@
 namespace bigbatch::train {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// --init-partial must say what it left out: every name, one group per line.
+void report_partial_init(const std::string& path, const PartialLoad& left) {
+  auto list = [](const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& name : names) out += " " + name;
+    return names.empty() ? std::string(" none") : out;
+  };
+  std::cerr << "bigbatch: --init-partial " << path << ": not loaded (not in the model, or another shape):"
+            << list(left.skipped) << "\n"
+            << "bigbatch: --init-partial " << path << ": kept their initial values:" << list(left.missing) << "\n";
+}
+
+// A loss this far above a uniform guess's ln(C) is an explosion, even while it is finite.
+constexpr double kExplodedLossFactor = 100.0;
+
+}  // namespace
 
 struct Trainer::State {
   TrainConfig config;
@@ -132,28 +152,43 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
 
   s.ckpt.model = config.model.name;
   s.ckpt.seed = run.seed;
+  s.ckpt.global_batch = batch.global;
+  s.ckpt.per_worker_batch = batch.per_worker;
   s.ckpt.config_toml = config_toml;
   if (resumed) {
     const std::string path = s.run_dir->last_checkpoint();
-    CheckpointState restored = load_checkpoint(path, s.params, s.buffers, s.momentum);
-    BIGBATCH_CHECK(restored.model == config.model.name, "[train] " << path << " holds a " << restored.model
-                                                                   << ", the configuration asks for "
-                                                                   << config.model.name);
+    CheckpointState restored = load_checkpoint(path, s.params, s.buffers, s.momentum, config.model.name);
     BIGBATCH_CHECK(restored.seed == run.seed, "[train] " << path << " was trained with seed " << restored.seed
                                                          << "; resuming with seed " << run.seed
                                                          << " would change the data order");
+    TrainPosition& pos = restored.position;
+    const bool batch_changed = restored.global_batch != 0 && (restored.global_batch != batch.global ||
+                                                              restored.per_worker_batch != batch.per_worker);
+    if (batch_changed) {
+      BIGBATCH_CHECK(run.allow_batch_change, "[train] " << path << " was trained at kn " << restored.global_batch
+                                                        << ", n " << restored.per_worker_batch << "; resuming at kn "
+                                                        << batch.global << ", n " << batch.per_worker
+                                                        << " changes the run (--allow-batch-change on to mean it)");
+      BIGBATCH_CHECK(pos.iter == 0, "[train] " << path << " stopped inside epoch " << pos.epoch
+                                               << ": the batch can change only at an epoch boundary");
+      pos.step = pos.epoch * s.iters_per_epoch();  // the new kn's steps, so the schedule is the new run's
+    }
     s.step->sgd().set_prev_lr(restored.prev_lr);
     restored.config_toml = config_toml;
+    restored.global_batch = batch.global;
+    restored.per_worker_batch = batch.per_worker;
     s.ckpt = restored;
-    BIGBATCH_CHECK(s.ckpt.position.step == s.ckpt.position.epoch * s.iters_per_epoch() + s.ckpt.position.iter,
-                   "[train] " << path << ": position (epoch " << s.ckpt.position.epoch << ", iter "
-                              << s.ckpt.position.iter << ", step " << s.ckpt.position.step << ") does not fit "
-                              << s.iters_per_epoch()
+    BIGBATCH_CHECK(pos.step == pos.epoch * s.iters_per_epoch() + pos.iter,
+                   "[train] " << path << ": position (epoch " << pos.epoch << ", iter " << pos.iter << ", step "
+                              << pos.step << ") does not fit " << s.iters_per_epoch()
                               << " iterations per epoch: was the global batch or the dataset changed?");
   } else {
     Rng rng(run.seed);
     nn::initialize(s.graph, s.params, s.buffers, rng, config.model.init);
-    if (!run.init.empty()) load_weights(run.init, s.params, s.buffers);
+    if (!run.init.empty()) {
+      const PartialLoad left = load_weights(run.init, config.model.name, s.params, s.buffers, run.init_partial);
+      if (run.init_partial && s.root()) report_partial_init(run.init, left);
+    }
   }
   if (s.distributed()) s.broadcast_model();
   s.upload();
@@ -259,6 +294,7 @@ TrainResult Trainer::run() {
         data::fill_batch(train_set, pool, t, sampler, lo, epoch, iter, slot);
       });
 
+  const double exploded = kExplodedLossFactor * std::log(static_cast<double>(train_set.num_classes()));
   bool evaluated_last = false;
   while (s.ckpt.position.step < stop) {
     TrainPosition& pos = s.ckpt.position;
@@ -268,12 +304,20 @@ TrainResult Trainer::run() {
     const double lr = s.lr_policy->lr_at(pos.step);
     int64_t correct = 0;
     const double loss = s.step->run(batch->images, batch->labels.data(), lr, correct);
-    if (!std::isfinite(loss)) {
+    if (!std::isfinite(loss) || loss > exploded) {
       log.finish();
+      std::error_code ec;
+      const bool saved = fs::exists(result.last_checkpoint, ec);
       BIGBATCH_THROW(Error, "[train] the loss is "
                                 << loss << " at step " << pos.step << " (epoch " << pos.epoch << ", iteration "
-                                << pos.iter << ", lr " << lr << "): training diverged; the last good checkpoint is "
-                                << result.last_checkpoint << " (try a lower --lr or a longer --warmup-epochs)");
+                                << pos.iter << ", lr " << lr << ")"
+                                << (std::isfinite(loss) ? ", above " + std::to_string(kExplodedLossFactor) +
+                                                              " x ln(classes) = " + std::to_string(exploded)
+                                                        : std::string())
+                                << ": training diverged; "
+                                << (saved ? "the last good checkpoint is " + result.last_checkpoint
+                                          : std::string("no checkpoint was written before it"))
+                                << " (try a lower --lr or a longer --warmup-epochs)");
     }
     s.ckpt.epoch_loss_sum += loss;
     s.ckpt.epoch_correct += correct;
