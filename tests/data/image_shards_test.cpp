@@ -121,6 +121,15 @@ TEST_F(ImageShards, IndexDecodingChecksEveryLength) {
   EXPECT_TRUE(contains(m, "x.index: record 0")) << m;
 }
 
+TEST_F(ImageShards, ShardNameWithNulIsRefused) {
+  // Found by fuzz/shards_fuzz.cpp: open() stops at a NUL, so "a\0b" would open the file "a".
+  ShardIndex index;
+  index.class_names = {"a"};
+  index.shard_files = {std::string("train\0x.shard", 13)};
+  const std::string m = invalid_argument_message([&] { decode_shard_index(encode_shard_index(index), "x.index"); });
+  EXPECT_TRUE(contains(m, "x.index: bad shard file name 'train\\x00x.shard'")) << m;
+}
+
 TEST_F(ImageShards, TruncatedShardIsNamed) {
   const ShardIndex index = decode_shard_index(read_file(shard_index_path(shards_.str(), "val")), "val.index");
   const std::string shard = (fs::path(shards_.str()) / index.shard_files.back()).string();
@@ -130,6 +139,20 @@ TEST_F(ImageShards, TruncatedShardIsNamed) {
   const std::string m = invalid_argument_message([&] { all_examples(source, Transform::eval, labels); });
   EXPECT_TRUE(contains(m, shard + " record")) << m;
   EXPECT_TRUE(contains(m, "truncated shard")) << m;
+}
+
+TEST_F(ImageShards, RecordLengthPastTheShardIsRefusedBeforeAllocating) {
+  // Found by fuzz/shards_fuzz.cpp: an index (with a valid checksum) whose record claims 2 GiB
+  // made read() allocate 2 GiB before pread found the file short.
+  const std::string index_path = shard_index_path(shards_.str(), "val");
+  ShardIndex index = decode_shard_index(read_file(index_path), index_path);
+  index.records[0].length = 0x7fffffff;
+  write_file(index_path, encode_shard_index(index));
+  const auto images = open_image_shards(shards_.str(), "val");
+  std::vector<uint8_t> bytes;
+  const std::string m = invalid_argument_message([&] { images->read(0, bytes); });
+  EXPECT_TRUE(contains(m, "truncated shard (the record of 2147483647 bytes at offset")) << m;
+  EXPECT_LT(bytes.capacity(), size_t{1} << 20);
 }
 
 TEST(ImagePack, SkipsBadImagesWhenAskedAndFailsOtherwise) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "bigbatch/core/error.h"
+#include "bigbatch/core/printable.h"
 #include "bigbatch/data/image_shards.h"
 
 namespace bigbatch::data {
@@ -111,8 +112,10 @@ ShardIndex decode_shard_index(const std::vector<uint8_t>& bytes, const std::stri
   for (uint32_t i = 0; i < shards; ++i) {
     index.shard_files.push_back(r.string());
     const std::string& name = index.shard_files.back();
-    BIGBATCH_CHECK(!name.empty() && name.find('/') == std::string::npos && name != "." && name != "..",
-                   kImageShardsWhere << " " << path << ": bad shard file name '" << name << "'");
+    // No NUL either: open() would stop at it and read another file than the one named.
+    BIGBATCH_CHECK(!name.empty() && name.find_first_of(std::string("/\0", 2)) == std::string::npos && name != "." &&
+                       name != "..",
+                   kImageShardsWhere << " " << path << ": bad shard file name '" << printable(name) << "'");
   }
   const auto records = r.integer<uint64_t>();
   // Checked before reserving, so a damaged count cannot make us allocate what is not there.

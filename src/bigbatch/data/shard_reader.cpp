@@ -1,6 +1,7 @@
 // Reading packed shards: every shard stays open, and an image is one pread of its record
 // (header and bytes), checked against the index: magic, length and CRC-32.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -37,12 +38,21 @@ class ShardImages final : public EncodedImages {
                        kImageShardsWhere << " " << paths_.back() << ": cannot open shard: " << std::strerror(err));
       }
       fds_.push_back(fd);
+      struct stat st;
+      sizes_.push_back(::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0);
     }
   }
   ~ShardImages() override { close_all(); }
 
   void read(int64_t i, std::vector<uint8_t>& out) const override {
     const ShardRecord& r = index_.records[static_cast<size_t>(i)];
+    // Checked before allocating: a damaged index (its CRC is only as good as its writer) must
+    // not make us allocate the up to 4 GiB a length field can claim.
+    const uint64_t shard_size = sizes_[r.shard];
+    BIGBATCH_CHECK(r.offset <= shard_size && kShardRecordHeader + uint64_t{r.length} <= shard_size - r.offset,
+                   kImageShardsWhere << " " << describe(i) << ": truncated shard (the record of " << r.length
+                                     << " bytes at offset " << r.offset << " ends past the file's " << shard_size
+                                     << " bytes)");
     const size_t total = static_cast<size_t>(kShardRecordHeader) + r.length;
     out.resize(total);
     size_t done = 0;
@@ -84,6 +94,7 @@ class ShardImages final : public EncodedImages {
   ShardIndex index_;
   std::vector<std::string> paths_;
   std::vector<int> fds_;
+  std::vector<uint64_t> sizes_;  // of each shard file when it was opened
 };
 
 }  // namespace
