@@ -65,6 +65,25 @@ TEST(TrainOptions, MomentumFormIsUOrV) {
   EXPECT_NE(e.find("[config] --momentum-form: expected u or v, got 'w'"), std::string::npos) << e;
 }
 
+// Found by fuzz/toml_config_fuzz.cpp (fuzz/regressions/toml_config/): a control character in a
+// string, or an integer outside its field's range, made a config.toml that did not read back.
+TEST(TrainOptions, TomlRoundTripsControlCharacters) {
+  train::TrainConfig c;
+  c.run.out = "runs/a\nb\tc\x01\x7f";
+  const std::string text = to_toml(c);
+  EXPECT_NE(text.find("out = \"runs/a\\u000ab\\u0009c\\u0001\\u007f\""), std::string::npos) << text;
+  EXPECT_EQ(apply_toml(train::TrainConfig{}, text, "roundtrip.toml").run.out, c.run.out);
+}
+
+TEST(TrainOptions, IntegerOutsideItsFieldIsNamed) {
+  std::string e = error_of([] { apply_toml({}, "seed = -1\n", "a.toml"); });
+  EXPECT_NE(e.find("[config] a.toml: seed: expected an integer from 0 to 18446744073709551615, got '-1'"),
+            std::string::npos)
+      << e;
+  e = error_of([] { apply_toml({}, "threads = 4294967297\n", "a.toml"); });
+  EXPECT_NE(e.find("threads: expected an integer from -2147483648 to 2147483647"), std::string::npos) << e;
+}
+
 TEST(TrainOptions, FlagsOverrideTheFile) {
   const auto path = std::filesystem::temp_directory_path() / "bigbatch_train_options.toml";
   std::ofstream(path) << "model = \"resnet32\"\nglobal_batch = 2048\nwarmup_epochs = 2\n";

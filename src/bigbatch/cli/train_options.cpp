@@ -7,6 +7,7 @@
 #include <sstream>
 #include <type_traits>
 #include <toml++/toml.h>
+#include <utility>
 #include <vector>
 
 #include "bigbatch/core/error.h"
@@ -51,9 +52,19 @@ bool to_bool(const std::string& key, const std::string& text) {
   bad_value(key, text, "on or off");
 }
 
+// A TOML basic string. Control characters are escaped: TOML forbids them raw, and a config.toml
+// holding one would not read back on --resume.
 std::string quoted(const std::string& s) {
   std::string out = "\"";
   for (char ch : s) {
+    const auto byte = static_cast<unsigned char>(ch);
+    if (byte < 0x20 || byte == 0x7f) {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+      continue;
+    }
     if (ch == '"' || ch == '\\') out += '\\';
     out += ch;
   }
@@ -76,10 +87,19 @@ std::string on_off(bool b) { return b ? "\"on\"" : "\"off\""; }
 // &BatchConfig::global for c.batch.global.
 template <class... Members>
 OptionSpec int_option(const char* key, const char* help, Members... path) {
+  // In the field's range (seed is unsigned, threads an int): a wrapped value would be another
+  // setting, and to_toml would write what TOML's 64-bit integers cannot read back.
   return {key, help,
           [=](TrainConfig& c, const std::string& t) {
             auto& field = (c .* ... .* path);
-            field = static_cast<std::remove_reference_t<decltype(field)>>(to_int(key, t));
+            using Field = std::remove_reference_t<decltype(field)>;
+            const int64_t x = to_int(key, t);
+            if (!std::in_range<Field>(x))
+              bad_value(key, t,
+                        ("an integer from " + std::to_string(+std::numeric_limits<Field>::min()) + " to " +
+                         std::to_string(+std::numeric_limits<Field>::max()))
+                            .c_str());
+            field = static_cast<Field>(x);
           },
           [=](const TrainConfig& c) { return std::to_string((c .* ... .* path)); }};
 }
