@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 BIGBATCH := $(BUILD_DIR)/bigbatch
 
-.PHONY: all deps configure build run test bench clean format
+.PHONY: all deps configure build run test asan-test fuzz bench clean format
 all: build
 
 deps:
@@ -22,6 +22,24 @@ run: build
 # Tests that time things carry the RUN_SERIAL property, so -j never overlaps them.
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
+
+# The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (g++, build-asan/). ASAN_TESTS
+# chooses what runs (ctest arguments): by default not the mpirun tests (Open MPI's own allocations
+# show as leaks), the PyTorch ones (slow) or cli.bench (it times steps).
+ASAN_DIR ?= build-asan
+ASAN_TESTS ?= -LE 'mpi|pytorch' -E '^cli\.bench$$'
+asan-test: deps
+	cmake --preset asan
+	cmake --build $(ASAN_DIR) -j$(JOBS)
+	ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) $(ASAN_TESTS)
+
+# libFuzzer targets (fuzz/README.md): clang, every library instrumented, in build-fuzz/.
+# Needs clang-14 libclang-rt-14-dev libomp-14-dev. Then fuzz/run.sh -t SECONDS TARGET...
+FUZZ_CXX ?= clang++-14
+fuzz: deps
+	cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBIGBATCH_FUZZ=ON \
+	  -DBIGBATCH_TESTS=OFF -DBIGBATCH_CUDA=OFF -DBIGBATCH_NCCL=OFF -DBIGBATCH_MPI=OFF -DBIGBATCH_WERROR=OFF
+	cmake --build build-fuzz -j$(JOBS) --target fuzz
 
 bench: build
 	bench/compare.sh
