@@ -17,7 +17,7 @@ build: configure
 
 # The default job: ResNet-20 on Fashion-MNIST at kn = 1024 = 32 virtual workers x 32.
 run: build
-	$(BIGBATCH) train --config experiments/fmnist_resnet20.toml
+	$(BIGBATCH) train --config experiments/fmnist_resnet20.toml --overwrite on
 
 # Tests that time things carry the RUN_SERIAL property, so -j never overlaps them.
 test: build

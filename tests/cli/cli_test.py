@@ -1,14 +1,16 @@
 #!/usr/bin/python3
 """End-to-end checks of the `bigbatch` binary: help, the model table, a tiny benchmark's
 JSON, and that bad input exits non-zero with exactly one error line.
-Usage: cli_test.py {help|models|bench|errors|resume} PATH/TO/bigbatch"""
+Usage: cli_test.py {help|models|bench|errors|resume|preempt} PATH/TO/bigbatch"""
 
 import json
 import os
+import signal
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 BINARY = None
 failures = []
@@ -160,6 +162,98 @@ def test_resume():
         expect_error(["train", "--resume", split, "--threads", "1", "--progress", "off"], 1, "cpu_tuning.txt:1")
 
 
+def wait_for_iter(metrics, at_least, proc, timeout=120):
+    """Waits until metrics.jsonl logs an iteration >= at_least (or the process ends)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            with open(metrics) as f:
+                iters = [json.loads(line).get("iter", -1) for line in f if '"kind":"iter"' in line]
+            if iters and max(iters) >= at_least:
+                return True
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def test_preempt():
+    """SIGTERM stops at a step boundary with a checkpoint and exit 3, and the run resumes to the
+    uninterrupted run's very bits; a second signal stops at once (128 + 15); --out of an
+    existing run is an error unless --overwrite on."""
+    job = ["train", "--model", "resnet8", "--dataset", "synthetic", "--synthetic-size", "2048",
+           "--global-batch", "64", "--per-worker-batch", "16", "--epochs", "2", "--warmup-epochs", "1",
+           "--decay", "cosine", "--threads", "1", "--progress", "off", "--log-every", "1"]
+    # One convolution algorithm in every process: two fresh runs tune by timing and could choose
+    # differently (test_resume), and the bits of two runs are compared here.
+    os.environ["BIGBATCH_CONV_ALGORITHM"] = "direct"
+    with tempfile.TemporaryDirectory(prefix="bigbatch_cli_preempt_") as scratch:
+        full, cut = os.path.join(scratch, "full"), os.path.join(scratch, "cut")
+        rc, _, err = run(*job, "--out", full)
+        check(rc == 0, "the uninterrupted run exits 0", err)
+        if rc != 0:
+            return
+        proc = subprocess.Popen([BINARY, *job, "--out", cut], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        started = wait_for_iter(os.path.join(cut, "metrics.jsonl"), 5, proc)
+        check(started, "the run to interrupt got going")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+        check(proc.returncode == 3, f"SIGTERM exits 3, got {proc.returncode}", err)
+        check("stopped by SIGTERM after step" in err and f"--resume {cut}" in err,
+              "the stop says where it stopped and how to continue", err)
+        state = safetensors_metadata(os.path.join(cut, "checkpoints", "last.safetensors"))
+        stopped_at = int(state.get("bigbatch.step", "0"))
+        check(0 < stopped_at < 64, f"the checkpoint is of a step inside the run, got {stopped_at}", str(state))
+        # What a requeued job does: the same command again, with --resume auto.
+        rc, _, err = run(*job, "--out", cut, "--resume", "auto")
+        check(rc == 0, "the interrupted run resumes through --resume auto", err)
+        check(f"at step {stopped_at} of 64" in err, "the resume says from which step it continues", err)
+        a = read_tensor_bytes(os.path.join(full, "checkpoints", "last.safetensors"))
+        b = read_tensor_bytes(os.path.join(cut, "checkpoints", "last.safetensors"))
+        differ = sorted(name for name in a if a[name] != b.get(name))
+        check(sorted(a) == sorted(b) and not differ, "interrupted + resumed equals uninterrupted, bitwise",
+              f"tensors that differ: {differ[:5]}")
+
+        # --resume auto where there is no checkpoint: a new run (replacing what a run left before
+        # its first checkpoint).
+        fresh = os.path.join(scratch, "fresh")
+        os.makedirs(fresh)
+        open(os.path.join(fresh, "config.toml"), "w").close()
+        rc, _, err = run(*job, "--out", fresh, "--resume", "auto", "--max-iters", "1")
+        check(rc == 0 and "resuming" not in err, "--resume auto without a checkpoint starts a new run", err)
+
+        # A second signal does not wait for the step.
+        twice = os.path.join(scratch, "twice")
+        # Longer steps (kn 512), and the second signal once the first was seen: two signals sent at
+        # once would arrive as one.
+        slow = [a if a != "64" else "512" for a in job]
+        proc = subprocess.Popen([BINARY, *slow, "--out", twice], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        wait_for_iter(os.path.join(twice, "metrics.jsonl"), 1, proc)
+        proc.send_signal(signal.SIGTERM)
+        err = ""
+        while proc.poll() is None and "stop requested" not in err:
+            err += proc.stderr.readline()
+        proc.send_signal(signal.SIGTERM)
+        err += proc.communicate(timeout=120)[1]
+        check(proc.returncode == 128 + signal.SIGTERM, f"a second SIGTERM exits 143, got {proc.returncode}", err)
+
+        # --out of an existing run: an error naming --resume and --overwrite; --overwrite on replaces it.
+        expect_error([*job, "--out", full, "--max-iters", "1"], 1, "holds a run already")
+        expect_error([*job, "--out", full, "--max-iters", "1"], 1, "--overwrite on")
+        open(os.path.join(full, "checkpoints", "epoch-9.safetensors"), "w").close()
+        rc, _, err = run(*job, "--out", full, "--max-iters", "1", "--overwrite", "on")
+        check(rc == 0, "--overwrite on replaces the run", err)
+        left = sorted(os.listdir(os.path.join(full, "checkpoints")))
+        check(left == ["last.safetensors"], "the old run's checkpoints are gone", str(left))
+
+
+def safetensors_metadata(path):
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(size)).get("__metadata__", {})
+
+
 def read_tensor_bytes(path):
     """{name: raw bytes} of a safetensors file (8-byte header length, JSON header, data)."""
     with open(path, "rb") as f:
@@ -177,7 +271,7 @@ def main():
         sys.exit(__doc__)
     case, BINARY = sys.argv[1], sys.argv[2]
     {"help": test_help, "models": test_models, "bench": test_bench, "errors": test_errors,
-     "resume": test_resume}[case]()
+     "resume": test_resume, "preempt": test_preempt}[case]()
     for f in failures:
         print("FAIL:", f, "\n")
     print(f"cli_test {case}: {'FAILED' if failures else 'passed'}")

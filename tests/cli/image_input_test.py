@@ -97,7 +97,8 @@ def test_run(scratch):
 def test_errors(scratch):
     tree = os.path.join(scratch, "tree")
     make_tree(tree)
-    base = ["train", *TRAIN, "--out", os.path.join(scratch, "run")]
+    # One --out for every case: each replaces the run the last one left.
+    base = ["train", *TRAIN, "--out", os.path.join(scratch, "run"), "--overwrite", "on"]
     folder = base + ["--dataset", "imagefolder"]
     # A missing split folder.
     shutil.rmtree(os.path.join(tree, "val"))

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Real-rank tests of `bigbatch train` under mpirun (ctest label `mpi`).
 
-  mpi_train_test.py equivalence|kill|resume BIGBATCH SCRATCH
+  mpi_train_test.py equivalence|kill|preempt|resume BIGBATCH SCRATCH
 
 equivalence: -np 2 and -np 4 runs of 30 iterations give the losses and final weights of one
              process with the same k workers as virtual workers (relative 1e-5).
 kill:        SIGKILL of one rank makes every other rank exit non-zero within 60 s.
+preempt:     SIGTERM to one rank of two stops both after the same step with one checkpoint of
+             that step (exit 3); the same command with --resume auto continues from it.
 resume:      a 4-rank run stopped mid-epoch and resumed on 2 ranks continues like the
              uninterrupted run (relative 1e-5).
 """
@@ -142,6 +144,49 @@ def test_kill(binary, scratch):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def rank_pids(proc, binary):
+    ranks = subprocess.run(["pgrep", "-f", "-s", str(os.getpgid(proc.pid)), binary],
+                           capture_output=True, text=True).stdout.split()
+    return [int(p) for p in ranks if int(p) != proc.pid]
+
+
+def test_preempt(binary, scratch):
+    out = os.path.join(scratch, "preempted")
+    job = list(JOB)
+    job[job.index("--epochs") + 1] = "1000"
+    proc = subprocess.Popen(mpi(2, binary, *job, "--out", out), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        metrics = os.path.join(out, "metrics.jsonl")
+        deadline = time.time() + 120
+        while time.time() < deadline and not (os.path.exists(metrics) and len(losses(out)) >= 3):
+            if proc.poll() is not None:
+                fail("the job ended before it could be signalled:\n" + proc.stdout.read())
+            time.sleep(0.2)
+        ranks = rank_pids(proc, binary)
+        if len(ranks) < 2:
+            fail("expected 2 rank processes, found %s" % ranks)
+        os.kill(ranks[-1], signal.SIGTERM)  # one rank only: the other learns it through the step's agreement
+        try:
+            output = proc.communicate(timeout=60)[0]
+        except subprocess.TimeoutExpired:
+            fail("the job did not stop within 60 s of SIGTERM to one rank")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    if proc.returncode != 3:
+        fail("expected exit 3 after SIGTERM, got %d:\n%s" % (proc.returncode, output))
+    with open(os.path.join(out, "checkpoints", "last.safetensors"), "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        step = int(json.loads(f.read(n))["__metadata__"]["bigbatch.step"])
+    if ("stopped by SIGTERM after step %d;" % step) not in output:
+        fail("expected 'stopped by SIGTERM after step %d' (the checkpoint's step):\n%s" % (step, output))
+    resumed = run(mpi(2, binary, *job, "--out", out, "--resume", "auto", "--max-iters", str(step + 2)))
+    if ("at step %d of" % step) not in resumed.stderr:
+        fail("the resume does not say it continues from step %d:\n%s" % (step, resumed.stderr))
+    print("both ranks stopped after step %d; resumed from it" % step)
+
+
 def main():
     case, binary, scratch = sys.argv[1], sys.argv[2], sys.argv[3]
     if MPIRUN is None:
@@ -149,7 +194,7 @@ def main():
         sys.exit(77)
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
-    {"equivalence": test_equivalence, "kill": test_kill, "resume": test_resume}[case](binary, scratch)
+    {"equivalence": test_equivalence, "kill": test_kill, "preempt": test_preempt, "resume": test_resume}[case](binary, scratch)
     print("PASS")
 
 

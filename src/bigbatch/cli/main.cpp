@@ -1,5 +1,6 @@
 // The bigbatch command line: subcommands, and the one place where errors become one line
-// on stderr and an exit status (1: a bigbatch error, 2: a command-line syntax error).
+// on stderr and an exit status (1: a bigbatch error, 2: a command-line syntax error; train
+// also 3: stopped by SIGTERM/SIGINT after writing a checkpoint, 128 + signal: a second signal).
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "bigbatch/comm/mpi_comm.h"
+#include "bigbatch/core/stop_request.h"
 #include "bigbatch/core/threading.h"
 #include "bigbatch/plot/run_curves.h"
 #include "bigbatch/train/evaluator.h"
@@ -32,6 +33,13 @@ namespace {
 int train_and_report(const train::TrainConfig& config, comm::Communicator* comm, std::ostream& out) {
   train::Trainer trainer(config, to_toml(config), comm);
   train::TrainResult result = trainer.run();
+  if (result.stopped_by != 0) {
+    if (comm == nullptr || comm->rank() == 0)
+      std::cerr << "bigbatch: stopped by " << stop_signal_name(result.stopped_by) << " after step " << result.steps
+                << "; checkpoint " << result.last_checkpoint << "; continue with: bigbatch train --resume "
+                << result.run_dir << std::endl;
+    return kExitStopped;
+  }
   if (comm != nullptr && comm->rank() != 0) return 0;
   out << std::fixed << std::setprecision(2) << "test error " << 100.0 * result.final_eval.top1_err << "% (top-5 "
       << 100.0 * result.final_eval.top5_err << "%) after " << result.steps << " steps, " << std::setprecision(0)
@@ -51,6 +59,7 @@ int train_and_report(const train::TrainConfig& config, comm::Communicator* comm,
 
 int run_train_command(const TrainFlags& flags, std::ostream& out) {
   train::TrainConfig config = resolve_train_config(flags);
+  install_stop_handlers();  // SIGTERM / Ctrl-C: a checkpoint at the next step, then kExitStopped
   if (!comm::launched_by_mpi()) return train_and_report(config, nullptr, out);
   // Under mpirun/srun: one rank per process, the cores of a machine shared by its ranks.
   if (config.run.threads == 0)

@@ -14,8 +14,13 @@ class App;
 
 namespace bigbatch::cli {
 
+// The exit status of a run that a stop request (SIGTERM, SIGINT) ended after writing its
+// checkpoint: resumable with --resume. A second signal exits at once with 128 + signal.
+inline constexpr int kExitStopped = 3;
+
 CLI::App* add_train_command(CLI::App& app, TrainFlags& flags);
-// Trains; prints the final test error and the run directory to `out`. Returns the exit status.
+// Trains; prints the final test error and the run directory to `out`. Returns the exit status:
+// 0, or kExitStopped.
 int run_train_command(const TrainFlags& flags, std::ostream& out);
 
 struct EvalOptions {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -239,10 +240,14 @@ const std::vector<OptionSpec>& option_specs() {
       string_option("init", "safetensors weights to start from (e.g. from PyTorch)", run, &RunConfig::init),
       bool_option("init_partial", "init: load the tensors that match the model by name and shape, list the rest: on | off",
                   run, &RunConfig::init_partial),
-      string_option("resume", "run directory to continue", run, &RunConfig::resume),
+      string_option("resume", "run directory to continue, or auto: --out's run when it holds a checkpoint, else a new run",
+                    run, &RunConfig::resume),
       bool_option("allow_batch_change", "resume: at another global or per-worker batch (at an epoch boundary): on | off",
                   run, &RunConfig::allow_batch_change),
-      string_option("out", "run directory", run, &RunConfig::out),
+      string_option("out", "run directory (one that holds a run needs --resume or --overwrite)", run,
+                    &RunConfig::out),
+      bool_option("overwrite", "out: replace the run it holds (its checkpoints, metrics, config): on | off", run,
+                  &RunConfig::overwrite),
       int_option("log_every", "iterations between metrics lines", run, &RunConfig::log_every),
       int_option("checkpoint_every", "epochs between checkpoints", run, &RunConfig::checkpoint_every),
       int_option("eval_batch", "examples per evaluation pass", run, &RunConfig::eval_batch),
@@ -319,11 +324,13 @@ train::TrainConfig apply_toml(const train::TrainConfig& base, const std::string&
   return config;
 }
 
-train::TrainConfig resolve_train_config(const TrainFlags& flags) {
+namespace {
+
+// Defaults (or DIR/config.toml of the run resumed), then the file, then the flags.
+train::TrainConfig layered_config(const TrainFlags& flags, const std::string& resume_dir) {
   train::TrainConfig config;
-  auto resume = flags.values.find("resume");
-  if (resume != flags.values.end() && !resume->second.empty()) {
-    const std::string path = resume->second + "/config.toml";
+  if (!resume_dir.empty()) {
+    const std::string path = resume_dir + "/config.toml";
     config = apply_toml(config, read_file(path, "config"), path);
   }
   if (!flags.config_path.empty()) config = apply_toml(config, read_file(flags.config_path, "config"), flags.config_path);
@@ -336,6 +343,27 @@ train::TrainConfig resolve_train_config(const TrainFlags& flags) {
       BIGBATCH_THROW(InvalidArgument, "[config] " << flag_name(key.c_str()) << what.substr(what.find(':')));
     }
   }
+  return config;
+}
+
+}  // namespace
+
+train::TrainConfig resolve_train_config(const TrainFlags& flags) {
+  auto resume = flags.values.find("resume");
+  std::string resume_dir = resume != flags.values.end() ? resume->second : std::string();
+  bool fresh_after_auto = false;
+  if (resume_dir == kResumeAuto) {
+    // A requeued job runs the same command again: continue --out when it holds a checkpoint.
+    const train::TrainConfig fresh = layered_config(flags, "");
+    const bool has_checkpoint = std::filesystem::exists(fresh.run.out + "/checkpoints/last.safetensors");
+    resume_dir = has_checkpoint ? fresh.run.out : std::string();
+    fresh_after_auto = !has_checkpoint;
+  }
+  train::TrainConfig config = layered_config(flags, resume_dir);
+  config.run.resume = resume_dir;
+  // With no checkpoint there is nothing to continue: what a run left before its first
+  // checkpoint (config, metrics) is replaced.
+  if (fresh_after_auto) config.run.overwrite = true;
   if (!config.run.resume.empty()) config.run.out = config.run.resume;
   train::validate(config);
   return config;

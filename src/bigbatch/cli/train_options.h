@@ -21,8 +21,12 @@ struct TrainFlags {
 // Registers --config and one flag per configuration key on `command`.
 void add_train_flags(CLI::App& command, TrainFlags& flags);
 
+// --resume auto: continue --out when it holds a checkpoint, else start a new run there (what a
+// requeued job wants: the same command line, again and again).
+inline constexpr const char* kResumeAuto = "auto";
+
 // Defaults, then the TOML file (if any), then flags. A resumed run (--resume DIR) starts from
-// DIR/config.toml instead of the defaults. Unknown keys, values of the wrong type and values
+// DIR/config.toml instead of the defaults; --resume auto is resolved to DIR or none. Unknown keys, values of the wrong type and values
 // out of range throw InvalidArgument "[config] <file or flag>: ...".
 train::TrainConfig resolve_train_config(const TrainFlags& flags);
 

@@ -28,6 +28,26 @@ void RunDirectory::record_cpu_tuning() const {
   write_file_atomic((dir_ / "cpu_tuning.txt").string(), std::string_view(record), "train");
 }
 
+void RunDirectory::claim_for_new_run(bool overwrite) const {
+  if (!writer_) return;
+  // What a run leaves in its directory (RunDirectory, RunLog, the train command's curves).
+  static const char* const kRunFiles[] = {"config.toml", "metrics.jsonl", "cpu_tuning.txt", "curves.png"};
+  std::error_code ec;
+  bool holds_run = fs::exists(dir_ / "checkpoints", ec);
+  for (const char* name : kRunFiles) holds_run = holds_run || fs::exists(dir_ / name, ec);
+  if (!holds_run) return;
+  BIGBATCH_CHECK(overwrite, "[train] " << dir_.string() << " holds a run already: --resume " << dir_.string()
+                                       << " continues it, --overwrite on replaces it, or choose another --out");
+  for (const char* name : kRunFiles) fs::remove(dir_ / name);
+  const fs::path checkpoints = dir_ / "checkpoints";
+  if (fs::is_directory(checkpoints)) {
+    for (const fs::directory_entry& entry : fs::directory_iterator(checkpoints)) {
+      const std::string name = entry.path().filename().string();
+      if (name.find(".safetensors") != std::string::npos) fs::remove(entry.path());
+    }
+  }
+}
+
 void RunDirectory::create(const std::string& config_toml) const {
   if (!writer_) return;
   fs::create_directories(dir_ / "checkpoints");

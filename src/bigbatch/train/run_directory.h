@@ -29,6 +29,12 @@ class RunDirectory {
   void replay_cpu_tuning() const;
   void record_cpu_tuning() const;  // after planning: what this process chose
 
+  // A new run may not mix its files with another run's: when DIR holds a run (config.toml,
+  // metrics.jsonl or checkpoints/), that is an error naming --resume and --overwrite, unless
+  // overwrite, which removes that run's files (bigbatch's own files only, never the folder).
+  // Call before anything is written; a no-op for a process that does not write.
+  void claim_for_new_run(bool overwrite) const;
+
   // Makes DIR/checkpoints and writes config.toml; a new run starts a new metrics record, a
   // resumed one continues its own.
   void create(const std::string& config_toml) const;

@@ -54,6 +54,7 @@ struct RunConfig {
   std::string resume;           // run directory to continue
   bool allow_batch_change = false;  // resume: at another kn or n (at an epoch boundary)
   std::string out = "runs/default";
+  bool overwrite = false;  // out: replace the run it holds (else that is an error)
   int64_t log_every = 10;        // iterations between "iter" metric lines
   int64_t checkpoint_every = 1;  // epochs between checkpoints (the last epoch always)
   int64_t eval_batch = 500;      // examples per evaluation forward

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "bigbatch/backend/cuda/arena_ops.h"
+#include "bigbatch/core/stop_request.h"
 #include "bigbatch/comm/nccl_comm.h"
 #include "bigbatch/core/rng.h"
 #include "bigbatch/core/threading.h"
@@ -80,7 +81,19 @@ struct Trainer::State {
   // Averages the running statistics over ranks, then rank 0 writes last.safetensors (and
   // epoch-N after an epoch).
   void save(int64_t completed_epoch);
+  // The stop request of any rank (stop_request.h), the same on every rank: the signal, or 0.
+  int agreed_stop_request() const;
 };
+
+int Trainer::State::agreed_stop_request() const {
+  const int own = stop_requested();
+  if (!distributed()) return own;
+  // Summed: the signals of the ranks that were asked, and how many were.
+  int64_t asked[2] = {own, own != 0 ? 1 : 0};
+  comm->allreduce_sum(asked, 2);
+  if (asked[1] == 0) return 0;
+  return own != 0 ? own : static_cast<int>(asked[0] / asked[1]);
+}
 
 Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm::Communicator* comm)
     : s_(std::make_unique<State>()) {
@@ -114,6 +127,7 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
       {config.model.name, shape.channels, shape.height, shape.width, s.train_set->num_classes()});
   const bool resumed = !run.resume.empty();
   s.run_dir.emplace(resumed ? fs::path(run.resume) : fs::path(run.out), resumed, s.root());
+  if (!resumed) s.run_dir->claim_for_new_run(run.overwrite);
   s.run_dir->replay_cpu_tuning();  // before the step plans its executor
   const nn::DeviceChoice device{run.device, {.device = nn::local_cuda_device(), .nhwc = run.channels_last}};
   StepPlan plan;
@@ -182,6 +196,10 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
                    "[train] " << path << ": position (epoch " << pos.epoch << ", iter " << pos.iter << ", step "
                               << pos.step << ") does not fit " << s.iters_per_epoch()
                               << " iterations per epoch: was the global batch or the dataset changed?");
+    if (s.root())
+      std::cerr << "bigbatch: resuming from " << path << " at step " << pos.step << " of "
+                << config.lr.epochs * s.iters_per_epoch() << " (epoch " << pos.epoch << ", iteration " << pos.iter
+                << ")\n";
   } else {
     Rng rng(run.seed);
     nn::initialize(s.graph, s.params, s.buffers, rng, config.model.init);
@@ -296,6 +314,7 @@ TrainResult Trainer::run() {
 
   const double exploded = kExplodedLossFactor * std::log(static_cast<double>(train_set.num_classes()));
   bool evaluated_last = false;
+  int64_t saved_at = -1;  // the step of the last checkpoint this process wrote
   while (s.ckpt.position.step < stop) {
     TrainPosition& pos = s.ckpt.position;
     const data::Batch* batch = loader.next();
@@ -337,8 +356,23 @@ TrainResult Trainer::run() {
       s.ckpt.epoch_correct = s.ckpt.epoch_seen = 0;
       result.final_eval = eval;
       evaluated_last = true;
-      if (done_epoch % c.run.checkpoint_every == 0 || done_epoch == epochs || pos.step == stop) s.save(done_epoch);
+      if (done_epoch % c.run.checkpoint_every == 0 || done_epoch == epochs || pos.step == stop) {
+        s.save(done_epoch);
+        saved_at = pos.step;
+      }
     }
+    // A stop request (SIGTERM, Ctrl-C) on any rank stops every rank after this same step.
+    result.stopped_by = s.agreed_stop_request();
+    if (result.stopped_by != 0 && pos.step < stop) {
+      if (saved_at != pos.step) s.save(0);
+      log.finish();
+      s.download();
+      result.steps = pos.step;
+      result.epochs = pos.epoch;
+      result.wall_s = log.elapsed_s();
+      return result;
+    }
+    result.stopped_by = 0;
   }
   log.finish();
   if (!evaluated_last) {

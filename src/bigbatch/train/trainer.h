@@ -20,6 +20,9 @@ struct TrainResult {
   double wall_s = 0.0;   // this process's training time
   std::string run_dir;
   std::string last_checkpoint;
+  // A stop request (stop_request.h) ended the run early at a step boundary, on every rank at
+  // the same step, after writing last_checkpoint: the signal, else 0. final_eval is not run.
+  int stopped_by = 0;
 };
 
 class Trainer {
