@@ -109,6 +109,10 @@ def test_errors():
     expect_error(["frobnicate", "--x"], 2, "unknown subcommand 'frobnicate'")
     expect_error(["\x1b[31mred"], 2, r"unknown subcommand '\x1b[31mred'")
     expect_error(["models", "--input", "3x32"], 1, "--input")
+    # A shorter run than the paper's 90 epochs: the errors name the flags to change.
+    expect_error(["train", "--dataset", "synthetic", "--epochs", "5"], 1, "(lower --warmup-epochs, or --warmup none)")
+    expect_error(["train", "--dataset", "synthetic", "--epochs", "10"], 1, "decay-epochs: 30 is not in (0, 10]")
+    expect_error(["train", "--dataset", "synthetic", "--epochs", "10"], 1, "set --decay-epochs")
     # A metrics line is quoted in plot's error with its control bytes escaped, not sent to the terminal.
     with tempfile.TemporaryDirectory(prefix="bigbatch_cli_plot_") as run_dir:
         with open(os.path.join(run_dir, "metrics.jsonl"), "w") as f:

@@ -27,6 +27,20 @@ void validate(const TrainConfig& c) {
   BIGBATCH_CHECK(lr.base_batch > 0, "[config] ref-batch: expected > 0, got " << lr.base_batch);
   BIGBATCH_CHECK(lr.epochs > 0, "[config] epochs: expected > 0, got " << lr.epochs);
   BIGBATCH_CHECK(lr.warmup_epochs >= 0, "[config] warmup-epochs: expected >= 0, got " << lr.warmup_epochs);
+  // The schedule's epochs against --epochs, naming the flags to change (LrPolicy checks the rest).
+  BIGBATCH_CHECK(lr.warmup == optim::LrWarmup::none || lr.warmup_epochs < lr.epochs,
+                 "[config] warmup-epochs " << lr.warmup_epochs << " is not less than epochs " << lr.epochs
+                                           << " (lower --warmup-epochs, or --warmup none)");
+  if (lr.schedule == optim::LrSchedule::step) {
+    int64_t previous = 0;
+    for (int64_t e : lr.decay_epochs) {
+      BIGBATCH_CHECK(e > previous && e <= lr.epochs,
+                     "[config] decay-epochs: " << e << " is not in (" << previous << ", " << lr.epochs
+                                               << "]: decay epochs increase and end by --epochs " << lr.epochs
+                                               << " (set --decay-epochs, e.g. '', or --decay cosine)");
+      previous = e;
+    }
+  }
   const optim::SgdOptions& o = c.optimizer;
   BIGBATCH_CHECK(std::isfinite(o.momentum) && o.momentum >= 0 && o.momentum < 1,
                  "[config] momentum: expected in [0, 1), got " << o.momentum);
