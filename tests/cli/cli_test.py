@@ -143,12 +143,8 @@ def test_resume():
                         os.path.join(split, "checkpoints", "last.safetensors"))
         rc, _, err = run("train", "--resume", split, "--threads", "1", "--progress", "off")
         check(rc == 0, "the resumed run exits 0", err)
-        a = read_tensor_bytes(os.path.join(full, "checkpoints", "last.safetensors"))
-        b = read_tensor_bytes(os.path.join(split, "checkpoints", "last.safetensors"))
+        a = check_same_tensors(full, split, "resumed and uninterrupted runs end bitwise equal")
         check(any(name.startswith("optimizer.") for name in a), "the checkpoint holds the optimizer state", sorted(a))
-        differ = sorted(name for name in a if a[name] != b.get(name))
-        check(sorted(a) == sorted(b) and not differ, "resumed and uninterrupted runs end bitwise equal",
-              f"tensors that differ: {differ[:5]}")
         # Weights of another model: an error naming both, before any tensor is read; an explicit
         # --init-partial on loads what fits and lists the rest.
         ckpt = os.path.join(full, "checkpoints", "last.safetensors")
@@ -212,11 +208,7 @@ def test_preempt():
         rc, _, err = run(*job, "--out", cut, "--resume", "auto")
         check(rc == 0, "the interrupted run resumes through --resume auto", err)
         check(f"at step {stopped_at} of 64" in err, "the resume says from which step it continues", err)
-        a = read_tensor_bytes(os.path.join(full, "checkpoints", "last.safetensors"))
-        b = read_tensor_bytes(os.path.join(cut, "checkpoints", "last.safetensors"))
-        differ = sorted(name for name in a if a[name] != b.get(name))
-        check(sorted(a) == sorted(b) and not differ, "interrupted + resumed equals uninterrupted, bitwise",
-              f"tensors that differ: {differ[:5]}")
+        check_same_tensors(full, cut, "interrupted + resumed equals uninterrupted, bitwise")
 
         # --resume auto where there is no checkpoint: a new run (replacing what a run left before
         # its first checkpoint).
@@ -252,19 +244,31 @@ def test_preempt():
         check(left == ["last.safetensors"], "the old run's checkpoints are gone", str(left))
 
 
-def safetensors_metadata(path):
+def safetensors_header(path):
+    """The JSON header of a safetensors file (8-byte little-endian length, then the JSON)."""
     with open(path, "rb") as f:
         size = int.from_bytes(f.read(8), "little")
-        return json.loads(f.read(size)).get("__metadata__", {})
+        return json.loads(f.read(size)), 8 + size
+
+
+def safetensors_metadata(path):
+    return safetensors_header(path)[0].get("__metadata__", {})
+
+
+def check_same_tensors(run_a, run_b, what):
+    """Checks that two runs' last checkpoints hold the same tensors, byte for byte; returns run_a's."""
+    a = read_tensor_bytes(os.path.join(run_a, "checkpoints", "last.safetensors"))
+    b = read_tensor_bytes(os.path.join(run_b, "checkpoints", "last.safetensors"))
+    differ = sorted(name for name in a if a[name] != b.get(name))
+    check(sorted(a) == sorted(b) and not differ, what, f"tensors that differ: {differ[:5]}")
+    return a
 
 
 def read_tensor_bytes(path):
     """{name: raw bytes} of a safetensors file (8-byte header length, JSON header, data)."""
+    header, begin = safetensors_header(path)
     with open(path, "rb") as f:
-        blob = f.read()
-    size = int.from_bytes(blob[:8], "little")
-    header = json.loads(blob[8:8 + size])
-    data = blob[8 + size:]
+        data = f.read()[begin:]
     return {name: data[entry["data_offsets"][0]:entry["data_offsets"][1]]
             for name, entry in header.items() if name != "__metadata__"}
 

@@ -112,24 +112,34 @@ def test_resume(binary, scratch):
     compare(one, split, "4 ranks resumed on 2 vs 1 process")
 
 
-def test_kill(binary, scratch):
-    out = os.path.join(scratch, "killed")
+def start_long_job(binary, out):
+    """A 2-rank job of 1000 epochs, once it has logged 3 losses; returns (mpirun process, rank pids)."""
     job = list(JOB)
     job[job.index("--epochs") + 1] = "1000"
     proc = subprocess.Popen(mpi(2, binary, *job, "--out", out), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    metrics = os.path.join(out, "metrics.jsonl")
+    deadline = time.time() + 120
+    while time.time() < deadline and not (os.path.exists(metrics) and len(losses(out)) >= 3):
+        if proc.poll() is not None:
+            fail("the job ended before it could be signalled:\n" + proc.stdout.read())
+        time.sleep(0.2)
+    ranks = rank_pids(proc, binary)
+    if len(ranks) < 2:
+        os.killpg(proc.pid, signal.SIGKILL)
+        fail("expected 2 rank processes, found %s" % ranks)
+    return job, proc, ranks
+
+
+def rank_pids(proc, binary):
+    ranks = subprocess.run(["pgrep", "-f", "-s", str(os.getpgid(proc.pid)), binary],
+                           capture_output=True, text=True).stdout.split()
+    return [int(p) for p in ranks if int(p) != proc.pid]
+
+
+def test_kill(binary, scratch):
+    _, proc, ranks = start_long_job(binary, os.path.join(scratch, "killed"))
     try:
-        metrics = os.path.join(out, "metrics.jsonl")
-        deadline = time.time() + 120
-        while time.time() < deadline and not (os.path.exists(metrics) and len(losses(out)) >= 3):
-            if proc.poll() is not None:
-                fail("the job ended before it could be killed:\n" + proc.stdout.read())
-            time.sleep(0.2)
-        ranks = subprocess.run(["pgrep", "-f", "-s", str(os.getpgid(proc.pid)), binary],
-                               capture_output=True, text=True).stdout.split()
-        ranks = [int(p) for p in ranks if int(p) != proc.pid]
-        if len(ranks) < 2:
-            fail("expected 2 rank processes, found %s" % ranks)
         os.kill(ranks[-1], signal.SIGKILL)
         killed_at = time.time()
         try:
@@ -144,28 +154,10 @@ def test_kill(binary, scratch):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def rank_pids(proc, binary):
-    ranks = subprocess.run(["pgrep", "-f", "-s", str(os.getpgid(proc.pid)), binary],
-                           capture_output=True, text=True).stdout.split()
-    return [int(p) for p in ranks if int(p) != proc.pid]
-
-
 def test_preempt(binary, scratch):
     out = os.path.join(scratch, "preempted")
-    job = list(JOB)
-    job[job.index("--epochs") + 1] = "1000"
-    proc = subprocess.Popen(mpi(2, binary, *job, "--out", out), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    job, proc, ranks = start_long_job(binary, out)
     try:
-        metrics = os.path.join(out, "metrics.jsonl")
-        deadline = time.time() + 120
-        while time.time() < deadline and not (os.path.exists(metrics) and len(losses(out)) >= 3):
-            if proc.poll() is not None:
-                fail("the job ended before it could be signalled:\n" + proc.stdout.read())
-            time.sleep(0.2)
-        ranks = rank_pids(proc, binary)
-        if len(ranks) < 2:
-            fail("expected 2 rank processes, found %s" % ranks)
         os.kill(ranks[-1], signal.SIGTERM)  # one rank only: the other learns it through the step's agreement
         try:
             output = proc.communicate(timeout=60)[0]

@@ -361,24 +361,21 @@ TrainResult Trainer::run() {
         saved_at = pos.step;
       }
     }
-    // A stop request (SIGTERM, Ctrl-C) on any rank stops every rank after this same step.
+    // A stop request (SIGTERM, Ctrl-C) on any rank stops every rank after this same step; one
+    // after the last step changes nothing.
     result.stopped_by = s.agreed_stop_request();
-    if (result.stopped_by != 0 && pos.step < stop) {
-      if (saved_at != pos.step) s.save(0);
-      log.finish();
-      s.download();
-      result.steps = pos.step;
-      result.epochs = pos.epoch;
-      result.wall_s = log.elapsed_s();
-      return result;
-    }
-    result.stopped_by = 0;
+    if (result.stopped_by != 0) break;
   }
   log.finish();
-  if (!evaluated_last) {
-    // Stopped inside an epoch (max_iters): keep the position so --resume continues it.
-    s.save(0);  // averages the running statistics over ranks first
-    result.final_eval = s.evaluator->run();
+  if (s.ckpt.position.step < stop) {
+    if (saved_at != s.ckpt.position.step) s.save(0);  // no evaluation: a scheduler's grace time is short
+  } else {
+    result.stopped_by = 0;
+    if (!evaluated_last) {
+      // Stopped inside an epoch (max_iters): keep the position so --resume continues it.
+      s.save(0);  // averages the running statistics over ranks first
+      result.final_eval = s.evaluator->run();
+    }
   }
   s.download();  // params() and buffers() show the final model
   result.steps = s.ckpt.position.step;
