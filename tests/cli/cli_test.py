@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """End-to-end checks of the `bigbatch` binary: help, the model table, a tiny benchmark's
 JSON, and that bad input exits non-zero with exactly one error line.
-Usage: cli_test.py {help|models|bench|errors|resume|preempt} PATH/TO/bigbatch"""
+Usage: cli_test.py {help|models|bench|errors|resume|preempt|threads} PATH/TO/bigbatch"""
 
 import json
 import os
@@ -16,8 +16,10 @@ BINARY = None
 failures = []
 
 
-def run(*args):
-    proc = subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=240)
+def run(*args, env=None, cpus=None):
+    """cpus: run the binary bound to these cores (its affinity mask), as taskset would."""
+    bind = (lambda: os.sched_setaffinity(0, cpus)) if cpus is not None else None
+    proc = subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=240, env=env, preexec_fn=bind)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -77,6 +79,46 @@ def test_bench():
     else:
         lines = [line for line in err.splitlines() if line.strip()]
         check(rc == 1 and len(lines) == 1 and "bf16" in lines[0], "bf16 fails with one clear line", err)
+
+
+def test_threads():
+    """--threads 0 (the default) is the cores this process may use: its affinity mask, not the
+    machine; OMP_NUM_THREADS is the user's choice; more threads than cores are taken with one
+    warning, in bench as in train."""
+    bench = ["bench", "--model", "resnet8", "--input", "1x16x16", "--batch", "4", "--steps", "1", "--warmup", "0",
+             "--json"]
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    mask = sorted(os.sched_getaffinity(0))
+    cores = len(mask)
+
+    def threads_of(rc, out, err, what):
+        check(rc == 0, f"{what}: exits 0", err)
+        try:
+            return json.loads(out)["threads"]
+        except (ValueError, KeyError):
+            check(False, f"{what}: prints JSON", out + err)
+            return None
+
+    got = threads_of(*run(*bench, env=env), "default")
+    check(got == cores, f"the default is the {cores} cores of the affinity mask, got {got}")
+    rc, out, err = run(*bench, env=env, cpus={mask[0]})
+    got = threads_of(rc, out, err, "one core")
+    check(got == 1, f"bound to one core (taskset), the default is 1 thread, got {got}")
+    check("warning" not in err, "the default never warns", err)
+    got = threads_of(*run(*bench, env={**env, "OMP_NUM_THREADS": "3"}), "OMP_NUM_THREADS")
+    check(got == 3, f"OMP_NUM_THREADS=3 is taken, got {got}")
+    for job, what in ((bench + ["--threads", str(cores + 1)], "bench"),
+                      (["train", "--model", "resnet8", "--dataset", "synthetic", "--synthetic-size", "64",
+                        "--global-batch", "16", "--per-worker-batch", "8", "--epochs", "1", "--warmup-epochs", "0",
+                        "--decay", "cosine", "--max-iters", "1", "--threads", str(cores + 1), "--progress", "off"],
+                       "train")):
+        with tempfile.TemporaryDirectory(prefix="bigbatch_cli_threads_") as scratch:
+            args = job + (["--out", os.path.join(scratch, "run")] if what == "train" else [])
+            rc, out, err = run(*args, env=env)
+            warnings = [line for line in err.splitlines() if line.startswith("bigbatch: warning: ")]
+            check(rc == 0, f"{what} --threads {cores + 1}: exits 0", err)
+            check(len(warnings) == 1 and f"--threads {cores + 1} is more than the {cores} core" in warnings[0],
+                  f"{what} --threads {cores + 1}: one warning naming the cores", err)
 
 
 def test_errors():
@@ -279,7 +321,8 @@ def main():
         sys.exit(__doc__)
     case, BINARY = sys.argv[1], sys.argv[2]
     {"help": test_help, "models": test_models, "bench": test_bench, "errors": test_errors,
-     "resume": test_resume, "preempt": test_preempt}[case]()
+     "resume": test_resume, "preempt": test_preempt,
+     "threads": test_threads}[case]()
     for f in failures:
         print("FAIL:", f, "\n")
     print(f"cli_test {case}: {'FAILED' if failures else 'passed'}")

@@ -65,7 +65,7 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& options) {
   sub->add_option("--model", options.model, "Model name (see 'bigbatch models')")->required();
   sub->add_option("--input", options.input, "Input CxHxW (default: 3x224x224 for resnet18..152, else 1x28x28)");
   sub->add_option("--batch", options.batch, "Examples per step")->capture_default_str();
-  sub->add_option("--threads", options.threads, "Compute threads (default: OMP_NUM_THREADS or all cores)");
+  sub->add_option("--threads", options.threads, "Compute threads (default: OMP_NUM_THREADS or the cores this process may use)");
   sub->add_option("--device", options.device, "cpu or cuda")->capture_default_str();
   sub->add_option("--precision", options.precision, "Compute type: f32 or bf16 (cuda also tf32, f16)")
       ->capture_default_str();
@@ -86,7 +86,7 @@ int run_bench_command(const BenchOptions& options, std::ostream& out, std::ostre
   const InputDims input = options.input.empty() ? defaults.input : parse_input_dims(options.input, "--input");
   const int64_t classes = options.classes != 0 ? options.classes : defaults.classes;
   BIGBATCH_CHECK(options.batch >= 1, "[bench] --batch: expected >= 1, got " << options.batch);
-  BIGBATCH_CHECK(options.threads >= 0, "[bench] --threads: expected >= 1, got " << options.threads);
+  BIGBATCH_CHECK(options.threads >= 0, "[bench] --threads: expected >= 0 (0 = the usable cores), got " << options.threads);
   BIGBATCH_CHECK(options.bn_group >= 0, "[bench] --bn-group: expected >= 0, got " << options.bn_group);
   BIGBATCH_CHECK(options.bn_group == 0 || options.batch % options.bn_group == 0,
                  "[bench] --batch " << options.batch << " is not divisible by --bn-group " << options.bn_group);
@@ -106,8 +106,7 @@ int run_bench_command(const BenchOptions& options, std::ostream& out, std::ostre
   } else {
     precision = parse_precision(options.precision);
   }
-  if (options.threads > 0) set_num_threads(options.threads);
-  const int threads = num_threads();
+  const int threads = use_threads(options.threads, 1, &log);
 
   const nn::Graph graph = models::build_model({options.model, input.channels, input.height, input.width, classes});
   const int64_t batch = options.batch;

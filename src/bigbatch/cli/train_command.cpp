@@ -8,7 +8,6 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <ostream>
-#include <thread>
 
 #include "bigbatch/comm/mpi_comm.h"
 #include "bigbatch/core/stop_request.h"
@@ -60,11 +59,14 @@ int train_and_report(const train::TrainConfig& config, comm::Communicator* comm,
 int run_train_command(const TrainFlags& flags, std::ostream& out) {
   train::TrainConfig config = resolve_train_config(flags);
   install_stop_handlers();  // SIGTERM / Ctrl-C: a checkpoint at the next step, then kExitStopped
-  if (!comm::launched_by_mpi()) return train_and_report(config, nullptr, out);
+  // The config keeps the count asked for (0 = the cores), so a resume elsewhere fits its machine.
+  if (!comm::launched_by_mpi()) {
+    use_threads(config.run.threads, 1, &std::cerr);
+    return train_and_report(config, nullptr, out);
+  }
   // Under mpirun/srun: one rank per process, the cores of a machine shared by its ranks.
-  if (config.run.threads == 0)
-    config.run.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm::local_ranks());
   comm::MpiSession session;
+  use_threads(config.run.threads, comm::local_ranks(), session.rank() == 0 ? &std::cerr : nullptr);
   std::unique_ptr<comm::Communicator> communicator = session.make_communicator();
   try {
     return train_and_report(config, communicator.get(), out);
@@ -86,7 +88,7 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& o) {
       ->capture_default_str();
   command->add_option("--data-dir", o.data_dir, "dataset directory");
   command->add_option("--batch", o.batch, "examples per pass")->capture_default_str();
-  command->add_option("--threads", o.threads, "compute threads (0 = all cores)");
+  command->add_option("--threads", o.threads, "compute threads (0 = the cores this process may use)");
   command->add_option("--precision", o.precision, "f32 | bf16 (cuda: also f16)")->capture_default_str();
   command->add_option("--device", o.device, "cpu | cuda")->capture_default_str();
   command->add_option("--image-size", o.image_size, "JPEG datasets: centre crop in pixels")->capture_default_str();
@@ -95,7 +97,7 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& o) {
 }
 
 int run_eval_command(const EvalOptions& o, std::ostream& out) {
-  if (o.threads > 0) set_num_threads(o.threads);
+  use_threads(o.threads, 1, &std::cerr);
   BIGBATCH_CHECK(o.device == "cpu" || o.device == "cuda",
                  "[eval] --device: expected cpu or cuda, got '" << o.device << "'");
   train::CheckpointEval job;

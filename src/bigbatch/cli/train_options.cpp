@@ -226,7 +226,7 @@ const std::vector<OptionSpec>& option_specs() {
       int_option("max_iters", "stop after this many optimizer steps in all (0 = all epochs)", run,
                  &RunConfig::max_iters),
       int_option("seed", "seed of initialisation, data order and augmentation", run, &RunConfig::seed),
-      int_option("threads", "compute threads (0 = all cores)", run, &RunConfig::threads),
+      int_option("threads", "compute threads (0 = the cores this process may use, shared by the ranks of a machine)", run, &RunConfig::threads),
       {"device", "cpu | cuda (one GPU per rank)",
        [](TrainConfig& c, const std::string& t) {
          BIGBATCH_CHECK(t == "cpu" || t == "cuda", "[config] device: expected cpu or cuda, got '" << t << "'");

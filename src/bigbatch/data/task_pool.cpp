@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "bigbatch/core/error.h"
+#include "bigbatch/core/threading.h"
 
 namespace bigbatch::data {
 
@@ -109,7 +110,7 @@ void TaskPool::parallel_for(int64_t count, const std::function<void(int64_t)>& t
 }
 
 int default_decode_threads() {
-  const auto cores = static_cast<int>(std::thread::hardware_concurrency());
+  const int cores = usable_cores();
   return std::clamp(cores / 2, 1, 16);
 }
 

@@ -41,7 +41,7 @@ class TaskPool {
   std::vector<std::thread> helpers_;
 };
 
-// threads for --decode-threads 0: half the cores (at least 1, at most 16). Decoders sleep
+// threads for --decode-threads 0: half the usable cores (at least 1, at most 16). Decoders sleep
 // while the queue of ready batches is full, so they take only the time they need; the
 // other half is left to the compute threads.
 int default_decode_threads();

@@ -45,7 +45,7 @@ struct BatchConfig {
 struct RunConfig {
   int64_t max_iters = 0;  // stop after this many optimizer steps in total; 0 = all epochs
   uint64_t seed = 0;      // initialisation, data order, augmentation (and synthetic data)
-  int threads = 0;        // 0 = all cores
+  int threads = 0;        // 0 = the usable cores (core/threading's choose_threads)
   DType precision = DType::f32;
   Device device = Device::cpu;  // cuda: one GPU per rank (its local rank)
   bool channels_last = false;   // cuda: NHWC activations
