@@ -151,10 +151,25 @@ def test_errors():
     expect_error(["frobnicate", "--x"], 2, "unknown subcommand 'frobnicate'")
     expect_error(["\x1b[31mred"], 2, r"unknown subcommand '\x1b[31mred'")
     expect_error(["models", "--input", "3x32"], 1, "--input")
-    # A shorter run than the paper's 90 epochs: the errors name the flags to change.
-    expect_error(["train", "--dataset", "synthetic", "--epochs", "5"], 1, "(lower --warmup-epochs, or --warmup none)")
-    expect_error(["train", "--dataset", "synthetic", "--epochs", "10"], 1, "decay-epochs: 30 is not in (0, 10]")
-    expect_error(["train", "--dataset", "synthetic", "--epochs", "10"], 1, "set --decay-epochs")
+    # A schedule set by hand that does not fit --epochs: the errors name the flags to change.
+    expect_error(["train", "--dataset", "synthetic", "--epochs", "5", "--warmup-epochs", "5"], 1,
+                 "(lower --warmup-epochs, or --warmup none)")
+    expect_error(["train", "--dataset", "synthetic", "--epochs", "10", "--decay-epochs", "30,60"], 1,
+                 "decay-epochs: 30 is not in (0, 10]")
+    expect_error(["train", "--dataset", "synthetic", "--epochs", "10", "--decay-epochs", "30"], 1, "set --decay-epochs")
+    # --epochs alone scales the paper's warmup and decays to the run and says so before training.
+    with tempfile.TemporaryDirectory(prefix="bigbatch_cli_epochs_") as scratch:
+        rc, out, err = run("train", "--model", "resnet8", "--dataset", "synthetic", "--synthetic-size", "64",
+                           "--global-batch", "16", "--per-worker-batch", "8", "--epochs", "5", "--max-iters", "1",
+                           "--threads", "1", "--out", os.path.join(scratch, "run"))
+        check(rc == 0, "--epochs 5 alone trains", err)
+        check("--epochs 5: the paper's warmup epochs 5 -> 1 and decay epochs 30,60,80 -> 2,3,4" in err,
+              "--epochs 5 prints the scaled schedule", err)
+        check("step x0.1 at epochs 2,3,4; 5 epochs" in err, "the run's header shows the scaled schedule", err)
+        with open(os.path.join(scratch, "run", "config.toml")) as f:
+            toml = f.read()
+        check("warmup_epochs = 1" in toml and "decay_epochs = [2, 3, 4]" in toml,
+              "the run records the scaled schedule (a resume keeps it)", toml)
     # A metrics line is quoted in plot's error with its control bytes escaped, not sent to the terminal.
     with tempfile.TemporaryDirectory(prefix="bigbatch_cli_plot_") as run_dir:
         with open(os.path.join(run_dir, "metrics.jsonl"), "w") as f:

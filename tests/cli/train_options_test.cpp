@@ -115,6 +115,49 @@ TEST(TrainOptions, WrongTypeOrValueIsNamed) {
   EXPECT_NE(error_of([&] { resolve_train_config(flags); }).find("--lr"), std::string::npos);
 }
 
+TEST(TrainOptions, EpochsAloneScaleThePapersSchedule) {
+  TrainFlags flags;
+  flags.values["epochs"] = "10";
+  std::string note;
+  train::TrainConfig c = resolve_train_config(flags, &note);
+  EXPECT_EQ(c.lr.warmup_epochs, 1);
+  EXPECT_EQ(c.lr.decay_epochs, (std::vector<int64_t>{3, 7, 9}));
+  EXPECT_NE(note.find("--epochs 10: the paper's warmup epochs 5 -> 1 and decay epochs 30,60,80 -> 3,7,9"),
+            std::string::npos)
+      << note;
+  // What is set (by a flag or a file) is kept; only the rest is scaled.
+  flags.values["warmup_epochs"] = "2";
+  c = resolve_train_config(flags, &note);
+  EXPECT_EQ(c.lr.warmup_epochs, 2);
+  EXPECT_EQ(c.lr.decay_epochs, (std::vector<int64_t>{3, 7, 9}));
+  EXPECT_EQ(note.find("warmup epochs"), std::string::npos) << note;
+  flags.values["decay_epochs"] = "5";
+  note.clear();
+  c = resolve_train_config(flags, &note);
+  EXPECT_EQ(c.lr.decay_epochs, (std::vector<int64_t>{5}));
+  EXPECT_TRUE(note.empty()) << note;
+  // Cosine has no decay epochs to scale; no --epochs leaves the paper's 90.
+  TrainFlags cosine;
+  cosine.values = {{"epochs", "5"}, {"decay", "cosine"}};
+  c = resolve_train_config(cosine, &note);
+  EXPECT_EQ(c.lr.warmup_epochs, 1);
+  EXPECT_EQ(note.find("decay epochs"), std::string::npos) << note;
+  c = resolve_train_config(TrainFlags{});
+  EXPECT_EQ(c.lr.warmup_epochs, 5);
+  EXPECT_EQ(c.lr.decay_epochs, (std::vector<int64_t>{30, 60, 80}));
+}
+
+TEST(TrainOptions, EpochsInAFileScaleWhatTheFileLeaves) {
+  const auto path = std::filesystem::temp_directory_path() / "bigbatch_train_options_epochs.toml";
+  std::ofstream(path) << "epochs = 5\nwarmup_epochs = 0\n";
+  TrainFlags flags;
+  flags.config_path = path.string();
+  const train::TrainConfig c = resolve_train_config(flags);
+  EXPECT_EQ(c.lr.warmup_epochs, 0);
+  EXPECT_EQ(c.lr.decay_epochs, (std::vector<int64_t>{2, 3, 4}));
+  std::filesystem::remove(path);
+}
+
 TEST(TrainOptions, MaxImagePixelsDefaultsToPilsLimit) {
   EXPECT_EQ(train::TrainConfig{}.input.data.max_image_pixels, 89478485);  // PIL's Image.MAX_IMAGE_PIXELS
   TrainFlags flags;

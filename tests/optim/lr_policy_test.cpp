@@ -379,3 +379,37 @@ TEST(LrPolicy, DescribeIsOneLine) {
 
 }  // namespace
 }  // namespace bigbatch::optim
+
+namespace bigbatch::optim {
+namespace {
+
+TEST(PaperSchedule, ScalesWarmupAndDecaysToTheRun) {
+  const auto check = [](int64_t epochs, int64_t warmup, std::vector<int64_t> decays) {
+    const PaperSchedule s = paper_schedule_for(epochs);
+    EXPECT_EQ(s.warmup_epochs, warmup) << epochs << " epochs";
+    EXPECT_EQ(s.decay_epochs, decays) << epochs << " epochs";
+  };
+  check(90, 5, {30, 60, 80});  // the paper's own
+  check(180, 10, {60, 120, 160});
+  check(45, 3, {15, 30, 40});  // 2.5 rounds up
+  check(10, 1, {3, 7, 9});
+  check(5, 1, {2, 3, 4});      // warmup never rounds to nothing
+  check(2, 1, {2});            // decays onto the warmup or each other are dropped
+  check(1, 0, {1});            // no room for a warmup
+}
+
+TEST(PaperSchedule, EveryScaledScheduleIsValid) {
+  for (int64_t epochs = 1; epochs <= 200; ++epochs) {
+    const PaperSchedule s = paper_schedule_for(epochs);
+    LrPolicyConfig c;
+    c.global_batch = 1024;
+    c.iters_per_epoch = 10;
+    c.epochs = epochs;
+    c.warmup_epochs = s.warmup_epochs;
+    c.decay_epochs = s.decay_epochs;
+    EXPECT_NO_THROW(LrPolicy{c}) << epochs << " epochs";
+  }
+}
+
+}  // namespace
+}  // namespace bigbatch::optim

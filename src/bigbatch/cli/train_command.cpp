@@ -57,15 +57,18 @@ int train_and_report(const train::TrainConfig& config, comm::Communicator* comm,
 }  // namespace
 
 int run_train_command(const TrainFlags& flags, std::ostream& out) {
-  train::TrainConfig config = resolve_train_config(flags);
+  std::string schedule_note;
+  train::TrainConfig config = resolve_train_config(flags, &schedule_note);
   install_stop_handlers();  // SIGTERM / Ctrl-C: a checkpoint at the next step, then kExitStopped
   // The config keeps the count asked for (0 = the cores), so a resume elsewhere fits its machine.
   if (!comm::launched_by_mpi()) {
+    if (!schedule_note.empty()) std::cerr << schedule_note << std::endl;
     use_threads(config.run.threads, 1, &std::cerr);
     return train_and_report(config, nullptr, out);
   }
   // Under mpirun/srun: one rank per process, the cores of a machine shared by its ranks.
   comm::MpiSession session;
+  if (session.rank() == 0 && !schedule_note.empty()) std::cerr << schedule_note << std::endl;
   use_threads(config.run.threads, comm::local_ranks(), session.rank() == 0 ? &std::cerr : nullptr);
   std::unique_ptr<comm::Communicator> communicator = session.make_communicator();
   try {

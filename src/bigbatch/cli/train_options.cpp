@@ -300,7 +300,8 @@ void add_train_flags(CLI::App& command, TrainFlags& flags) {
   }
 }
 
-train::TrainConfig apply_toml(const train::TrainConfig& base, const std::string& toml_text, const std::string& origin) {
+train::TrainConfig apply_toml(const train::TrainConfig& base, const std::string& toml_text, const std::string& origin,
+                              std::set<std::string>* keys) {
   toml::table table;
   try {
     table = toml::parse(toml_text, origin);
@@ -313,6 +314,7 @@ train::TrainConfig apply_toml(const train::TrainConfig& base, const std::string&
     const OptionSpec* spec = find_spec(name);
     BIGBATCH_CHECK(spec != nullptr, "[config] " << origin << ": unknown key '" << name
                                                 << "' (every key is a flag of `bigbatch train --help`, with _ for -)");
+    if (keys != nullptr) keys->insert(name);
     try {
       spec->set(config, value_text(name, node, origin));
     } catch (const InvalidArgument& e) {
@@ -326,15 +328,41 @@ train::TrainConfig apply_toml(const train::TrainConfig& base, const std::string&
 
 namespace {
 
+// --epochs set without --warmup-epochs or --decay-epochs: those follow the paper's schedule,
+// scaled to the run (a resumed run's config sets every key, so it keeps its own).
+void fit_schedule_to_epochs(train::TrainConfig& config, const std::set<std::string>& keys, std::string* note) {
+  const bool warmup = !keys.contains("warmup_epochs") && config.lr.warmup != optim::LrWarmup::none;
+  const bool decay = !keys.contains("decay_epochs") && config.lr.schedule == optim::LrSchedule::step;
+  if (!keys.contains("epochs") || (!warmup && !decay) || config.lr.epochs < 1) return;
+  const optim::PaperSchedule paper = optim::paper_schedule_for(config.lr.epochs);
+  if (warmup) config.lr.warmup_epochs = paper.warmup_epochs;
+  if (decay) config.lr.decay_epochs = paper.decay_epochs;
+  if (note == nullptr) return;
+  std::ostringstream line;
+  line << "bigbatch: --epochs " << config.lr.epochs << ": the paper's";
+  if (warmup) line << " warmup epochs 5 -> " << config.lr.warmup_epochs << (decay ? " and" : "");
+  if (decay) {
+    line << " decay epochs 30,60,80 -> ";
+    for (size_t i = 0; i < config.lr.decay_epochs.size(); ++i) line << (i ? "," : "") << config.lr.decay_epochs[i];
+    if (config.lr.decay_epochs.empty()) line << "none";
+  }
+  line << " (scaled by " << config.lr.epochs << "/90; set " << (warmup ? "--warmup-epochs" : "")
+       << (warmup && decay ? " or " : "") << (decay ? "--decay-epochs" : "") << " to choose)";
+  *note = line.str();
+}
+
 // Defaults (or DIR/config.toml of the run resumed), then the file, then the flags.
-train::TrainConfig layered_config(const TrainFlags& flags, const std::string& resume_dir) {
+train::TrainConfig layered_config(const TrainFlags& flags, const std::string& resume_dir, std::string* note) {
   train::TrainConfig config;
+  std::set<std::string> keys;  // set by a file or a flag, not left at the default
   if (!resume_dir.empty()) {
     const std::string path = resume_dir + "/config.toml";
-    config = apply_toml(config, read_file(path, "config"), path);
+    config = apply_toml(config, read_file(path, "config"), path, &keys);
   }
-  if (!flags.config_path.empty()) config = apply_toml(config, read_file(flags.config_path, "config"), flags.config_path);
+  if (!flags.config_path.empty())
+    config = apply_toml(config, read_file(flags.config_path, "config"), flags.config_path, &keys);
   for (const auto& [key, text] : flags.values) {
+    keys.insert(key);
     try {
       find_spec(key)->set(config, text);
     } catch (const InvalidArgument& e) {
@@ -343,23 +371,24 @@ train::TrainConfig layered_config(const TrainFlags& flags, const std::string& re
       BIGBATCH_THROW(InvalidArgument, "[config] " << flag_name(key.c_str()) << what.substr(what.find(':')));
     }
   }
+  fit_schedule_to_epochs(config, keys, note);
   return config;
 }
 
 }  // namespace
 
-train::TrainConfig resolve_train_config(const TrainFlags& flags) {
+train::TrainConfig resolve_train_config(const TrainFlags& flags, std::string* schedule_note) {
   auto resume = flags.values.find("resume");
   std::string resume_dir = resume != flags.values.end() ? resume->second : std::string();
   bool fresh_after_auto = false;
   if (resume_dir == kResumeAuto) {
     // A requeued job runs the same command again: continue --out when it holds a checkpoint.
-    const train::TrainConfig fresh = layered_config(flags, "");
+    const train::TrainConfig fresh = layered_config(flags, "", nullptr);
     const bool has_checkpoint = std::filesystem::exists(fresh.run.out + "/checkpoints/last.safetensors");
     resume_dir = has_checkpoint ? fresh.run.out : std::string();
     fresh_after_auto = !has_checkpoint;
   }
-  train::TrainConfig config = layered_config(flags, resume_dir);
+  train::TrainConfig config = layered_config(flags, resume_dir, schedule_note);
   config.run.resume = resume_dir;
   // With no checkpoint there is nothing to continue: what a run left before its first
   // checkpoint (config, metrics) is replaced.

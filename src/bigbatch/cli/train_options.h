@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -27,11 +28,15 @@ inline constexpr const char* kResumeAuto = "auto";
 
 // Defaults, then the TOML file (if any), then flags. A resumed run (--resume DIR) starts from
 // DIR/config.toml instead of the defaults; --resume auto is resolved to DIR or none. Unknown keys, values of the wrong type and values
-// out of range throw InvalidArgument "[config] <file or flag>: ...".
-train::TrainConfig resolve_train_config(const TrainFlags& flags);
+// out of range throw InvalidArgument "[config] <file or flag>: ...". --epochs N set without
+// --warmup-epochs or --decay-epochs scales those of the paper to N (optim::paper_schedule_for);
+// `schedule_note`, when given, receives a line saying so (empty otherwise).
+train::TrainConfig resolve_train_config(const TrainFlags& flags, std::string* schedule_note = nullptr);
 
-// Parses TOML text into a configuration on top of `base`; `origin` names it in errors.
-train::TrainConfig apply_toml(const train::TrainConfig& base, const std::string& toml_text, const std::string& origin);
+// Parses TOML text into a configuration on top of `base`; `origin` names it in errors. `keys`,
+// when given, collects the keys the text sets.
+train::TrainConfig apply_toml(const train::TrainConfig& base, const std::string& toml_text, const std::string& origin,
+                              std::set<std::string>* keys = nullptr);
 
 // Every key with its value, as TOML that apply_toml reads back to the same configuration.
 std::string to_toml(const train::TrainConfig& config);

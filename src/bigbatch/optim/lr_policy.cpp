@@ -88,6 +88,21 @@ std::vector<int64_t> parse_epoch_list(const std::string& text) {
   return epochs;
 }
 
+PaperSchedule paper_schedule_for(int64_t epochs) {
+  const LrPolicyConfig paper;
+  BIGBATCH_CHECK(epochs >= 1, "[lr] epochs: expected >= 1, got " << epochs);
+  // Nearest epoch, halves up, in integers: round(e · epochs / 90).
+  const auto scaled = [&](int64_t e) { return (2 * e * epochs + paper.epochs) / (2 * paper.epochs); };
+  PaperSchedule s;
+  s.warmup_epochs = epochs >= 2 ? std::max<int64_t>(1, scaled(paper.warmup_epochs)) : 0;
+  for (int64_t e : paper.decay_epochs) {
+    const int64_t d = std::min(scaled(e), epochs);
+    const int64_t floor = s.decay_epochs.empty() ? s.warmup_epochs : s.decay_epochs.back();
+    if (d > floor) s.decay_epochs.push_back(d);
+  }
+  return s;
+}
+
 namespace {
 
 // η from η₀, kn and B₀ (RECIPE §1). The ratio kn/B₀ is formed first so that it is exact for

@@ -46,6 +46,17 @@ struct LrPolicyConfig {
   double poly_power = 2.0;                           // poly: p > 0
 };
 
+// The paper's schedule (the defaults above: warmup 5 and step decays at 30, 60, 80 of 90 epochs)
+// fitted to a run of `epochs`: each epoch scaled by epochs/90 and rounded to the nearest; warmup
+// at least one epoch where the run has two, decays after the warmup, increasing, at most
+// `epochs` (a decay that rounds onto the one before it or onto the warmup is dropped).
+// 10 epochs: warmup 1, decays 3, 7, 9.
+struct PaperSchedule {
+  int64_t warmup_epochs = 0;
+  std::vector<int64_t> decay_epochs;
+};
+PaperSchedule paper_schedule_for(int64_t epochs);
+
 // The lr of every iteration, validated once at construction. Immutable; cheap to copy.
 //
 // Formulas (t = 0-based global iteration, I = iters_per_epoch):
