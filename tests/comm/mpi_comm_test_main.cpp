@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
   {
     std::unique_ptr<Communicator> comm;
     try {
-      comm = session->make_communicator();
+      comm = session->make_communicator(60);  // every collective through the stall watch's gate
       if (comm->size() < 2) BIGBATCH_THROW(std::runtime_error, "needs at least 2 ranks, got " << comm->size());
       if (mode == "checks") run_checks(*comm);
       else run_abort(*comm);

@@ -10,7 +10,10 @@ preempt:     SIGTERM to one rank of two stops both after the same step with one 
              that step (exit 3); the same command with --resume auto continues from it.
 resume:      a 4-rank run stopped mid-epoch and resumed on 2 ranks continues like the
              uninterrupted run (relative 1e-5).
+stall:       SIGSTOP of one rank (the last, then rank 0) under --stall-timeout 5 ends the job
+             within 60 s, non-zero, with one line naming the stopped rank.
 """
+import re
 import json
 import os
 import shutil
@@ -112,9 +115,9 @@ def test_resume(binary, scratch):
     compare(one, split, "4 ranks resumed on 2 vs 1 process")
 
 
-def start_long_job(binary, out):
+def start_long_job(binary, out, *extra):
     """A 2-rank job of 1000 epochs, once it has logged 3 losses; returns (mpirun process, rank pids)."""
-    job = list(JOB)
+    job = list(JOB) + list(extra)
     job[job.index("--epochs") + 1] = "1000"
     proc = subprocess.Popen(mpi(2, binary, *job, "--out", out), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -179,6 +182,39 @@ def test_preempt(binary, scratch):
     print("both ranks stopped after step %d; resumed from it" % step)
 
 
+def world_rank(pid):
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        env = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
+    return int(env[b"OMPI_COMM_WORLD_RANK"])
+
+
+def test_stall(binary, scratch):
+    for pick in (-1, 0):
+        _, proc, ranks = start_long_job(binary, os.path.join(scratch, "stalled%d" % pick), "--stall-timeout", "5")
+        try:
+            victim = sorted(ranks, key=world_rank)[pick]
+            rank = world_rank(victim)
+            os.kill(victim, signal.SIGSTOP)
+            stopped_at = time.time()
+            try:
+                output = proc.communicate(timeout=60)[0]
+            except subprocess.TimeoutExpired:
+                fail("the job did not end within 60 s of SIGSTOP to rank %d" % rank)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        waited = time.time() - stopped_at
+        if proc.returncode == 0:
+            fail("the job exited 0 after rank %d was stopped:\n%s" % (rank, output))
+        lines = [l for l in output.splitlines() if l.startswith("bigbatch: error: ")]
+        named = "stalled: rank %d did not reach collective " % rank
+        # A rank stopped inside a collective that all had reached cannot be named, only timed.
+        inside = re.search(r"stalled: collective \d+ that every rank reached did not complete", output)
+        if len(lines) != 1 or not (named in lines[0] or inside):
+            fail("expected one line naming rank %d:\n%s" % (rank, output))
+        print("SIGSTOP of rank %d: the job ended %.1f s later: %s" % (rank, waited, lines[0]))
+
+
 def main():
     case, binary, scratch = sys.argv[1], sys.argv[2], sys.argv[3]
     if MPIRUN is None:
@@ -186,7 +222,8 @@ def main():
         sys.exit(77)
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
-    {"equivalence": test_equivalence, "kill": test_kill, "preempt": test_preempt, "resume": test_resume}[case](binary, scratch)
+    {"equivalence": test_equivalence, "kill": test_kill, "preempt": test_preempt, "resume": test_resume,
+     "stall": test_stall}[case](binary, scratch)
     print("PASS")
 
 

@@ -70,7 +70,7 @@ int run_train_command(const TrainFlags& flags, std::ostream& out) {
   comm::MpiSession session;
   if (session.rank() == 0 && !schedule_note.empty()) std::cerr << schedule_note << std::endl;
   use_threads(config.run.threads, comm::local_ranks(), session.rank() == 0 ? &std::cerr : nullptr);
-  std::unique_ptr<comm::Communicator> communicator = session.make_communicator();
+  std::unique_ptr<comm::Communicator> communicator = session.make_communicator(config.run.stall_timeout_s);
   try {
     return train_and_report(config, communicator.get(), out);
   } catch (const std::exception& e) {

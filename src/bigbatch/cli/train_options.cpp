@@ -226,6 +226,10 @@ const std::vector<OptionSpec>& option_specs() {
       int_option("max_iters", "stop after this many optimizer steps in all (0 = all epochs)", run,
                  &RunConfig::max_iters),
       int_option("seed", "seed of initialisation, data order and augmentation", run, &RunConfig::seed),
+      double_option("stall_timeout",
+                    "distributed: seconds a rank may wait for the others at a collective before the job ends, "
+                    "naming the ranks that did not arrive (0 = forever)",
+                    run, &RunConfig::stall_timeout_s),
       int_option("threads", "compute threads (0 = the cores this process may use, shared by the ranks of a machine)", run, &RunConfig::threads),
       {"device", "cpu | cuda (one GPU per rank)",
        [](TrainConfig& c, const std::string& t) {

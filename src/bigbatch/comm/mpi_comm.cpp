@@ -6,12 +6,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
+#include <iostream>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "bigbatch/comm/comm_thread.h"
 #include "bigbatch/core/error.h"
+#include "bigbatch/core/stop_request.h"
 
 namespace bigbatch::comm {
 namespace {
@@ -79,6 +85,178 @@ class CommHandle {
   MPI_Comm comm_ = MPI_COMM_NULL;
 };
 
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The stall watch (--stall-timeout): before each collective, every rank waits for all the
+// others at an MPI_Ibarrier that the communication thread polls. Past a quarter of the timeout
+// (at most 1 s) a waiting rank tells its peers, by a point-to-point message on a communicator
+// of its own, which collective it waits at; past the timeout, the ranks that have not said so
+// are the ones that did not arrive (stopped, hung, or far slower): the lowest rank that did
+// arrive prints one line naming them, and the job ends with MPI_Abort. A healthy collective
+// costs one barrier's latency and no messages. The collective itself, once all have arrived,
+// is watched by a thread of its own (a rank stopped inside it cannot be named, only timed).
+class StallWatch {
+ public:
+  StallWatch(int rank, int size, double timeout_s)
+      : rank_(rank), size_(size), timeout_s_(timeout_s),
+        announce_s_(std::clamp(timeout_s / 4, 0.01, 1.0)),
+        heard_(static_cast<size_t>(size), 0), inbox_(static_cast<size_t>(size), 0),
+        outbox_(static_cast<size_t>(size), 0), receives_(static_cast<size_t>(size), MPI_REQUEST_NULL),
+        sends_(static_cast<size_t>(size), MPI_REQUEST_NULL) {
+    if (!enabled()) return;
+    for (int peer = 0; peer < size_; ++peer)
+      if (peer != rank_) post_receive(peer);
+    watcher_ = std::thread([this] { watch_collectives(); });
+  }
+  ~StallWatch() {
+    stopping_ = true;
+    if (watcher_.joinable()) watcher_.join();
+    // Called on the communicator's own thread after its communication thread has joined.
+    for (MPI_Request& r : receives_)
+      if (r != MPI_REQUEST_NULL) {
+        MPI_Cancel(&r);
+        MPI_Request_free(&r);
+      }
+    for (MPI_Request& r : sends_)
+      if (r != MPI_REQUEST_NULL) MPI_Request_free(&r);
+  }
+  StallWatch(const StallWatch&) = delete;
+  StallWatch& operator=(const StallWatch&) = delete;
+
+  bool enabled() const { return timeout_s_ > 0 && size_ > 1; }
+
+  // On the communication thread, before collective number `++sequence_`: returns once every
+  // rank has reached it, or ends the job.
+  void arrive() {
+    ++sequence_;
+    if (!enabled()) return;
+    MPI_Request barrier = MPI_REQUEST_NULL;
+    MPI_CHECK(MPI_Ibarrier(comm_.get(), &barrier));
+    const Clock::time_point start = Clock::now();
+    double next_announce = announce_s_;
+    for (int polls = 0;; ++polls) {
+      int done = 0;
+      MPI_CHECK(MPI_Test(&barrier, &done, MPI_STATUS_IGNORE));
+      if (done) break;
+      collect_announcements();
+      const double waited = seconds_since(start);
+      if (waited >= next_announce) {
+        announce();
+        next_announce += announce_s_;
+      }
+      if (waited >= timeout_s_) stalled_at_arrival();
+      // Spin briefly (a healthy barrier completes in microseconds), then give the core back
+      // to the compute threads while the peers finish their backward.
+      if (polls > 64) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    collective_started_ns_ = Clock::now().time_since_epoch().count();
+  }
+
+  // After the collective: the watcher stops timing it.
+  void done() { collective_started_ns_ = 0; }
+
+  MPI_Comm comm() const { return comm_.get(); }
+
+ private:
+  static constexpr int kTag = 7;
+
+  void post_receive(int peer) {
+    MPI_CHECK(MPI_Irecv(&inbox_[static_cast<size_t>(peer)], 1, MPI_INT64_T, peer, kTag, comm_.get(),
+                        &receives_[static_cast<size_t>(peer)]));
+  }
+
+  void collect_announcements() {
+    for (int peer = 0; peer < size_; ++peer) {
+      if (peer == rank_) continue;
+      int done = 0;
+      MPI_CHECK(MPI_Test(&receives_[static_cast<size_t>(peer)], &done, MPI_STATUS_IGNORE));
+      if (!done) continue;
+      heard_[static_cast<size_t>(peer)] = std::max(heard_[static_cast<size_t>(peer)], inbox_[static_cast<size_t>(peer)]);
+      post_receive(peer);
+    }
+  }
+
+  // "I wait at collective sequence_", to each peer whose previous message has left (a
+  // stopped peer's queue does not grow).
+  void announce() {
+    for (int peer = 0; peer < size_; ++peer) {
+      if (peer == rank_) continue;
+      MPI_Request& send = sends_[static_cast<size_t>(peer)];
+      int done = 1;
+      if (send != MPI_REQUEST_NULL) MPI_CHECK(MPI_Test(&send, &done, MPI_STATUS_IGNORE));
+      if (!done) continue;
+      outbox_[static_cast<size_t>(peer)] = sequence_;
+      MPI_CHECK(MPI_Isend(&outbox_[static_cast<size_t>(peer)], 1, MPI_INT64_T, peer, kTag, comm_.get(), &send));
+    }
+  }
+
+  [[noreturn]] void stalled_at_arrival() {
+    collect_announcements();
+    std::vector<int> missing;
+    int lowest_present = rank_;
+    for (int peer = 0; peer < size_; ++peer) {
+      if (peer == rank_) continue;
+      if (heard_[static_cast<size_t>(peer)] >= sequence_)
+        lowest_present = std::min(lowest_present, peer);
+      else
+        missing.push_back(peer);
+    }
+    std::ostringstream line;
+    line << "[rank " << rank_ << "] stalled: ";
+    if (missing.empty()) {
+      line << "every rank says it waits at collective " << sequence_ << ", which did not complete";
+    } else {
+      line << (missing.size() == 1 ? "rank " : "ranks ");
+      for (size_t i = 0; i < missing.size() && i < 16; ++i) line << (i ? ", " : "") << missing[i];
+      if (missing.size() > 16) line << " and " << missing.size() - 16 << " more";
+      line << (missing.size() == 1 ? " did" : " did") << " not reach collective " << sequence_;
+    }
+    line << " within --stall-timeout " << timeout_s_ << " s (stopped, hung or far slower); ending the job";
+    end_job(lowest_present == rank_, line.str());
+  }
+
+  // The watcher thread: a collective that every rank reached but that does not complete.
+  void watch_collectives() {
+    while (!stopping_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const int64_t started = collective_started_ns_;
+      if (started == 0) continue;
+      const double busy =
+          std::chrono::duration<double>(Clock::now().time_since_epoch() - Clock::duration(started)).count();
+      if (busy < timeout_s_) continue;
+      std::ostringstream line;
+      line << "[rank " << rank_ << "] stalled: collective " << sequence_.load()
+           << " that every rank reached did not complete within --stall-timeout " << timeout_s_
+           << " s (a rank stopped or hung inside it); ending the job";
+      end_job(rank_ == 0, line.str());
+    }
+  }
+
+  // One line from one rank: the others give it a moment to end the job, and speak themselves
+  // only if it did not (it may be the rank that stopped). MPI_Abort may be called from any
+  // thread (see MpiCommunicator); its SIGTERM then ends this process at once.
+  [[noreturn]] void end_job(bool speaker, const std::string& line) const {
+    remove_stop_handlers();
+    if (!speaker) std::this_thread::sleep_for(std::chrono::duration<double>(std::min(2.0, timeout_s_)));
+    std::cerr << "bigbatch: error: " << line << std::endl;
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    std::_Exit(1);
+  }
+
+  CommHandle comm_;  // the barrier and the announcements: never matched with a collective's messages
+  int rank_, size_;
+  double timeout_s_, announce_s_;
+  std::atomic<int64_t> sequence_{0};
+  std::vector<int64_t> heard_;  // per peer: the latest collective it said it waits at
+  std::vector<int64_t> inbox_, outbox_;
+  std::vector<MPI_Request> receives_, sends_;
+  std::atomic<int64_t> collective_started_ns_{0};  // steady clock; 0 between collectives
+  std::atomic<bool> stopping_{false};
+  std::thread watcher_;  // last: started once the rest exists
+};
+
 // Why a communication thread running blocking collectives, rather than MPI_Iallreduce from
 // the compute thread: MPI progresses a non-blocking collective only inside MPI calls, and
 // Open MPI has no asynchronous progress thread for most transports, so an MPI_Iallreduce
@@ -91,11 +269,12 @@ class CommHandle {
 // because the communication thread may be blocked in a collective a dead peer never joins.
 class MpiCommunicator final : public Communicator {
  public:
-  MpiCommunicator() {
+  explicit MpiCommunicator(double stall_timeout_s) {
     // Here on the caller's thread: no communication thread exists yet (one communicator per
     // process, checked by the session), so these calls are serialised with every other.
     MPI_CHECK(MPI_Comm_rank(comm_.get(), &rank_));
     MPI_CHECK(MPI_Comm_size(comm_.get(), &size_));
+    watch_ = std::make_unique<StallWatch>(rank_, size_, stall_timeout_s);
   }
   ~MpiCommunicator() override { --g_live_communicators; }
 
@@ -107,6 +286,7 @@ class MpiCommunicator final : public Communicator {
     BIGBATCH_CHECK(root >= 0 && root < size_,
                    "[rank " << rank_ << "] broadcast root " << root << " outside [0, " << size_ << ")");
     thread_.run([&] {
+      Watched watched(*watch_);
       for (int64_t done = 0; done < bytes; done += kMaxChunk)
         MPI_CHECK(MPI_Bcast(static_cast<char*>(data) + done, static_cast<int>(std::min(kMaxChunk, bytes - done)),
                             MPI_BYTE, root, comm_.get()));
@@ -121,16 +301,21 @@ class MpiCommunicator final : public Communicator {
     // MPI forbids overlapping send and receive buffers; the in-place form says so instead.
     const void* source = send == own ? MPI_IN_PLACE : send;
     thread_.run([&] {
+      Watched watched(*watch_);
       MPI_CHECK(MPI_Allgather(source, static_cast<int>(bytes_per_rank), MPI_BYTE, recv,
                               static_cast<int>(bytes_per_rank), MPI_BYTE, comm_.get()));
     });
   }
 
   void barrier() override {
-    thread_.run([&] { MPI_CHECK(MPI_Barrier(comm_.get())); });
+    thread_.run([&] {
+      Watched watched(*watch_);
+      MPI_CHECK(MPI_Barrier(comm_.get()));
+    });
   }
 
   void abort(int code) override {
+    remove_stop_handlers();
     MPI_Abort(MPI_COMM_WORLD, code == 0 ? 1 : code);
     std::_Exit(code == 0 ? 1 : code);  // not reached: MPI_Abort does not return
   }
@@ -148,6 +333,7 @@ class MpiCommunicator final : public Communicator {
 
  private:
   void allreduce(void* data, int64_t count, ReduceType type) const {
+    Watched watched(*watch_);
     const size_t elem = reduce_type_size(type);
     for (int64_t done = 0; done < count; done += kMaxChunk)
       MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, static_cast<char*>(data) + static_cast<size_t>(done) * elem,
@@ -160,8 +346,16 @@ class MpiCommunicator final : public Communicator {
     BIGBATCH_CHECK(data != nullptr || count == 0, "[rank " << rank_ << "] " << op << " of a null buffer");
   }
 
+  // Every collective, on the communication thread: all ranks arrive, then it is timed.
+  struct Watched {
+    explicit Watched(StallWatch& w) : watch(w) { watch.arrive(); }
+    ~Watched() { watch.done(); }
+    StallWatch& watch;
+  };
+
   CommHandle comm_;  // first: freed after the thread has joined
   int rank_ = 0, size_ = 1;
+  std::unique_ptr<StallWatch> watch_;  // before the thread: outlives it
   CommThread thread_;  // last: joined (after draining its queue) before comm_ is freed
 };
 
@@ -191,7 +385,7 @@ MpiSession::MpiSession() {
 
 MpiSession::~MpiSession() { MPI_Finalize(); }
 
-std::unique_ptr<Communicator> MpiSession::make_communicator() const {
+std::unique_ptr<Communicator> MpiSession::make_communicator(double stall_timeout_s) const {
   // One at a time: a second communication thread would call MPI concurrently with the first,
   // which MPI_THREAD_SERIALIZED forbids.
   if (g_live_communicators.fetch_add(1) != 0) {
@@ -199,7 +393,7 @@ std::unique_ptr<Communicator> MpiSession::make_communicator() const {
     BIGBATCH_THROW(CommError, "[rank " << rank_ << "] only one MPI communicator may exist at a time");
   }
   try {
-    return std::make_unique<MpiCommunicator>();
+    return std::make_unique<MpiCommunicator>(stall_timeout_s);
   } catch (...) {
     --g_live_communicators;
     throw;
@@ -207,6 +401,7 @@ std::unique_ptr<Communicator> MpiSession::make_communicator() const {
 }
 
 void MpiSession::abort(int code) const {
+  remove_stop_handlers();
   MPI_Abort(MPI_COMM_WORLD, code == 0 ? 1 : code);
   std::_Exit(code == 0 ? 1 : code);  // MPI_Abort does not return; this line is for the compiler
 }

@@ -31,7 +31,10 @@ class MpiSession {
   int size() const { return size_; }
 
   // A communicator over a duplicate of MPI_COMM_WORLD, with its own communication thread.
-  std::unique_ptr<Communicator> make_communicator() const;
+  // stall_timeout_s > 0: a collective that some rank has not reached after that many seconds
+  // (or that does not complete once all have) ends the job with one line naming the ranks
+  // that did not arrive, then MPI_Abort; 0 waits forever.
+  std::unique_ptr<Communicator> make_communicator(double stall_timeout_s = 0) const;
 
   // MPI_Abort on MPI_COMM_WORLD: every process of the job exits with a non-zero status.
   [[noreturn]] void abort(int code) const;

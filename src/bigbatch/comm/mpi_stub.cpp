@@ -15,7 +15,7 @@ MpiSession::MpiSession() {
 
 MpiSession::~MpiSession() = default;
 
-std::unique_ptr<Communicator> MpiSession::make_communicator() const {
+std::unique_ptr<Communicator> MpiSession::make_communicator(double /*stall_timeout_s*/) const {
   BIGBATCH_THROW(CommError, "[mpi] bigbatch was built without MPI");
 }
 

@@ -39,6 +39,14 @@ void install_stop_handlers() {
   sigaction(SIGINT, &action, nullptr);
 }
 
+void remove_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
 int stop_requested() { return g_requested.load(); }
 
 void set_stop_request(int signal) { g_requested.store(signal); }

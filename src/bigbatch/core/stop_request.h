@@ -8,6 +8,10 @@ namespace bigbatch {
 // Installs the SIGTERM and SIGINT handlers for the process (again: no effect).
 void install_stop_handlers();
 
+// Back to the default action (the process ends at once): for a job being torn down, where a
+// launcher's SIGTERM (MPI_Abort's) must not be taken as a request to finish the step.
+void remove_stop_handlers();
+
 // The signal that asked to stop, or 0 when none has.
 int stop_requested();
 

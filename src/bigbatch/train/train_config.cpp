@@ -65,6 +65,8 @@ void validate(const TrainConfig& c) {
   BIGBATCH_CHECK(r.checkpoint_every > 0, "[config] checkpoint-every: expected > 0, got " << r.checkpoint_every);
   BIGBATCH_CHECK(r.eval_batch > 0, "[config] eval-batch: expected > 0, got " << r.eval_batch);
   BIGBATCH_CHECK(!r.out.empty(), "[config] out: expected a run directory");
+  BIGBATCH_CHECK(std::isfinite(r.stall_timeout_s) && r.stall_timeout_s >= 0,
+                 "[config] stall-timeout: expected seconds >= 0 (0 = wait forever), got " << r.stall_timeout_s);
   BIGBATCH_CHECK(
       r.precision == DType::f32 || r.precision == DType::bf16 || r.device == Device::cuda,
       "[config] precision: expected f32 or bf16 on the CPU (f16 needs device cuda), got " << dtype_name(r.precision));

@@ -59,6 +59,10 @@ struct RunConfig {
   int64_t checkpoint_every = 1;  // epochs between checkpoints (the last epoch always)
   int64_t eval_batch = 500;      // examples per evaluation forward
   bool progress = true;          // progress bar / lines on stderr
+  // Several ranks: a collective some rank has not reached after this long ends the job, naming
+  // it (comm::MpiSession::make_communicator); 0 waits forever. Generous: a checkpoint write or
+  // an evaluation on one rank must never trip it.
+  double stall_timeout_s = 600;
 };
 
 struct TrainConfig {
