@@ -12,6 +12,11 @@ resume:      a 4-rank run stopped mid-epoch and resumed on 2 ranks continues lik
              uninterrupted run (relative 1e-5).
 stall:       SIGSTOP of one rank (the last, then rank 0) under --stall-timeout 5 ends the job
              within 60 s, non-zero, with one line naming the stopped rank.
+slurm_srun:  `srun -n 2 --mpi=pmix bigbatch train` gives the losses and weights of `mpirun -np 2`
+             (Slurm from tests/slurm/slurm_service.sh; SLURM_CONF names it).
+slurm_requeue: an `sbatch --requeue` job running `srun ... --resume auto`, requeued mid-run by
+             `scontrol requeue`, stops at a step with a checkpoint (SIGTERM), runs again and
+             resumes from that step to the end.
 """
 import re
 import json
@@ -215,6 +220,89 @@ def test_stall(binary, scratch):
         print("SIGSTOP of rank %d: the job ended %.1f s later: %s" % (rank, waited, lines[0]))
 
 
+def slurm_or_skip():
+    if not os.environ.get("SLURM_CONF") or shutil.which("srun") is None:
+        print("SKIP: no Slurm here (tests/slurm/slurm_service.sh did not start one)")
+        sys.exit(77)
+    if subprocess.run(["sinfo", "-h"], capture_output=True).returncode != 0:
+        print("SKIP: sinfo cannot reach slurmctld")
+        sys.exit(77)
+
+
+# The docs' lines (docs/distributed.md, "Slurm"): Open MPI under Slurm through PMIx.
+SRUN = ["srun", "--mpi=pmix", "--kill-on-bad-exit=1"]
+
+
+def test_slurm_srun(binary, scratch):
+    slurm_or_skip()
+    reference = os.path.join(scratch, "mpirun")
+    run(mpi(2, binary, *JOB, "--max-iters", "30", "--out", reference))
+    under_slurm = os.path.join(scratch, "srun")
+    run([*SRUN, "-n", "2", binary, *JOB, "--max-iters", "30", "--out", under_slurm])
+    compare(reference, under_slurm, "srun -n 2 vs mpirun -np 2")
+
+
+def scontrol_job(job_id):
+    out = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True).stdout
+    return dict(field.split("=", 1) for field in out.split() if "=" in field)
+
+
+def test_slurm_requeue(binary, scratch):
+    slurm_or_skip()
+    out = os.path.join(scratch, "requeued")
+    job = list(JOB)
+    job[job.index("--epochs") + 1] = "1000"
+    steps = 400
+    script = os.path.join(scratch, "job.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/bash\n"
+                "#SBATCH --requeue --ntasks=2 --open-mode=append --output=%s/slurm-%%j.out\n"
+                "exec %s -n 2 %s %s --out %s --resume auto --max-iters %d\n"
+                % (scratch, " ".join(SRUN), binary, " ".join("'%s'" % a for a in job), out, steps))
+    submitted = run(["sbatch", "--parsable", script]).stdout.strip()
+    job_id = submitted.split(";")[0]
+    log = os.path.join(scratch, "slurm-%s.out" % job_id)
+    try:
+        deadline = time.time() + 120
+        metrics = os.path.join(out, "metrics.jsonl")
+        while time.time() < deadline and not (os.path.exists(metrics) and len(losses(out)) >= 20):
+            time.sleep(0.2)
+        if not os.path.exists(metrics):
+            fail("the job logged nothing within 120 s: %s" % scontrol_job(job_id))
+        run(["scontrol", "requeue", job_id])
+        deadline = time.time() + 240
+        state = {}
+        hurried = False
+        while time.time() < deadline:
+            state = scontrol_job(job_id)
+            if state.get("JobState") == "PENDING" and not hurried:
+                # Slurm holds a requeued job back for a while (BeginTime); the test need not wait.
+                hurried = subprocess.run(["scontrol", "update", "JobId=" + job_id, "StartTime=now"],
+                                         capture_output=True).returncode == 0
+            if state.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL") \
+                    and state.get("Restarts") == "1":
+                break
+            time.sleep(0.5)
+    finally:
+        subprocess.run(["scancel", job_id], capture_output=True)
+    output = open(log).read() if os.path.exists(log) else "(no job output)"
+    if state.get("JobState") != "COMPLETED" or state.get("Restarts") != "1":
+        fail("expected the job COMPLETED after one restart, got %s / %s:\n%s"
+             % (state.get("JobState"), state.get("Restarts"), output))
+    stopped = re.search(r"stopped by SIGTERM after step (\d+);", output)
+    if not stopped:
+        fail("the requeue did not stop the run with a checkpoint:\n" + output)
+    step = int(stopped.group(1))
+    if ("at step %d of " % step) not in output:
+        fail("the second run does not resume from step %d:\n%s" % (step, output))
+    with open(os.path.join(out, "checkpoints", "last.safetensors"), "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        last = int(json.loads(f.read(n))["__metadata__"]["bigbatch.step"])
+    if last != steps:
+        fail("the resumed run ended at step %d, not %d:\n%s" % (last, steps, output))
+    print("requeued after step %d; the second run resumed there and ended at step %d" % (step, last))
+
+
 def main():
     case, binary, scratch = sys.argv[1], sys.argv[2], sys.argv[3]
     if MPIRUN is None:
@@ -223,7 +311,7 @@ def main():
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
     {"equivalence": test_equivalence, "kill": test_kill, "preempt": test_preempt, "resume": test_resume,
-     "stall": test_stall}[case](binary, scratch)
+     "stall": test_stall, "slurm_srun": test_slurm_srun, "slurm_requeue": test_slurm_requeue}[case](binary, scratch)
     print("PASS")
 
 
