@@ -98,7 +98,8 @@ TEST(BatchNormTest, MatchesReferencePlainF32) {
 TEST(BatchNormTest, MatchesReferenceOtherLayoutsF32) {
   for (const BnCase& c : kCases)
     for (bool relu : {false, true})
-      for (memory::format_tag tag : {memory::format_tag::nChw8c, memory::format_tag::nhwc}) check_bn(c, relu, false, tag);
+      for (memory::format_tag tag : {memory::format_tag::nChw8c, memory::format_tag::nhwc})
+        check_bn(c, relu, false, tag);
 }
 
 TEST(BatchNormTest, MatchesReferenceBf16) {
@@ -136,7 +137,8 @@ void check_bn_precision(bool fuse_relu, memory::format_tag tag) {
   const int64_t hw = dims.h * dims.w;
   for (int64_t i = 0; i < dims.numel(); ++i) {
     const int64_t c = (i / hw) % dims.c;
-    src[static_cast<size_t>(i)] = static_cast<float>(src[static_cast<size_t>(i)] + 4.0 * static_cast<double>(1 + c % 3));
+    src[static_cast<size_t>(i)] =
+        static_cast<float>(src[static_cast<size_t>(i)] + 4.0 * static_cast<double>(1 + c % 3));
     diff_dst[static_cast<size_t>(i)] = static_cast<float>(diff_dst[static_cast<size_t>(i)] + 2e-5);
   }
   const std::vector<double> gamma = random_values(dims.c, 23, false, 0.5, 1.5);

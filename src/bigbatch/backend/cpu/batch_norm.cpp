@@ -102,13 +102,13 @@ void BatchNorm::forward_training(StepList& steps, const memory& src, const memor
   } else {
     const size_t ws_bytes = p_.fuse_relu ? workspace_.get_desc().get_size() / static_cast<size_t>(groups_) : 0;
     for (int64_t g = 0; g < groups_; ++g) {
-      ArgMap args = {{DNNL_ARG_SRC, slice(src, g)},    {DNNL_ARG_DST, slice(dst, g)},
-                     {DNNL_ARG_SCALE, gamma},          {DNNL_ARG_SHIFT, beta},
+      ArgMap args = {{DNNL_ARG_SRC, slice(src, g)},   {DNNL_ARG_DST, slice(dst, g)},
+                     {DNNL_ARG_SCALE, gamma},         {DNNL_ARG_SHIFT, beta},
                      {DNNL_ARG_MEAN, stat(mean_, g)}, {DNNL_ARG_VARIANCE, stat(var_, g)}};
       if (p_.fuse_relu)
-        args.emplace(DNNL_ARG_WORKSPACE, make_memory(train_pd_.workspace_desc(),
-                                                     static_cast<char*>(workspace_.get_data_handle()) +
-                                                         static_cast<size_t>(g) * ws_bytes));
+        args.emplace(DNNL_ARG_WORKSPACE,
+                     make_memory(train_pd_.workspace_desc(),
+                                 static_cast<char*>(workspace_.get_data_handle()) + static_cast<size_t>(g) * ws_bytes));
       steps.add(train_, std::move(args), "[batch_norm] forward_training");
     }
   }

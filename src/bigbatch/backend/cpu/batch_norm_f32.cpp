@@ -1,9 +1,11 @@
 // Batch normalisation's f32 loops: one pass of per-example sums in double, a fixed-order sum
 // of those over each group's examples, then one element-wise pass (forward: dst; backward:
-// diff_src). Why double: a sum of N·H·W f32 values (50k for resnet20's first stage at n = 64)
-// in f32 keeps ~1e-4 of the result where the values cancel, as Σdy does; in double every
-// product is exact and the sums keep f32 precision. The cost is the same memory traffic as
-// oneDNN's kernels (two passes forward, two backward), in vector code for the machine at hand.
+// diff_src). Why double: oneDNN's kernels sum the N·H·W values of a channel (50k for resnet20's
+// first stage at n = 64) in f32; its mean, variance and Σdy·(x − mean) came out ~1e-5 off, and
+// where Σdy cancels, as it does, the BN gradients ~1e-4 (issue 16 item 12: up to 2700x PyTorch
+// f32's error on a BN bias after two steps; the forward's statistics were most of it). In double
+// every product of f32 values is exact and the sums keep f32 precision. The memory traffic is
+// oneDNN's (two passes forward, two backward), in vector code for the machine at hand.
 #include "bigbatch/backend/cpu/batch_norm_f32.h"
 
 #include <algorithm>
@@ -33,7 +35,7 @@ namespace {
 // s1 = Σ x, s2 = Σ x² per lane.
 template <int L>
 [[gnu::always_inline]] inline void moments_lanes(const float* x, int64_t positions, int64_t pos_stride, int64_t lanes,
-                                                double* s1, double* s2) {
+                                                 double* s1, double* s2) {
   if constexpr (L > 0) {
     double a1[L] = {}, a2[L] = {};
     for (int64_t s = 0; s < positions; ++s) {
@@ -80,7 +82,8 @@ template <bool kRelu>
 
 template <int L, bool kRelu>
 [[gnu::always_inline]] inline void normalize_lanes(const float* x, float* y, int64_t positions, int64_t pos_stride,
-                                                   int64_t lanes, const float* mean, const float* a, const float* beta) {
+                                                   int64_t lanes, const float* mean, const float* a,
+                                                   const float* beta) {
   const int64_t n = L > 0 ? L : lanes;
   for (int64_t s = 0; s < positions; ++s) {
     const float* xr = x + s * pos_stride;
@@ -214,8 +217,7 @@ template <bool kRelu>
 [[gnu::always_inline]] inline void diff_src_any(const float* x, const float* dy, float* dx, int64_t positions,
                                                 int64_t pos_stride, int64_t lanes, const float* mean, const float* a,
                                                 const float* beta, const float* mean_d, const float* q) {
-  if (lanes == 16)
-    return diff_src_lanes<16, kRelu>(x, dy, dx, positions, pos_stride, lanes, mean, a, beta, mean_d, q);
+  if (lanes == 16) return diff_src_lanes<16, kRelu>(x, dy, dx, positions, pos_stride, lanes, mean, a, beta, mean_d, q);
   if (lanes == 8) return diff_src_lanes<8, kRelu>(x, dy, dx, positions, pos_stride, lanes, mean, a, beta, mean_d, q);
   if (lanes == 1 && pos_stride == 1) {
     const float m = *mean, k = *a, b = *beta, md = *mean_d, qq = *q;
@@ -245,8 +247,7 @@ inline float scale_of(float gamma, float invstd) {
 
 std::optional<BnLayout> BnLayout::of(const dnnl::memory::desc& md) {
   const dnnl_memory_desc_t& d = md.data;
-  if (d.ndims != 4 || d.data_type != dnnl_f32 || d.format_kind != dnnl_blocked || d.offset0 != 0)
-    return std::nullopt;
+  if (d.ndims != 4 || d.data_type != dnnl_f32 || d.format_kind != dnnl_blocked || d.offset0 != 0) return std::nullopt;
   const dnnl_blocking_desc_t& b = d.format_desc.blocking;
   BnLayout l;
   l.n = d.dims[0];
@@ -269,7 +270,7 @@ std::optional<BnLayout> BnLayout::of(const dnnl::memory::desc& md) {
   } else {
     return std::nullopt;
   }
-  if (l.positions == 1) l.pos_stride = l.lanes;  // one row: its stride is never used
+  if (l.positions == 1) l.pos_stride = l.lanes;     // one row: its stride is never used
   if (l.pos_stride < l.lanes) return std::nullopt;  // rows of lanes would overlap
   return l;
 }
@@ -298,7 +299,7 @@ void BatchNormF32::reduce(const float* src, const float* diff_dst) const {
     const int64_t at = n * pc + blk * l_.lanes, cat = (n / group_) * pc + blk * l_.lanes;
     if (diff_dst != nullptr)
       diff_sums_slab(src + off, diff_dst + off, l_.positions, l_.pos_stride, l_.lanes, m + cat, a + cat, b + cat, relu_,
-                s1 + at, s2 + at);
+                     s1 + at, s2 + at);
     else
       moments_slab(src + off, l_.positions, l_.pos_stride, l_.lanes, s1 + at, s2 + at);
   }
@@ -399,7 +400,7 @@ void BatchNormF32::backward(const float* src, const float* diff_dst, const float
     const int64_t n = u / l_.blocks, blk = u % l_.blocks;
     const int64_t off = n * l_.n_stride + blk * l_.block_stride, cat = (n / group_) * pc + blk * l_.lanes;
     diff_src_slab(src + off, diff_dst + off, diff_src + off, l_.positions, l_.pos_stride, l_.lanes, m + cat, a + cat,
-             b + cat, md + cat, q + cat, relu_);
+                  b + cat, md + cat, q + cat, relu_);
   }
 }
 

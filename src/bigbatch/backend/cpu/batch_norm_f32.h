@@ -1,6 +1,6 @@
 // Batch normalisation's f32 loops on the CPU, training forward and backward side by side,
-// with every sum over N·H·W accumulated in double (oneDNN's kernels sum in f32 and lose
-// ~1e-4 of diff_gamma / diff_beta on resnet20; issue 16 item 12, RECIPE §6 for ghost groups).
+// with every sum over N·H·W accumulated in double (oneDNN's kernels sum in f32, which left
+// resnet20's BN gradients up to ~1e-4 off; issue 16 item 12). Ghost groups as RECIPE §6.
 // They read and write oneDNN's activation layouts in place: nchw, nhwc and channel blocks
 // (nChw8c, nChw16c), described by BnLayout. Statistics and parameters are f32 C (per group).
 #pragma once
@@ -41,8 +41,8 @@ class BatchNormF32 {
   void forward_training(const float* src, const float* gamma, const float* beta, float* dst, float* mean, float* var,
                         float* invstd) const;
   // Backward of the last forward_training, with its mean and invstd (the ReLU mask is
-  // recomputed from src exactly as forward computed dst; the exact mean is kept from forward). Σdy and Σdy·(x − mean) in double per group;
-  // diff_gamma / diff_beta (C) are the sums over groups; diff_src overwritten.
+  // recomputed from src exactly as forward computed dst; the exact mean is kept from forward). Σdy and Σdy·(x − mean)
+  // in double per group; diff_gamma / diff_beta (C) are the sums over groups; diff_src overwritten.
   void backward(const float* src, const float* diff_dst, const float* gamma, const float* beta, const float* mean,
                 const float* invstd, float* diff_src, float* diff_gamma, float* diff_beta) const;
 
@@ -58,7 +58,7 @@ class BatchNormF32 {
   mutable std::vector<double> part_;  // [2][N][padded C], then diff_gamma and diff_beta [2][padded C]
   // Per group and padded channel (0 in padding): a = γ·invstd, the f32 mean, β, and for
   // backward's diff_src mean_d and q.
-  mutable std::vector<float> coef_;    // [5][groups][padded C]
+  mutable std::vector<float> coef_;   // [5][groups][padded C]
   mutable std::vector<double> mean_;  // [groups][padded C], forward's mean before rounding
 };
 
