@@ -1,6 +1,7 @@
-// oneDNN batch normalisation over ghost groups (RECIPE §6): per-group primitives on slices
-// planned once; running statistics and diff_gamma / diff_beta reduced over groups on the host
-// (C×groups values, negligible next to the normalisation itself).
+// Batch normalisation over ghost groups (RECIPE §6): our f32 loops (batch_norm_f32.cpp), or
+// per-group oneDNN primitives on slices planned once; running statistics (and oneDNN's
+// diff_gamma / diff_beta) reduced over groups on the host (C×groups values, negligible next to
+// the normalisation itself).
 #include "bigbatch/backend/cpu/batch_norm.h"
 
 #include <algorithm>
@@ -32,21 +33,29 @@ BatchNorm::BatchNorm(const ops::BatchNormParams& p, const ops::Dims4& dims, cons
   flags f = flags::use_scale | flags::use_shift;
   if (p.fuse_relu) f = f | flags::fuse_norm_relu;
 
+  const std::optional<BnLayout> layout = BnLayout::of(md_);
   BIGBATCH_DNNL("[batch_norm] plan " + dims.to_string() + " " + describe(md_), {
-    train_pd_ = dnnl::batch_normalization_forward::primitive_desc(
-        {dnnl::prop_kind::forward_training, group_md_, eps, f}, attr, ctx.engine);
-    train_ = dnnl::batch_normalization_forward(train_pd_);
     infer_pd_ = dnnl::batch_normalization_forward::primitive_desc(
         {dnnl::prop_kind::forward_inference, md_, eps, f | flags::use_global_stats}, attr, ctx.engine);
     infer_ = dnnl::batch_normalization_forward(infer_pd_);
-    bwd_pd_ = dnnl::batch_normalization_backward::primitive_desc(
-        {dnnl::prop_kind::backward, group_md_, group_md_, eps, f}, attr, ctx.engine, train_pd_);
-    bwd_ = dnnl::batch_normalization_backward(bwd_pd_);
+    if (!layout) {
+      train_pd_ = dnnl::batch_normalization_forward::primitive_desc(
+          {dnnl::prop_kind::forward_training, group_md_, eps, f}, attr, ctx.engine);
+      train_ = dnnl::batch_normalization_forward(train_pd_);
+      bwd_pd_ = dnnl::batch_normalization_backward::primitive_desc(
+          {dnnl::prop_kind::backward, group_md_, group_md_, eps, f}, attr, ctx.engine, train_pd_);
+      bwd_ = dnnl::batch_normalization_backward(bwd_pd_);
+    }
   });
 
   const memory::desc stats_md({groups_, dims.c}, dt::f32, memory::format_tag::ab);
   mean_ = make_memory(stats_md);
   var_ = make_memory(stats_md);
+  if (layout) {
+    f32_.emplace(*layout, group_, p.eps, p.fuse_relu);
+    invstd_ = make_memory(stats_md);
+    return;
+  }
   if (groups_ > 1) {
     diff_gamma_ = make_memory(stats_md);
     diff_beta_ = make_memory(stats_md);
@@ -59,9 +68,19 @@ BatchNorm::BatchNorm(const ops::BatchNormParams& p, const ops::Dims4& dims, cons
 }
 
 size_t BatchNorm::scratchpad_bytes() const {
+  if (f32_) return infer_pd_.scratchpad_desc().get_size();
   return std::max({train_pd_.scratchpad_desc().get_size(), infer_pd_.scratchpad_desc().get_size(),
                    bwd_pd_.scratchpad_desc().get_size()});
 }
+
+namespace {
+
+template <class T>
+T* data_of(const memory& m) {
+  return static_cast<T*>(m.get_data_handle());
+}
+
+}  // namespace
 
 memory BatchNorm::slice(const memory& full, int64_t g) const {
   char* base = static_cast<char*>(full.get_data_handle());
@@ -74,17 +93,26 @@ memory BatchNorm::stat(const memory& all, int64_t g) const {
 
 void BatchNorm::forward_training(StepList& steps, const memory& src, const memory& gamma, const memory& beta,
                                  const memory& dst, const memory& running_mean, const memory& running_var) const {
-  const size_t ws_bytes = p_.fuse_relu ? workspace_.get_desc().get_size() / static_cast<size_t>(groups_) : 0;
-  for (int64_t g = 0; g < groups_; ++g) {
-    ArgMap args = {{DNNL_ARG_SRC, slice(src, g)}, {DNNL_ARG_DST, slice(dst, g)},   {DNNL_ARG_SCALE, gamma},
-                   {DNNL_ARG_SHIFT, beta},        {DNNL_ARG_MEAN, stat(mean_, g)}, {DNNL_ARG_VARIANCE, stat(var_, g)}};
-    if (p_.fuse_relu)
-      args.emplace(DNNL_ARG_WORKSPACE,
-                   make_memory(train_pd_.workspace_desc(),
-                               static_cast<char*>(workspace_.get_data_handle()) + static_cast<size_t>(g) * ws_bytes));
-    steps.add(train_, std::move(args), "[batch_norm] forward_training");
+  if (f32_) {
+    const BatchNormF32* kernel = &*f32_;
+    const float *x = data_of<const float>(src), *g = data_of<const float>(gamma), *b = data_of<const float>(beta);
+    float *y = data_of<float>(dst), *mean = data_of<float>(mean_), *var = data_of<float>(var_);
+    float* invstd = data_of<float>(invstd_);
+    steps.add_host([=] { kernel->forward_training(x, g, b, y, mean, var, invstd); });
+  } else {
+    const size_t ws_bytes = p_.fuse_relu ? workspace_.get_desc().get_size() / static_cast<size_t>(groups_) : 0;
+    for (int64_t g = 0; g < groups_; ++g) {
+      ArgMap args = {{DNNL_ARG_SRC, slice(src, g)},   {DNNL_ARG_DST, slice(dst, g)},
+                     {DNNL_ARG_SCALE, gamma},         {DNNL_ARG_SHIFT, beta},
+                     {DNNL_ARG_MEAN, stat(mean_, g)}, {DNNL_ARG_VARIANCE, stat(var_, g)}};
+      if (p_.fuse_relu)
+        args.emplace(DNNL_ARG_WORKSPACE,
+                     make_memory(train_pd_.workspace_desc(),
+                                 static_cast<char*>(workspace_.get_data_handle()) + static_cast<size_t>(g) * ws_bytes));
+      steps.add(train_, std::move(args), "[batch_norm] forward_training");
+    }
   }
-  // running = (1 - m)·running + m·mean_g(stat_g); oneDNN's variance is biased, the running
+  // running = (1 - m)·running + m·mean_g(stat_g); the groups' variance is biased, the running
   // one is not (PyTorch), hence the factor count/(count - 1) over each group's count.
   const int64_t count = group_ * dims_.h * dims_.w;
   const float unbias = count > 1 ? static_cast<float>(count) / static_cast<float>(count - 1) : 1.0f;
@@ -123,6 +151,15 @@ void BatchNorm::forward_inference(StepList& steps, const memory& src, const memo
 void BatchNorm::backward(StepList& steps, const memory& src, const memory& diff_dst, const memory& gamma,
                          const memory& beta, const memory& diff_src, const memory& diff_gamma,
                          const memory& diff_beta) const {
+  if (f32_) {
+    const BatchNormF32* kernel = &*f32_;
+    const float *x = data_of<const float>(src), *dy = data_of<const float>(diff_dst);
+    const float *g = data_of<const float>(gamma), *b = data_of<const float>(beta);
+    const float *mean = data_of<const float>(mean_), *invstd = data_of<const float>(invstd_);
+    float *dx = data_of<float>(diff_src), *dg = data_of<float>(diff_gamma), *db = data_of<float>(diff_beta);
+    steps.add_host([=] { kernel->backward(x, dy, g, b, mean, invstd, dx, dg, db); });
+    return;
+  }
   const size_t ws_bytes = p_.fuse_relu ? workspace_.get_desc().get_size() / static_cast<size_t>(groups_) : 0;
   for (int64_t g = 0; g < groups_; ++g) {
     ArgMap args = {{DNNL_ARG_SRC, slice(src, g)},

@@ -1,13 +1,18 @@
-// oneDNN batch normalisation with ghost groups (RECIPE §6): one primitive planned for a
-// batch of G examples runs on each group's slice of the blocked activation, so v groups get
-// v independent statistics. Optional fused ReLU (oneDNN fuse_norm_relu, with workspace).
+// Batch normalisation with ghost groups (RECIPE §6) on the CPU. f32 training forward and
+// backward run our loops (batch_norm_f32.h: the sums over N·H·W in double, which oneDNN's
+// kernels do in f32, losing ~1e-4 of the gradients); bf16, other layouts and inference run
+// oneDNN: one primitive planned for a batch of G examples runs on each group's slice of the
+// blocked activation, so v groups get v independent statistics. Optional fused ReLU (ours:
+// the mask recomputed from src; oneDNN's: fuse_norm_relu, with workspace).
 // Layouts: src/dst/diffs in the producer's layout (examples contiguous); gamma, beta,
 // running statistics and their gradients f32 C in the arenas.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
 #include <vector>
 
+#include "bigbatch/backend/cpu/batch_norm_f32.h"
 #include "bigbatch/backend/cpu/step.h"
 #include "bigbatch/ops/batch_norm.h"
 
@@ -54,9 +59,13 @@ class BatchNorm {
   dnnl::batch_normalization_backward::primitive_desc bwd_pd_;
   dnnl::batch_normalization_forward train_, infer_;
   dnnl::batch_normalization_backward bwd_;
-  // Kernel-owned: per-group mean and biased variance (groups×C f32), fused-ReLU workspaces,
-  // per-group diff_gamma / diff_beta before the sum over groups.
+  // Kernel-owned: per-group mean and biased variance (groups×C f32); for oneDNN's kernels
+  // fused-ReLU workspaces and per-group diff_gamma / diff_beta before the sum over groups.
   dnnl::memory mean_, var_, workspace_, diff_gamma_, diff_beta_;
+  // f32 layouts: our training forward and backward instead of train_ / bwd_ (not planned then),
+  // with the per-group 1/sqrt(var + eps) (groups×C f32) kept for backward.
+  std::optional<BatchNormF32> f32_;
+  dnnl::memory invstd_;
 };
 
 }  // namespace bigbatch::backend::cpu
