@@ -28,73 +28,20 @@ in double: an open question (issue 16 item 12), not asserted here.
 Exits 77 (ctest SKIP_RETURN_CODE) when torch is missing or the data set is absent."""
 
 import argparse
-import gzip
-import os
 import re
 import shutil
 import statistics
-import struct
-import subprocess
 import sys
 from pathlib import Path
 
-SKIP = 77
 FACTOR = 5.0
 TINY = 1e-12
-ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
-# src/bigbatch/data/idx.h: float constants, widened to double by channel_affine.
-MEAN, STD = 0.2860, 0.3530
-THREADS = 2
 BATCH, LR, MOMENTUM, WD = 64, 0.1, 0.9, 1e-4
 
-try:
-    import torch
-    import torch.nn.functional as F
-except ImportError as e:
-    print(f"SKIP: /usr/bin/python3 cannot import torch ({e}); apt-get install python3-torch", flush=True)
-    sys.exit(SKIP)
 
-sys.path.insert(0, str(ROOT / "bench" / "pytorch"))
-sys.path.insert(0, str(ROOT / "tests" / "io"))
-import torch_interop as safetensors_py  # noqa: E402  pure-Python safetensors reader/writer
-import train_step  # noqa: E402  the PyTorch CIFAR ResNet with torchvision's names
-
-
-def fail(message):
-    print(f"FAIL: {message}", flush=True)
-    sys.exit(1)
-
-
-def f32(x):
-    return struct.unpack("<f", struct.pack("<f", x))[0]
-
-
-def read_idx(path, count):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic, = struct.unpack(">I", data[:4])
-    ndim = magic & 0xFF
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)[:count]
-
-
-def first_images(count):
-    """The first `count` training examples, normalised in float32 exactly as data/dataset.cpp."""
-    pixels = read_idx(DATA_DIR / "train-images-idx3-ubyte.gz", count)
-    labels = read_idx(DATA_DIR / "train-labels-idx1-ubyte.gz", count).long()
-    m, s = f32(MEAN), f32(STD)
-    scale = torch.tensor(1.0 / (255.0 * s), dtype=torch.float32)
-    shift = torch.tensor(-m / s, dtype=torch.float32)
-    return pixels.float().mul(scale).add(shift).unsqueeze(1).contiguous(), labels
-
-
-def run(args):
-    print("+ " + " ".join(str(a) for a in args), flush=True)
-    env = dict(os.environ, OMP_WAIT_POLICY="passive")
-    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        fail(f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fmnist_torch import (DATA_DIR, ROOT, SKIP, THREADS, F, fail, f32, load_split, run,  # noqa: E402,F401
+                          safetensors_py, torch, train_step)
 
 
 def pytorch_steps(model_name, init, images, labels, steps, dtype):
@@ -163,7 +110,7 @@ def main():
     safetensors_py.save(init, init_file, {"format": "pt"})
     ours = train(args, args.scratch / "run", init_file, args.steps, LR)
 
-    images, labels = first_images(BATCH * args.steps)
+    images, labels = load_split(True, BATCH * args.steps)
     w32 = pytorch_steps(args.model, init, images, labels, args.steps, torch.float32)
     w64 = pytorch_steps(args.model, init, images, labels, args.steps, torch.float64)
     w0 = {k: v.double() for k, v in init.items()}
