@@ -342,15 +342,20 @@ void fit_schedule_to_epochs(train::TrainConfig& config, const std::set<std::stri
   if (warmup) config.lr.warmup_epochs = paper.warmup_epochs;
   if (decay) config.lr.decay_epochs = paper.decay_epochs;
   if (note == nullptr) return;
+  const optim::LrPolicyConfig paper_defaults;  // what paper_schedule_for scales
+  const auto list = [](const std::vector<int64_t>& epochs) {
+    std::string text;
+    for (size_t i = 0; i < epochs.size(); ++i) text += (i ? "," : "") + std::to_string(epochs[i]);
+    return epochs.empty() ? std::string("none") : text;
+  };
   std::ostringstream line;
   line << "bigbatch: --epochs " << config.lr.epochs << ": the paper's";
-  if (warmup) line << " warmup epochs 5 -> " << config.lr.warmup_epochs << (decay ? " and" : "");
-  if (decay) {
-    line << " decay epochs 30,60,80 -> ";
-    for (size_t i = 0; i < config.lr.decay_epochs.size(); ++i) line << (i ? "," : "") << config.lr.decay_epochs[i];
-    if (config.lr.decay_epochs.empty()) line << "none";
-  }
-  line << " (scaled by " << config.lr.epochs << "/90; set " << (warmup ? "--warmup-epochs" : "")
+  if (warmup)
+    line << " warmup epochs " << paper_defaults.warmup_epochs << " -> " << config.lr.warmup_epochs
+         << (decay ? " and" : "");
+  if (decay) line << " decay epochs " << list(paper_defaults.decay_epochs) << " -> " << list(config.lr.decay_epochs);
+  line << " (scaled by " << config.lr.epochs << "/" << paper_defaults.epochs << "; set "
+       << (warmup ? "--warmup-epochs" : "")
        << (warmup && decay ? " or " : "") << (decay ? "--decay-epochs" : "") << " to choose)";
   *note = line.str();
 }

@@ -140,9 +140,9 @@ class StallWatch {
       int done = 0;
       MPI_CHECK(MPI_Test(&barrier, &done, MPI_STATUS_IGNORE));
       if (done) break;
-      collect_announcements();
       const double waited = seconds_since(start);
-      if (waited >= next_announce) {
+      if (waited >= next_announce) {  // no peer announces sooner: before this, nothing to collect
+        collect_announcements();
         announce();
         next_announce += announce_s_;
       }
@@ -211,7 +211,7 @@ class StallWatch {
       line << (missing.size() == 1 ? "rank " : "ranks ");
       for (size_t i = 0; i < missing.size() && i < 16; ++i) line << (i ? ", " : "") << missing[i];
       if (missing.size() > 16) line << " and " << missing.size() - 16 << " more";
-      line << (missing.size() == 1 ? " did" : " did") << " not reach collective " << sequence_;
+      line << " did not reach collective " << sequence_;
     }
     line << " within --stall-timeout " << timeout_s_ << " s (stopped, hung or far slower); ending the job";
     end_job(lowest_present == rank_, line.str());
