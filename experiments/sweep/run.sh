@@ -4,7 +4,8 @@
 # and figures (its report.py).
 #
 # usage: experiments/sweep/run.sh [--sweep DIR] [-j JOBS] [--threads T] [--seeds "0 1"]
-#                                 [--groups abcde] [--out DIR] [--report-only] [-- FLAG...]
+#                                 [--groups abcde] [--out DIR] [--record DIR] [--report-only]
+#                                 [-- FLAG...]
 #   --sweep DIR    the sweep's files: DIR/base.toml, DIR/cells.txt, DIR/report.py (default
 #                  experiments/sweep, the 10-epoch study; experiments/sweep2 is the 30-epoch one)
 #   -j JOBS        runs at the same time (default 2); each gets --threads T (default 1), so
@@ -13,6 +14,9 @@
 #                  runs only the first N of them
 #   --groups G     only the cells of these groups (default: all; see cells.txt)
 #   --out DIR      where the runs go (default runs/<sweep name>): DIR/s<seed>/<cell>/
+#   --record DIR   where a finished run's config.toml and metrics.jsonl are copied (default
+#                  DIR/results of the sweep, which is tracked: a sweep outlives the machine it
+#                  ran on); a cell recorded there is not run again, and the report reads it
 #   --report-only  skip training, redo the tables and figures from what is in DIR
 #   FLAG...        after --: overrides given to every run (e.g. --epochs 30 --model resnet20
 #                  on a bigger machine; a different DIR keeps the two apart)
@@ -29,7 +33,7 @@ usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
-jobs=2 threads=1 seeds="0 1" groups="" out="" report_only=0 sweep="$here"
+jobs=2 threads=1 seeds="0 1" groups="" out="" record="" report_only=0 sweep="$here"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -39,6 +43,7 @@ while [[ $# -gt 0 ]]; do
     --seeds) seeds="$2"; shift 2 ;;
     --groups) groups="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
+    --record) record="$2"; shift 2 ;;
     --report-only) report_only=1; shift ;;
     --) shift; break ;;
     *) echo "run.sh: error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -52,13 +57,14 @@ for f in base.toml cells.txt report.py; do
   [[ -f "$sweep/$f" ]] || { echo "run.sh: error: no $sweep/$f (see --sweep)" >&2; exit 2; }
 done
 [[ -n "$out" ]] || out="$root/runs/$(basename "$sweep")"
+[[ -n "$record" ]] || record="$sweep/results"
 for s in $seeds; do
   [[ "$s" =~ ^[0-9]+$ ]] || { echo "run.sh: error: seeds must be integers, got '$s'" >&2; exit 2; }
 done
 bigbatch="${BIGBATCH:-$root/build/bigbatch}"
 [[ -x "$bigbatch" ]] || { echo "run.sh: error: no bigbatch binary at $bigbatch (run 'make build' or set BIGBATCH)" >&2; exit 1; }
 python="${PYTHON:-/usr/bin/python3}"
-mkdir -p "$out"
+mkdir -p "$out" "$record"
 
 # The runs to make, one line each: SEED CELL FLAGS...
 plan="$out/plan.txt"
@@ -85,12 +91,23 @@ finished() {
   [[ -n "$epochs" ]] && grep -q "\"epoch\":$epochs,\"kind\":\"epoch\"" "$1/metrics.jsonl"
 }
 
+# keep RUN RECORD: copy a finished run's config and metrics (a few kB) into the record.
+keep() {
+  mkdir -p "$2"
+  cp "$1/config.toml" "$1/metrics.jsonl" "$2/"
+}
+
 # train_one SEED CELL FLAGS...: one run into DIR/s<seed>/<cell>, unless it is already done.
 train_one() {
   local seed="$1" cell="$2"
   shift 2
-  local dir="$out/s$seed/$cell"
+  local dir="$out/s$seed/$cell" kept="$record/s$seed/$cell"
+  if finished "$kept"; then
+    echo "[sweep] s$seed/$cell: recorded already" >&2
+    return 0
+  fi
   if finished "$dir"; then
+    keep "$dir" "$kept"
     echo "[sweep] s$seed/$cell: done already" >&2
     return 0
   fi
@@ -105,7 +122,7 @@ train_one() {
     cmd=("$bigbatch" train --config "$sweep/base.toml" "$@" --seed "$seed" --threads "$threads" "${overrides[@]}"
          --out "$dir")
   fi
-  if "${cmd[@]}" >>"$out/s$seed/$cell.log" 2>&1; then
+  if "${cmd[@]}" >>"$out/s$seed/$cell.log" 2>&1 && keep "$dir" "$kept"; then
     echo "[sweep] s$seed/$cell: $(grep -m1 '^test error' "$out/s$seed/$cell.log") ($((SECONDS - t0)) s)" >&2
   else
     echo "[sweep] s$seed/$cell: FAILED, see $out/s$seed/$cell.log: $(tail -n 1 "$out/s$seed/$cell.log")" >&2
@@ -133,5 +150,5 @@ if [[ "$report_only" -eq 0 ]]; then
   done
 fi
 
-BIGBATCH="$bigbatch" "$python" "$sweep/report.py" --runs "$out" --cells "$sweep/cells.txt" --seeds "$seeds"
+BIGBATCH="$bigbatch" "$python" "$sweep/report.py" --runs "$record" --cells "$sweep/cells.txt" --seeds "$seeds"
 exit "$failed"

@@ -1,11 +1,13 @@
 // The trainer's step on its own: the fp16 loss scaler's rule, whole vs accumulated passes on
 // the CPU (the same update), and the CPU's and the GPU's step against the same two steps
-// written out with the reference executor (the GPU case skips without a device).
+// written out with the reference executor (the GPU case skips without a device); precise BN's
+// statistics against the ones written out.
 #include "bigbatch/train/train_step.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "bigbatch/backend/cuda/device.h"
@@ -99,6 +101,61 @@ TEST(TrainStep, AccumulatedPassesGiveTheWholeStep) {
 }
 
 TEST(TrainStep, RejectsAMicroBatchThatDoesNotDivide) { EXPECT_THROW(two_steps(Device::cpu, 6), InvalidArgument); }
+
+// Precise BN on a graph whose batch norm sees the images themselves, so that the statistics it
+// must find can be written out: per channel, the mean over batches and groups of n = 2 of each
+// group's mean and unbiased variance. Whole and in passes of one group alike.
+TEST(TrainStep, PreciseBnStatisticsAreTheMeansOfTheGroups) {
+  nn::Graph graph;
+  const int in = graph.input(2, 3, 3);
+  const int bn = graph.batch_norm("bn", in, /*fuse_relu=*/false);
+  graph.set_output(graph.linear("fc", graph.global_avg_pool(bn), {2, 3, true}));
+  constexpr int64_t kBatch = 8, kGroup = 2, kBatches = 3, kChannels = 2, kPixels = 9;
+  std::vector<Tensor> batches;
+  for (int64_t b = 0; b < kBatches; ++b) {
+    batches.push_back(Tensor::zeros({kBatch, kChannels, 3, 3}));
+    bigbatch::testing::fill_uniform(batches.back().data<float>(), batches.back().numel(), 10 + b, -1.0 + b, 2.0 + b);
+  }
+  double mean[kChannels] = {}, var[kChannels] = {};
+  for (const Tensor& t : batches)
+    for (int64_t g = 0; g < kBatch / kGroup; ++g)
+      for (int64_t c = 0; c < kChannels; ++c) {
+        std::vector<double> v;
+        for (int64_t i = g * kGroup; i < (g + 1) * kGroup; ++i)
+          for (int64_t p = 0; p < kPixels; ++p) v.push_back(t.data<float>()[(i * kChannels + c) * kPixels + p]);
+        double m = 0.0, ss = 0.0;
+        for (double x : v) m += x / static_cast<double>(v.size());
+        for (double x : v) ss += (x - m) * (x - m);
+        const double groups = static_cast<double>(kBatches * (kBatch / kGroup));
+        mean[c] += m / groups;
+        var[c] += ss / static_cast<double>(v.size() - 1) / groups;
+      }
+  for (int64_t micro : {int64_t{0}, kGroup}) {
+    SCOPED_TRACE(micro == 0 ? "whole" : "in passes of one group");
+    StepPlan plan;
+    plan.graph = &graph;
+    plan.global_batch = plan.local_batch = kBatch;
+    plan.micro_batch = micro;
+    plan.bn_group = kGroup;
+    TrainStep step(plan);
+    Arena params(graph.parameter_layout()), buffers(graph.buffer_layout());
+    Rng rng(0);
+    nn::initialize(graph, params, buffers, rng, {});
+    buffers.tensor("bn.running_mean").data<float>()[0] = 7.0f;  // replaced, not blended
+    buffers.tensor("bn.num_batches_tracked").data<float>()[0] = 5.0f;
+    nn::copy_arena(step.params(), params);
+    nn::copy_arena(step.buffers(), buffers);
+    step.recompute_bn_statistics(kBatches, [&](int64_t i) -> const Tensor& { return batches[static_cast<size_t>(i)]; });
+    const float* rm = step.buffers().tensor("bn.running_mean").data<float>();
+    const float* rv = step.buffers().tensor("bn.running_var").data<float>();
+    for (int64_t c = 0; c < kChannels; ++c) {
+      EXPECT_NEAR(rm[c], mean[c], 1e-6 * (1.0 + std::abs(mean[c])));
+      EXPECT_NEAR(rv[c], var[c], 1e-6 * var[c]);
+    }
+    EXPECT_EQ(step.buffers().tensor("bn.num_batches_tracked").data<float>()[0], 5.0f);
+    EXPECT_EQ(std::memcmp(step.params().data(), params.data(), sizeof(float) * params.total_elems()), 0);
+  }
+}
 
 // The same two steps written out with the reference executor in double and optim::Sgd on the
 // host: the truth for the GPU step, needing no oneDNN (a GPU machine may not have it).

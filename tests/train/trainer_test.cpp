@@ -67,6 +67,36 @@ TEST_F(TrainerTest, ResumeIsBitwiseIdentical) {
   EXPECT_EQ(r_full.final_eval.loss, r_rest.final_eval.loss);
 }
 
+// Precise BN changes what evaluation and the checkpoint use, never training: the same weights
+// bit for bit, other running statistics, another test loss, and the checkpoint holds the ones
+// evaluated with (a resume from it ends where the uninterrupted run ends).
+TEST_F(TrainerTest, PreciseBnChangesTheStatisticsOnly) {
+  TrainConfig running = small_config("running");
+  TrainConfig precise = small_config("precise");
+  precise.run.precise_bn_batches = 2;
+  Trainer a(running, ""), b(precise, "");
+  const TrainResult ra = a.run(), rb = b.run();
+  EXPECT_TRUE(same_bits(a.params(), b.params()));
+  EXPECT_FALSE(same_bits(a.buffers(), b.buffers()));
+  EXPECT_NE(ra.final_eval.loss, rb.final_eval.loss);
+
+  TrainConfig first = small_config("split");
+  first.run.precise_bn_batches = 2;
+  first.run.max_iters = 6;
+  {
+    Trainer t(first, "");
+    t.run();
+  }
+  TrainConfig rest = first;
+  rest.run.max_iters = 0;
+  rest.run.resume = rest.run.out;
+  Trainer resumed(rest, "");
+  const TrainResult rr = resumed.run();
+  EXPECT_TRUE(same_bits(b.params(), resumed.params()));
+  EXPECT_TRUE(same_bits(b.buffers(), resumed.buffers()));
+  EXPECT_EQ(rb.final_eval.loss, rr.final_eval.loss);
+}
+
 TEST_F(TrainerTest, GradientAccumulationEqualsOneBigStep) {
   TrainConfig whole = small_config("whole");
   whole.run.max_iters = 5;

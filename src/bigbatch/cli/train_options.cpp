@@ -255,6 +255,10 @@ const std::vector<OptionSpec>& option_specs() {
       int_option("log_every", "iterations between metrics lines", run, &RunConfig::log_every),
       int_option("checkpoint_every", "epochs between checkpoints", run, &RunConfig::checkpoint_every),
       int_option("eval_batch", "examples per evaluation pass", run, &RunConfig::eval_batch),
+      int_option("precise_bn_batches",
+                 "before each evaluation, BN statistics recomputed as averages over this many training batches of "
+                 "kn (forward only, groups of n; the checkpoint keeps them; 0 = the running averages)",
+                 run, &RunConfig::precise_bn_batches),
       bool_option("progress", "progress on stderr: on | off", run, &RunConfig::progress),
   };
   return specs;

@@ -64,6 +64,8 @@ void validate(const TrainConfig& c) {
   BIGBATCH_CHECK(r.log_every > 0, "[config] log-every: expected > 0, got " << r.log_every);
   BIGBATCH_CHECK(r.checkpoint_every > 0, "[config] checkpoint-every: expected > 0, got " << r.checkpoint_every);
   BIGBATCH_CHECK(r.eval_batch > 0, "[config] eval-batch: expected > 0, got " << r.eval_batch);
+  BIGBATCH_CHECK(r.precise_bn_batches >= 0,
+                 "[config] precise-bn-batches: expected >= 0 (0 = off), got " << r.precise_bn_batches);
   BIGBATCH_CHECK(!r.out.empty(), "[config] out: expected a run directory");
   BIGBATCH_CHECK(std::isfinite(r.stall_timeout_s) && r.stall_timeout_s >= 0,
                  "[config] stall-timeout: expected seconds >= 0 (0 = wait forever), got " << r.stall_timeout_s);

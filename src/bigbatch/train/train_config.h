@@ -58,6 +58,10 @@ struct RunConfig {
   int64_t log_every = 10;        // iterations between "iter" metric lines
   int64_t checkpoint_every = 1;  // epochs between checkpoints (the last epoch always)
   int64_t eval_batch = 500;      // examples per evaluation forward
+  // Before each evaluation (and so in each checkpoint after one), the BN running statistics are
+  // recomputed as plain averages over this many training batches (TrainStep::
+  // recompute_bn_statistics); 0 keeps the running averages of training.
+  int64_t precise_bn_batches = 0;
   bool progress = true;          // progress bar / lines on stderr
   // Several ranks: a collective some rank has not reached after this long ends the job, naming
   // it (comm::MpiSession::make_communicator); 0 waits forever. Generous: a checkpoint write or

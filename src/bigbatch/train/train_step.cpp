@@ -2,6 +2,8 @@
 #include "bigbatch/train/train_step.h"
 
 #include <cmath>
+#include <variant>
+#include <vector>
 
 #include "bigbatch/core/error.h"
 #include "bigbatch/nn/device_arena.h"
@@ -101,6 +103,47 @@ double TrainStep::run(const Tensor& images, const int32_t* labels, double lr, in
   const Arena& grads = parts > 1 ? grad_sum_ : grads_;
   if (scaler_.unscale(grads)) sgd_->step(params_, grads, lr);
   return loss;
+}
+
+}  // namespace bigbatch::train
+
+namespace bigbatch::train {
+
+void TrainStep::recompute_bn_statistics(int64_t count, const std::function<const Tensor&(int64_t)>& batch) {
+  BIGBATCH_CHECK(count > 0, "[train] precise batch-norm statistics need at least one batch, got " << count);
+  // A training forward from zeroed statistics leaves momentum x (the mean over the pass's
+  // groups of each group's statistic) in them: summed over passes in double, divided at the end.
+  Arena kept(graph_.buffer_layout()), pass(graph_.buffer_layout());
+  nn::copy_arena(kept, buffers_);
+  std::vector<double> sum(static_cast<size_t>(kept.total_elems()), 0.0);
+  int64_t passes = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const Tensor& images = batch(i);
+    BIGBATCH_CHECK(images.dim(0) == local_batch_, "[train] a precise-BN batch of " << images.dim(0)
+                                                                                    << " examples; the step takes "
+                                                                                    << local_batch_);
+    for (int64_t j = 0; j < micro_batches(); ++j) {
+      nn::zero_arena(buffers_);
+      executor_->forward(images.slice(j * micro_, (j + 1) * micro_), /*training=*/true);
+      nn::copy_arena(pass, buffers_);
+      for (size_t e = 0; e < sum.size(); ++e) sum[e] += pass.data()[e];
+      ++passes;
+    }
+  }
+  const ArenaLayout& layout = kept.layout();
+  for (const nn::Node& node : graph_.nodes()) {
+    if (node.kind != nn::OpKind::batch_norm) continue;
+    const double momentum = std::get<ops::BatchNormParams>(node.params).momentum;
+    BIGBATCH_CHECK(momentum > 0.0, "[train] " << node.name << ": precise statistics need a BN momentum > 0");
+    for (int entry : {node.running_mean, node.running_var}) {
+      const ArenaEntry& e = layout.entry(entry);
+      for (int64_t c = 0; c < e.shape.numel(); ++c) {
+        const auto at = static_cast<size_t>(e.offset + c);
+        kept.data()[at] = static_cast<float>(sum[at] / (momentum * static_cast<double>(passes)));
+      }
+    }
+  }
+  nn::copy_arena(buffers_, kept);
 }
 
 }  // namespace bigbatch::train

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -51,6 +52,14 @@ class TrainStep {
   // the global batch (sum over kn / kn, summed over ranks) and adds the top-1 hits of every
   // rank to `correct`. A non-finite loss returns before the update, on every rank alike.
   double run(const Tensor& images, const int32_t* labels, double lr, int64_t& correct);
+
+  // Precise batch-norm statistics (as pycls, from the paper's group, computes them): the
+  // running mean and variance become plain averages, over `count` batches of this rank
+  // (batch(i): local_batch x C x H x W f32 on the host), of the statistics of each group of n
+  // examples, as training normalises with them. Training forwards only, in the step's passes:
+  // no backward, no update; the parameters and num_batches_tracked are kept. Over ranks the
+  // caller averages the result (it is linear in the groups).
+  void recompute_bn_statistics(int64_t count, const std::function<const Tensor&(int64_t)>& batch);
 
   // On the plan's device.
   const Arena& params() const { return params_; }

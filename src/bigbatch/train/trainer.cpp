@@ -1,5 +1,6 @@
 #include "bigbatch/train/trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -42,6 +43,11 @@ void report_partial_init(const std::string& path, const PartialLoad& left) {
             << "bigbatch: --init-partial " << path << ": kept their initial values:" << list(left.missing) << "\n";
 }
 
+// MXNet's ResNet-152 recipe stops augmenting late in training.
+data::Transform training_transform(int64_t epoch, int64_t augment_until_epoch) {
+  return augment_until_epoch >= 0 && epoch >= augment_until_epoch ? data::Transform::eval : data::Transform::train;
+}
+
 // A loss this far above a uniform guess's ln(C) is an explosion, even while it is finite.
 constexpr double kExplodedLossFactor = 100.0;
 
@@ -77,6 +83,10 @@ struct Trainer::State {
   // Between the step's arenas and the host copies (nothing on the CPU: the same storage).
   void upload();
   void download();
+  // --precise-bn-batches N: the statistics of the next evaluation, from the first N batches of
+  // `epoch` as training saw them (RunConfig::precise_bn_batches); each rank its own workers,
+  // so the caller averages them over ranks next (as it does before every evaluation).
+  void precise_bn(const data::LoaderOptions& lo, int64_t epoch);
 
   // Averages the running statistics over ranks, then rank 0 writes last.safetensors (and
   // epoch-N after an epoch).
@@ -264,6 +274,22 @@ void Trainer::State::download() {
   nn::copy_arena(momentum, step->sgd().momentum_buffer());
 }
 
+void Trainer::State::precise_bn(const data::LoaderOptions& lo, int64_t epoch) {
+  const int64_t count = std::min(config.run.precise_bn_batches, iters_per_epoch());
+  if (count == 0) return;
+  const data::ExampleShape shape = train_set->example_shape();
+  data::BatchSlot slot;
+  slot.images = Tensor::zeros({local_batch, shape.channels, shape.height, shape.width});
+  slot.labels.resize(static_cast<size_t>(local_batch));
+  slot.indices.resize(static_cast<size_t>(local_batch));
+  data::EpochSampler order = *sampler;
+  const data::Transform transform = training_transform(epoch, config.input.augment_until_epoch);
+  step->recompute_bn_statistics(count, [&](int64_t iter) -> const Tensor& {
+    data::fill_batch(*train_set, pool.get(), transform, order, lo, epoch, iter, slot);
+    return slot.images;
+  });
+}
+
 const Arena& Trainer::params() const { return s_->params; }
 const Arena& Trainer::buffers() const { return s_->buffers; }
 
@@ -307,9 +333,7 @@ TrainResult Trainer::run() {
   data::Loader loader(
       lo, ipe, Shape({s.local_batch, shape.channels, shape.height, shape.width}),
       [&train_set, pool, sampler, lo, until](int64_t epoch, int64_t iter, data::BatchSlot& slot) mutable {
-        // MXNet's ResNet-152 recipe stops augmenting late in training.
-        const data::Transform t = until >= 0 && epoch >= until ? data::Transform::eval : data::Transform::train;
-        data::fill_batch(train_set, pool, t, sampler, lo, epoch, iter, slot);
+        data::fill_batch(train_set, pool, training_transform(epoch, until), sampler, lo, epoch, iter, slot);
       });
 
   const double exploded = kExplodedLossFactor * std::log(static_cast<double>(train_set.num_classes()));
@@ -346,6 +370,7 @@ TrainResult Trainer::run() {
     evaluated_last = false;
     if (++pos.iter == ipe) {
       const int64_t done_epoch = pos.epoch + 1;
+      s.precise_bn(lo, pos.epoch);
       s.average_buffers();
       EvalResult eval = s.evaluator->run();
       log.epoch(done_epoch, s.ckpt.epoch_loss_sum / static_cast<double>(ipe),
@@ -373,6 +398,7 @@ TrainResult Trainer::run() {
     result.stopped_by = 0;
     if (!evaluated_last) {
       // Stopped inside an epoch (max_iters): keep the position so --resume continues it.
+      s.precise_bn(lo, s.ckpt.position.epoch);
       s.save(0);  // averages the running statistics over ranks first
       result.final_eval = s.evaluator->run();
     }
