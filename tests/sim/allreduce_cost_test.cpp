@@ -139,7 +139,7 @@ TEST(AllreduceCost, AlgorithmNames) {
     parse_algorithm("tree");
     FAIL() << "tree parsed";
   } catch (const InvalidArgument& e) {
-    EXPECT_STREQ(e.what(), "[sim] expected ring, hd, hier-ring or hier-hd, got 'tree'");
+    EXPECT_STREQ(e.what(), "[sim] expected ring, hd, hier-ring, hier-hd or ps, got 'tree'");
   }
 }
 

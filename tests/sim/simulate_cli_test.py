@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """End-to-end checks of `bigbatch simulate`: the goyal2017 preset as a table, as JSON and as a
-PNG, a recorded profile calibrated from a solo allreduce, and one error line per bad input.
+PNG, a recorded profile calibrated from a solo allreduce, the parameter server beside the ring
+(co-located: the ring's bytes in fewer steps; one dedicated server: its link the bottleneck),
+stragglers, and one error line per bad input.
 Usage: simulate_cli_test.py PATH/TO/bigbatch PATH/TO/bench/overlap"""
 
 import json
@@ -55,6 +57,28 @@ def main():
     check(rc == 0 and "hier-hd" in table and "eff/8" in table and "resnet50" in table, "the table", table + err)
     check(len([l for l in table.splitlines() if l.split() and l.split()[0] in ("8", "256")]) == 2, "two rows", table)
 
+    # The parameter server: co-located servers move the ring's bytes in 2 latencies instead of
+    # 2(W-1); one dedicated server carries every worker's N on its one link.
+    ps_args = ["simulate", "--backward-ms", "100", "--gpus", "64", "--gpus-per-server", "8", "--bucket-mib", "0",
+               "--json"]
+    rc, out, err = run(binary, *ps_args, "--algorithms", "hier-ring,ps")
+    rows = {r["algorithm"]: r for r in json.loads(out)["rows"]} if rc == 0 else {}
+    check(set(rows) == {"hier-ring", "ps"} and rows["ps"]["comm_ms"] < rows["hier-ring"]["comm_ms"],
+          "co-located ps beats the hierarchical ring's per-layer latencies", out + err)
+    rc, out, err = run(binary, *ps_args, "--comm", "ps", "--servers", "1", "--ps-placement", "dedicated")
+    one = json.loads(out)["rows"] if rc == 0 else []
+    check(len(one) == 1 and one[0]["algorithm"] == "ps" and one[0]["comm_ms"] > 2 * rows.get("ps", {}).get("comm_ms", 0),
+          "--comm ps alone models ps; one dedicated server is the bottleneck", out + err)
+    rc, table, err = run(binary, "simulate", "--backward-ms", "100", "--comm", "ps", "--gpus", "1,256",
+                         "--straggler-spread", "0.05")
+    check(rc == 0 and "parameter servers: one per worker machine, colocated" in table and "stragglers:" in table,
+          "the table says what it models", table + err)
+    rc, out, err = run(binary, "simulate", "--backward-ms", "100", "--algorithms", "ring", "--gpus", "1,256",
+                       "--straggler-spread", "0.05", "--json")
+    factors = [r["straggler_factor"] for r in json.loads(out)["rows"]] if rc == 0 else []
+    check(len(factors) == 2 and factors[0] == 1.0 and 1.13 < factors[1] < 1.15,
+          "1 GPU waits for nobody; 256 wait for the slowest (1 + 0.05 x 2.83)", out + err)
+
     with tempfile.TemporaryDirectory() as tmp:
         png = os.path.join(tmp, "scaling.png")
         rc, out, err = run(binary, "simulate", "--preset", "goyal2017", "-o", png)
@@ -99,6 +123,13 @@ def main():
     expect_error(binary, bw + ["--classes", "1048577"], "--classes: expected in [0, 1048576]")
     expect_error(binary, bw + ["--input", "3x65537x224"], "--input: expected C, H and W of at most 65536")
     expect_error(binary, bw + ["--bucket-mib", "1e300"], "--bucket-mib: expected in [0, 1048576]")
+    expect_error(binary, bw + ["--comm", "tree"], "--comm: expected allreduce or ps")
+    expect_error(binary, bw + ["--comm", "ps", "--algorithms", "ring"], "--comm ps: --algorithms ring has no ps")
+    expect_error(binary, bw + ["--comm", "ps", "--ps-placement", "nearby"], "--ps-placement: expected colocated or dedicated")
+    expect_error(binary, bw + ["--comm", "ps", "--servers", "-1"], "--servers: expected in [0, 1048576]")
+    expect_error(binary, bw + ["--comm", "ps", "--gpus", "16", "--servers", "3"], "at most one per worker machine (2)")
+    expect_error(binary, bw + ["--comm", "ps", "--ps-imbalance", "0.5"], "--ps-imbalance: expected >= 1")
+    expect_error(binary, bw + ["--straggler-spread", "-1"], "--straggler-spread: expected in [0, 10]")
     rc, out, err = run(binary, *bw, "--gpus", "1048576", "--algorithms", "ring,hd", "--json")
     check(rc == 0 and [r["gpus"] for r in json.loads(out or '{"rows": []}')["rows"]] == [1048576] * 2,
           "--gpus at its bound", out + err)

@@ -51,6 +51,22 @@ CLI::App* add_simulate_command(CLI::App& app, SimulateOptions& o) {
   sub->add_option("--algorithms", o.algorithms,
                   "Allreduce algorithms, each once: ring, hd (halving/doubling), hier-ring, hier-hd")
       ->capture_default_str();
+  sub->add_option("--comm", o.comm,
+                  "allreduce | ps: how gradients are summed; ps (MXNet's KVStore, BytePS) models --algorithms ps "
+                  "unless --algorithms is given")
+      ->capture_default_str();
+  sub->add_option("--servers", o.servers,
+                  "Parameter servers (algorithm ps); 0: one per worker machine, at most " + max_gpus)
+      ->capture_default_str();
+  sub->add_option("--ps-placement", o.ps_placement,
+                  "colocated (server s on worker machine s, sharing its link) | dedicated (machines of their own)")
+      ->capture_default_str();
+  sub->add_option("--ps-imbalance", o.ps_imbalance,
+                  "The busiest server's share of the bytes over the mean share, >= 1 (key sharding is uneven)")
+      ->capture_default_str();
+  sub->add_option("--straggler-spread", o.straggler_spread,
+                  "Std / mean of one GPU's forward + backward time; the step waits for the slowest of p GPUs")
+      ->capture_default_str();
   sub->add_option("--bucket-mib", o.bucket_mib,
                   "Gradient bucket cap in MiB, as --bucket-mib of train (0: per layer), at most " +
                       std::to_string(static_cast<int64_t>(kMaxBucketMib)))
@@ -163,6 +179,18 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
                  "[simulate] --solo-ranks: expected in [2, " << kMaxSimulatedGpus << "], got " << o.solo_ranks);
   BIGBATCH_CHECK(o.overlap == "on" || o.overlap == "off",
                  "[simulate] --overlap: expected on or off, got '" << o.overlap << "'");
+  BIGBATCH_CHECK(o.comm == "allreduce" || o.comm == "ps",
+                 "[simulate] --comm: expected allreduce or ps, got '" << printable(o.comm) << "'");
+  if (o.comm == "ps" && !given(o, "--algorithms")) o.algorithms = "ps";
+  BIGBATCH_CHECK(o.ps_placement == "colocated" || o.ps_placement == "dedicated",
+                 "[simulate] --ps-placement: expected colocated or dedicated, got '" << printable(o.ps_placement)
+                                                                                     << "'");
+  BIGBATCH_CHECK(o.servers >= 0 && o.servers <= kMaxSimulatedGpus,
+                 "[simulate] --servers: expected in [0, " << kMaxSimulatedGpus << "] (0: one per worker machine), got "
+                                                          << o.servers);
+  check_number(o.ps_imbalance >= 1, "--ps-imbalance", o.ps_imbalance, ">= 1");
+  check_number(o.straggler_spread >= 0 && o.straggler_spread <= 10, "--straggler-spread", o.straggler_spread,
+               "in [0, 10]");
   const std::vector<int64_t> gpus = parse_gpus(o.gpus);
   std::vector<sim::Algorithm> algorithms;
   for (const std::string& name : split(o.algorithms)) {
@@ -177,6 +205,15 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
                    "[simulate] --algorithms: '" << name << "' is given twice");
     algorithms.push_back(a);
   }
+  const bool models_ps = std::find(algorithms.begin(), algorithms.end(), sim::Algorithm::ps) != algorithms.end();
+  BIGBATCH_CHECK(o.comm != "ps" || models_ps, "[simulate] --comm ps: --algorithms " << o.algorithms << " has no ps");
+  if (models_ps && o.ps_placement == "colocated")
+    for (int64_t p : gpus) {
+      const int64_t machines = p / std::min(p, o.gpus_per_server);
+      BIGBATCH_CHECK(o.servers <= machines, "[simulate] --servers " << o.servers << " co-located servers on " << p
+                                                                    << " GPUs: at most one per worker machine ("
+                                                                    << machines << "); or --ps-placement dedicated");
+    }
 
   // The layers: from a measured profile, or a total backward time spread over the graph.
   sim::BackwardProfile profile;
@@ -215,11 +252,13 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
   cluster.intra = {o.intra_alpha_us * 1e-6, seconds_per_byte(o.intra_gbit)};
   cluster.inter = {o.inter_alpha_us * 1e-6, seconds_per_byte(o.inter_gbit)};
   cluster.gamma_s = o.reduce_gbit > 0 ? seconds_per_byte(o.reduce_gbit) : 0.0;
+  cluster.ps = {o.servers, o.ps_placement == "colocated", o.ps_imbalance};
   if (o.solo_ms > 0) {
     cluster.inter.beta_s = sim::beta_from_ring_time(o.solo_ms * 1e-3, grad_bytes, o.solo_ranks, cluster.inter.alpha_s);
     o.inter_gbit = 8.0 / cluster.inter.beta_s / 1e9;
   }
-  sim::StepInputs inputs{o.forward_ms * 1e-3, backward_s, o.optimizer_ms * 1e-3, o.overlap == "on"};
+  sim::StepInputs inputs{o.forward_ms * 1e-3, backward_s, o.optimizer_ms * 1e-3, o.overlap == "on",
+                         o.straggler_spread};
   const std::vector<sim::ScalingRow> rows = sim::simulate_scaling(buckets, inputs, cluster, gpus, algorithms);
 
   const std::string input_text = dims.to_string();
@@ -240,7 +279,10 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
                         {"gpus_per_server", o.gpus_per_server},
                         {"intra", {{"gbit", o.intra_gbit}, {"alpha_us", o.intra_alpha_us}}},
                         {"inter", {{"gbit", o.inter_gbit}, {"alpha_us", o.inter_alpha_us}}},
-                        {"reduce_gbit", o.reduce_gbit}};
+                        {"reduce_gbit", o.reduce_gbit},
+                        {"straggler_spread", o.straggler_spread}};
+    if (models_ps)
+      j["ps"] = {{"servers", o.servers}, {"placement", o.ps_placement}, {"imbalance", o.ps_imbalance}};
     for (const sim::Bucket& b : buckets)
       j["buckets"].push_back({{"mb", static_cast<double>(b.bytes) / 1e6}, {"ready_ms", b.ready_s * 1e3}});
     for (const sim::ScalingRow& r : rows)
@@ -251,7 +293,8 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
                            {"exposed_ms", r.step.exposed_s * 1e3},
                            {"iteration_ms", r.step.iteration_s * 1e3},
                            {"efficiency", r.efficiency},
-                           {"efficiency_vs_first", r.efficiency_vs_first}});
+                           {"efficiency_vs_first", r.efficiency_vs_first},
+                           {"straggler_factor", r.straggler_factor}});
     out << j.dump() << '\n';
   } else {
     std::string sizes;
@@ -273,11 +316,23 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
                   o.reduce_gbit > 0 ? (std::to_string(o.reduce_gbit) + " Gbit/s").c_str() : "free",
                   static_cast<long long>(o.gpus_per_server));
     out << line;
-    std::snprintf(line, sizeof line, "%6s %7s %-9s %9s %10s %9s %7s %8s\n", "gpus", "servers", "algorithm", "comm_ms",
+    if (models_ps) {
+      std::snprintf(line, sizeof line, "parameter servers: %s, %s, busiest server %.3gx the mean share\n",
+                    o.servers == 0 ? "one per worker machine" : (std::to_string(o.servers) + " in all").c_str(),
+                    o.ps_placement.c_str(), o.ps_imbalance);
+      out << line;
+    }
+    if (o.straggler_spread > 0) {
+      std::snprintf(line, sizeof line,
+                    "stragglers: per-GPU compute spread %.3g (std / mean); the step waits for the slowest GPU\n",
+                    o.straggler_spread);
+      out << line;
+    }
+    std::snprintf(line, sizeof line, "%6s %8s %-9s %9s %10s %9s %7s %8s\n", "gpus", "machines", "algorithm", "comm_ms",
                   "exposed_ms", "iter_ms", "eff", ("eff/" + std::to_string(gpus.front())).c_str());
     out << line;
     for (const sim::ScalingRow& r : rows) {
-      std::snprintf(line, sizeof line, "%6lld %7lld %-9s %9.1f %10.1f %9.1f %6.1f%% %7.1f%%\n",
+      std::snprintf(line, sizeof line, "%6lld %8lld %-9s %9.1f %10.1f %9.1f %6.1f%% %7.1f%%\n",
                     static_cast<long long>(r.gpus), static_cast<long long>(r.servers), sim::algorithm_name(r.algorithm),
                     r.step.comm_s * 1e3, r.step.exposed_s * 1e3, r.step.iteration_s * 1e3, 100 * r.efficiency,
                     100 * r.efficiency_vs_first);

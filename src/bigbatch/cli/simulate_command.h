@@ -35,6 +35,11 @@ struct SimulateOptions {
   std::string gpus = "1,2,4,8,16,32,64,128,256";
   int64_t gpus_per_server = 8;
   std::string algorithms = "ring,hd,hier-ring,hier-hd";
+  std::string comm = "allreduce";  // ps: --algorithms ps unless given
+  int64_t servers = 0;             // parameter servers; 0: one per worker machine
+  std::string ps_placement = "colocated";
+  double ps_imbalance = 1.0;       // the busiest server's share over the mean
+  double straggler_spread = 0.0;   // std / mean of one GPU's compute time
   double bucket_mib = 25;  // 0: one bucket per layer
   std::string overlap = "on";
   double intra_gbit = 160, intra_alpha_us = 10;  // NVLink (P100): 20 GB/s per direction

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bigbatch/core/error.h"
+#include "bigbatch/sim/ps_cost.h"
 
 namespace bigbatch::sim {
 
@@ -15,6 +16,7 @@ const char* algorithm_name(Algorithm algorithm) {
     case Algorithm::hd: return "hd";
     case Algorithm::hier_ring: return "hier-ring";
     case Algorithm::hier_hd: return "hier-hd";
+    case Algorithm::ps: return "ps";
   }
   return "?";
 }
@@ -24,7 +26,8 @@ Algorithm parse_algorithm(const std::string& name) {
   if (name == "hd") return Algorithm::hd;
   if (name == "hier-ring") return Algorithm::hier_ring;
   if (name == "hier-hd") return Algorithm::hier_hd;
-  BIGBATCH_THROW(InvalidArgument, "[sim] expected ring, hd, hier-ring or hier-hd, got '" << name << "'");
+  if (name == "ps") return Algorithm::ps;
+  BIGBATCH_THROW(InvalidArgument, "[sim] expected ring, hd, hier-ring, hier-hd or ps, got '" << name << "'");
 }
 
 namespace {
@@ -133,6 +136,7 @@ AllreduceCost flat_cost(Algorithm algorithm, int64_t p, double n_bytes, const Cl
     }
     case Algorithm::hier_ring:
     case Algorithm::hier_hd:
+    case Algorithm::ps:
       break;
   }
   BIGBATCH_THROW(InvalidArgument, "[sim] " << algorithm_name(algorithm) << " is not a flat algorithm");
@@ -162,6 +166,8 @@ HierarchicalCost hierarchical_cost(Algorithm inter_algorithm, int64_t p, double 
     case Algorithm::hier_hd:
       h.inter = hd_cost(servers, n_bytes, cluster.inter, cluster.gamma_s);
       break;
+    case Algorithm::ps:
+      BIGBATCH_THROW(InvalidArgument, "[sim] the parameter server's exchange is ps_cost, not an allreduce");
   }
   for (const AllreduceCost* part : {&h.reduce, &h.inter, &h.broadcast}) {
     h.total.steps += part->steps;
@@ -179,6 +185,8 @@ AllreduceCost allreduce_cost(Algorithm algorithm, int64_t p, double n_bytes, con
     case Algorithm::hier_ring:
     case Algorithm::hier_hd:
       return hierarchical_cost(algorithm, p, n_bytes, cluster).total;
+    case Algorithm::ps:
+      return ps_cost(p, n_bytes, cluster.ps, cluster).total;
   }
   return {};
 }

@@ -16,6 +16,17 @@ struct Link {
   double beta_s = 0.0;
 };
 
+// The parameter servers of Algorithm::ps (sim/ps_cost.h).
+struct ParameterServers {
+  int64_t servers = 0;  // S; 0: one per worker machine (S = W, MXNet's usual launch)
+  // Co-located: server s runs on worker machine s and shares its NIC (MXNet's usual launch,
+  // S <= W); dedicated: S machines of their own, each with a NIC like the workers'.
+  bool colocated = false;
+  // The busiest server's share of the bytes over the mean share (>= 1): key sharding is never
+  // perfectly even (comm's ps sharding plan measures it for a model).
+  double imbalance = 1.0;
+};
+
 // Servers of gpus_per_server GPUs; rank r lives on server r / gpus_per_server. Inside a server
 // GPUs talk over `intra` (NVLink); between servers over `inter` (one NIC per server, shared by
 // every flow leaving it). gamma_s: reduction arithmetic, seconds per byte summed.
@@ -23,13 +34,14 @@ struct Cluster {
   int64_t gpus_per_server = 8;
   Link intra, inter;
   double gamma_s = 0.0;
+  ParameterServers ps;  // Algorithm::ps only
 };
 
-// ring, hd (recursive halving/doubling), hier_ring and hier_hd (hierarchical, with that
-// algorithm between servers).
-enum class Algorithm { ring, hd, hier_ring, hier_hd };
-const char* algorithm_name(Algorithm algorithm);  // "ring", "hd", "hier-ring", "hier-hd"
-// Throws InvalidArgument "[sim] expected ring, hd, hier-ring or hier-hd, got 'x'".
+// How the gradients are summed: ring, hd (recursive halving/doubling), hier_ring and hier_hd
+// (hierarchical, with that algorithm between servers), or ps (parameter servers, ps_cost.h).
+enum class Algorithm { ring, hd, hier_ring, hier_hd, ps };
+const char* algorithm_name(Algorithm algorithm);  // "ring", "hd", "hier-ring", "hier-hd", "ps"
+// Throws InvalidArgument "[sim] expected ring, hd, hier-ring, hier-hd or ps, got 'x'".
 Algorithm parse_algorithm(const std::string& name);
 
 // One allreduce. steps: messages on the critical path (each costs α); bytes: the sum of their
@@ -71,7 +83,7 @@ struct HierarchicalCost {
 // Throws InvalidArgument when p > gpus_per_server is not whole servers.
 HierarchicalCost hierarchical_cost(Algorithm inter_algorithm, int64_t p, double n_bytes, const Cluster& cluster);
 
-// Any algorithm over p GPUs of the cluster.
+// Any algorithm over p GPUs of the cluster (ps: ps_cost with cluster.ps).
 AllreduceCost allreduce_cost(Algorithm algorithm, int64_t p, double n_bytes, const Cluster& cluster);
 
 // β of a link such that one ring allreduce of n_bytes over p ranks on it, with latency alpha_s,

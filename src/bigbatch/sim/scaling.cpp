@@ -2,6 +2,7 @@
 #include "bigbatch/sim/scaling.h"
 
 #include "bigbatch/core/error.h"
+#include "bigbatch/sim/straggler.h"
 
 namespace bigbatch::sim {
 
@@ -15,15 +16,22 @@ std::vector<ScalingRow> simulate_scaling(const std::vector<Bucket>& buckets, con
   std::vector<double> first(algorithms.size(), 0.0);
   for (int64_t p : gpus) {
     BIGBATCH_CHECK(p >= 1, "[sim] expected GPU counts >= 1, got " << p);
+    const double slowest = straggler_factor(p, inputs.straggler_spread);
+    StepInputs on_p = inputs;
+    on_p.forward_s *= slowest;
+    on_p.backward_s *= slowest;
+    std::vector<Bucket> ready = buckets;
+    for (Bucket& b : ready) b.ready_s *= slowest;
     for (size_t a = 0; a < algorithms.size(); ++a) {
       ScalingRow row;
+      row.straggler_factor = slowest;
       row.gpus = p;
       row.servers = (p + cluster.gpus_per_server - 1) / cluster.gpus_per_server;
       row.algorithm = algorithms[a];
       std::vector<double> seconds;
       for (const Bucket& b : buckets)
         seconds.push_back(allreduce_cost(algorithms[a], p, static_cast<double>(b.bytes), cluster).seconds);
-      row.step = simulate_step(buckets, seconds, inputs);
+      row.step = simulate_step(ready, seconds, on_p);
       if (first[a] == 0.0) first[a] = row.step.iteration_s;
       row.efficiency = t1 / row.step.iteration_s;
       row.efficiency_vs_first = first[a] / row.step.iteration_s;

@@ -35,6 +35,9 @@ struct StepInputs {
   double backward_s = 0.0;   // backward ends here (>= every ready_s)
   double optimizer_s = 0.0;  // the update after the last allreduce
   bool overlap = true;
+  // Relative spread (std / mean) of one GPU's forward + backward time from step to step; the
+  // synchronous step waits for the slowest GPU (sim/straggler.h). 0: every GPU alike.
+  double straggler_spread = 0.0;
 };
 
 struct StepTime {
