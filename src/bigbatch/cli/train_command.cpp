@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include "bigbatch/comm/mpi_comm.h"
+#include "bigbatch/comm/parameter_server.h"
 #include "bigbatch/core/stop_request.h"
 #include "bigbatch/core/threading.h"
 #include "bigbatch/plot/run_curves.h"
@@ -29,9 +30,14 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& flags) {
 
 namespace {
 
-int train_and_report(const train::TrainConfig& config, comm::Communicator* comm, std::ostream& out) {
-  train::Trainer trainer(config, to_toml(config), comm);
-  train::TrainResult result = trainer.run();
+int train_and_report(const train::TrainConfig& config, comm::Communicator* comm, std::ostream& out,
+                     comm::ParameterServerJob* ps = nullptr) {
+  train::TrainResult result;
+  {
+    train::Trainer trainer(config, to_toml(config), comm, ps);
+    result = trainer.run();
+  }
+  if (ps != nullptr) ps->finish();  // every worker is past its last push: the servers may stop
   if (result.stopped_by != 0) {
     if (comm == nullptr || comm->rank() == 0)
       std::cerr << "bigbatch: stopped by " << stop_signal_name(result.stopped_by) << " after step " << result.steps
@@ -62,6 +68,8 @@ int run_train_command(const TrainFlags& flags, std::ostream& out) {
   install_stop_handlers();  // SIGTERM / Ctrl-C: a checkpoint at the next step, then kExitStopped
   // The config keeps the count asked for (0 = the cores), so a resume elsewhere fits its machine.
   if (!comm::launched_by_mpi()) {
+    BIGBATCH_CHECK(!config.ps.enabled, "[config] comm ps: start the job with mpirun -np W+S (W workers, the last "
+                                           << config.ps.servers << " ranks serve)");
     if (!schedule_note.empty()) std::cerr << schedule_note << std::endl;
     use_threads(config.run.threads, 1, &std::cerr);
     return train_and_report(config, nullptr, out);
@@ -70,6 +78,23 @@ int run_train_command(const TrainFlags& flags, std::ostream& out) {
   comm::MpiSession session;
   if (session.rank() == 0 && !schedule_note.empty()) std::cerr << schedule_note << std::endl;
   use_threads(config.run.threads, comm::local_ranks(), session.rank() == 0 ? &std::cerr : nullptr);
+  if (config.ps.enabled) {
+    std::unique_ptr<comm::ParameterServerJob> job;
+    std::string role = "rank " + std::to_string(session.rank());
+    try {
+      job = std::make_unique<comm::ParameterServerJob>(session, config.ps, config.run.stall_timeout_s);
+      role = (job->role() == comm::PsRole::server ? "server " : "worker ") + std::to_string(job->index()) + " (" +
+             role + ")";
+      if (job->role() == comm::PsRole::server) {
+        job->serve();
+        return 0;
+      }
+      return train_and_report(config, &job->workers_comm(), out, job.get());
+    } catch (const std::exception& e) {
+      std::cerr << "bigbatch: error: [" << role << "] " << e.what() << std::endl;
+      session.abort(1);
+    }
+  }
   std::unique_ptr<comm::Communicator> communicator = session.make_communicator(config.run.stall_timeout_s);
   try {
     return train_and_report(config, communicator.get(), out);

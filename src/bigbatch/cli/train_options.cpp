@@ -151,6 +151,7 @@ const std::vector<OptionSpec>& option_specs() {
   constexpr auto opt = &TrainConfig::optimizer;
   constexpr auto reducer = &TrainConfig::reducer;
   constexpr auto run = &TrainConfig::run;
+  constexpr auto ps = &TrainConfig::ps;
   static const std::vector<OptionSpec> specs = {
       string_option("model", "network (see `bigbatch models`)", model, &ModelConfig::name),
       string_option("dataset", "fashion-mnist | mnist | cifar10 | cifar100 | synthetic | imagefolder | imageshards",
@@ -223,6 +224,23 @@ const std::vector<OptionSpec>& option_specs() {
       mib_option("bucket_mib", "distributed: gradient bucket cap in MiB", &comm::ReducerOptions::bucket_cap_bytes),
       bool_option("overlap", "distributed: allreduce buckets during backward: on | off", reducer,
                   &comm::ReducerOptions::overlap),
+      {"comm",
+       "distributed: allreduce | ps (parameter servers, MXNet's dist_sync: under mpirun -np W+S the last "
+       "--ps-servers ranks serve, the first W train)",
+       [](TrainConfig& c, const std::string& t) {
+         BIGBATCH_CHECK(t == "allreduce" || t == "ps", "[config] comm: expected allreduce or ps, got '" << t << "'");
+         c.ps.enabled = t == "ps";
+       },
+       [](const TrainConfig& c) { return quoted(c.ps.enabled ? "ps" : "allreduce"); }},
+      int_option("ps_servers", "comm ps: the servers S, the last S ranks of the job", ps, &comm::PsOptions::servers),
+      int_option("ps_bigarray_bound",
+                 "comm ps: a tensor of this many elements or more is split over every server, a smaller one lives "
+                 "whole on one (MXNet's MXNET_KVSTORE_BIGARRAY_BOUND)",
+                 ps, &comm::PsOptions::bigarray_bound),
+      int_option("ps_partition_bytes",
+                 "comm ps: > 0 cuts every tensor into pieces of at most this many bytes dealt to the servers in "
+                 "turn (BytePS) instead of MXNet's rule",
+                 ps, &comm::PsOptions::partition_bytes),
       int_option("max_iters", "stop after this many optimizer steps in all (0 = all epochs)", run,
                  &RunConfig::max_iters),
       int_option("seed", "seed of initialisation, data order and augmentation", run, &RunConfig::seed),

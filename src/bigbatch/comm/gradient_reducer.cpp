@@ -53,6 +53,10 @@ void GradientReducer::start_ready_buckets() {
 
 void GradientReducer::start(size_t b) {
   const Bucket& bucket = buckets_[b];
+  if (options_.exchange != nullptr) {
+    work_[b] = options_.exchange->start(b, grads_, bucket);
+    return;
+  }
   work_[b] = options_.stream ? comm_.allreduce_sum_on_stream(grads_ + bucket.begin, bucket.elems(), options_.stream)
                              : comm_.allreduce_sum_async(grads_ + bucket.begin, bucket.elems());
 }

@@ -15,6 +15,16 @@
 
 namespace bigbatch::comm {
 
+// How one bucket's gradients are summed over the workers, in place, when it is not the reducer's
+// allreduce on its communicator: a parameter server's push and pull (comm/parameter_server.h).
+class BucketExchange {
+ public:
+  virtual ~BucketExchange() = default;
+  // Starts summing bucket `index` ([bucket.begin, bucket.end) of the arena at `grads`) over the
+  // workers; every worker starts its buckets in index order, each step from 0.
+  virtual std::unique_ptr<Work> start(size_t index, float* grads, const Bucket& bucket) = 0;
+};
+
 struct ReducerOptions {
   int64_t bucket_cap_bytes = int64_t{25} << 20;  // PyTorch DDP's default
   bool overlap = true;                           // false: every allreduce starts in finish(), after backward
@@ -22,6 +32,9 @@ struct ReducerOptions {
   // cudaStream_t; Communicator::allreduce_sum_on_stream, NCCL), and finish() orders the stream
   // after them instead of blocking the host. Null: host memory, host-side waits.
   void* stream = nullptr;
+  // Non-null: buckets go through this exchange (parameter servers) instead of an allreduce on
+  // the communicator; it must outlive the reducer.
+  BucketExchange* exchange = nullptr;
 };
 
 // One step's figures, in seconds.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bigbatch/comm/comm_thread.h"
+#include "bigbatch/comm/mpi_internal.h"
 #include "bigbatch/core/error.h"
 #include "bigbatch/core/stop_request.h"
 
@@ -24,6 +25,8 @@ namespace {
 
 std::atomic<int> g_world_rank{-1};  // for error messages; -1 before MPI_Init
 std::atomic<int> g_live_communicators{0};
+
+}  // namespace
 
 [[noreturn]] void throw_mpi_error(int code, const char* expr, const char* file, int line) {
   char text[MPI_MAX_ERROR_STRING];
@@ -34,20 +37,7 @@ std::atomic<int> g_live_communicators{0};
                                      << ": " << message);
 }
 
-}  // namespace
 }  // namespace bigbatch::comm
-
-#ifdef MPI_CHECK
-#error "MPI_CHECK is already defined (the MPI_ prefix belongs to MPI): rename bigbatch's macro"
-#endif
-// MPI_CHECK(MPI_Xxx(...)): throws CommError with the call, file:line and MPI_Error_string.
-// Meaningful because the communicators' error handler is MPI_ERRORS_RETURN.
-#define MPI_CHECK(expr)                                                                 \
-  do {                                                                                  \
-    const int mpi_check_code_ = (expr);                                                 \
-    if (mpi_check_code_ != MPI_SUCCESS)                                                 \
-      ::bigbatch::comm::throw_mpi_error(mpi_check_code_, #expr, __FILE__, __LINE__);    \
-  } while (0)
 
 namespace bigbatch::comm {
 namespace {
@@ -64,12 +54,12 @@ MPI_Datatype mpi_type(ReduceType type) {
   return MPI_DATATYPE_NULL;
 }
 
-// Owns a duplicate of MPI_COMM_WORLD, so that our collectives can never match messages of
-// another library sharing the world communicator.
+// Owns a duplicate of a communicator (MPI_COMM_WORLD, or the workers' part of it), so that our
+// collectives can never match messages of another library or of another of our communicators.
 class CommHandle {
  public:
-  CommHandle() {
-    MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
+  explicit CommHandle(MPI_Comm base) {
+    MPI_CHECK(MPI_Comm_dup(base, &comm_));
     MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
   }
   ~CommHandle() {
@@ -99,8 +89,8 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 // is watched by a thread of its own (a rank stopped inside it cannot be named, only timed).
 class StallWatch {
  public:
-  StallWatch(int rank, int size, double timeout_s)
-      : rank_(rank), size_(size), timeout_s_(timeout_s),
+  StallWatch(MPI_Comm base, int rank, int size, double timeout_s)
+      : comm_(base), rank_(rank), size_(size), timeout_s_(timeout_s),
         announce_s_(std::clamp(timeout_s / 4, 0.01, 1.0)),
         heard_(static_cast<size_t>(size), 0), inbox_(static_cast<size_t>(size), 0),
         outbox_(static_cast<size_t>(size), 0), receives_(static_cast<size_t>(size), MPI_REQUEST_NULL),
@@ -134,12 +124,19 @@ class StallWatch {
     if (!enabled()) return;
     MPI_Request barrier = MPI_REQUEST_NULL;
     MPI_CHECK(MPI_Ibarrier(comm_.get(), &barrier));
-    const Clock::time_point start = Clock::now();
+    Clock::time_point start = Clock::now(), last = start;
     double next_announce = announce_s_;
     for (int polls = 0;; ++polls) {
       int done = 0;
       MPI_CHECK(MPI_Test(&barrier, &done, MPI_STATUS_IGNORE));
       if (done) break;
+      // A long gap between two polls: this rank was the one stopped (and is continued only to
+      // be killed), so it must not blame the others; its clock starts again.
+      if (seconds_since(last) > announce_s_) {
+        start = Clock::now();
+        next_announce = announce_s_;
+      }
+      last = Clock::now();
       const double waited = seconds_since(start);
       if (waited >= next_announce) {  // no peer announces sooner: before this, nothing to collect
         collect_announcements();
@@ -219,8 +216,15 @@ class StallWatch {
 
   // The watcher thread: a collective that every rank reached but that does not complete.
   void watch_collectives() {
+    Clock::time_point last = Clock::now();
     while (!stopping_) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const bool was_stopped = seconds_since(last) > 1.0;  // this process itself (see arrive())
+      last = Clock::now();
+      if (was_stopped) {  // restart the running collective's clock, unless it has just ended
+        int64_t running = collective_started_ns_;
+        if (running != 0) collective_started_ns_.compare_exchange_strong(running, last.time_since_epoch().count());
+      }
       const int64_t started = collective_started_ns_;
       if (started == 0) continue;
       const double busy =
@@ -267,14 +271,14 @@ class StallWatch {
 // MPI_THREAD_SERIALIZED suffices (not FUNNELED: that thread is not the one that called
 // MPI_Init_thread). The one exception is MPI_Abort, called from whatever thread failed,
 // because the communication thread may be blocked in a collective a dead peer never joins.
-class MpiCommunicator final : public Communicator {
+class MpiCommunicator final : public ThreadedMpiCommunicator {
  public:
-  explicit MpiCommunicator(double stall_timeout_s) {
+  MpiCommunicator(MPI_Comm base, double stall_timeout_s) : comm_(base) {
     // Here on the caller's thread: no communication thread exists yet (one communicator per
     // process, checked by the session), so these calls are serialised with every other.
     MPI_CHECK(MPI_Comm_rank(comm_.get(), &rank_));
     MPI_CHECK(MPI_Comm_size(comm_.get(), &size_));
-    watch_ = std::make_unique<StallWatch>(rank_, size_, stall_timeout_s);
+    watch_ = std::make_unique<StallWatch>(base, rank_, size_, stall_timeout_s);
   }
   ~MpiCommunicator() override { --g_live_communicators; }
 
@@ -313,6 +317,8 @@ class MpiCommunicator final : public Communicator {
       MPI_CHECK(MPI_Barrier(comm_.get()));
     });
   }
+
+  std::unique_ptr<Work> submit(std::function<void()> fn) override { return thread_.submit(std::move(fn)); }
 
   void abort(int code) override {
     remove_stop_handlers();
@@ -385,19 +391,23 @@ MpiSession::MpiSession() {
 
 MpiSession::~MpiSession() { MPI_Finalize(); }
 
-std::unique_ptr<Communicator> MpiSession::make_communicator(double stall_timeout_s) const {
+std::unique_ptr<ThreadedMpiCommunicator> make_mpi_communicator(MPI_Comm base, double stall_timeout_s) {
   // One at a time: a second communication thread would call MPI concurrently with the first,
   // which MPI_THREAD_SERIALIZED forbids.
   if (g_live_communicators.fetch_add(1) != 0) {
     --g_live_communicators;
-    BIGBATCH_THROW(CommError, "[rank " << rank_ << "] only one MPI communicator may exist at a time");
+    BIGBATCH_THROW(CommError, "[rank " << g_world_rank.load() << "] only one MPI communicator may exist at a time");
   }
   try {
-    return std::make_unique<MpiCommunicator>(stall_timeout_s);
+    return std::make_unique<MpiCommunicator>(base, stall_timeout_s);
   } catch (...) {
     --g_live_communicators;
     throw;
   }
+}
+
+std::unique_ptr<Communicator> MpiSession::make_communicator(double stall_timeout_s) const {
+  return make_mpi_communicator(MPI_COMM_WORLD, stall_timeout_s);
 }
 
 void MpiSession::abort(int code) const {

@@ -73,6 +73,13 @@ void validate(const TrainConfig& c) {
       r.precision == DType::f32 || r.precision == DType::bf16 || r.device == Device::cuda,
       "[config] precision: expected f32 or bf16 on the CPU (f16 needs device cuda), got " << dtype_name(r.precision));
   BIGBATCH_CHECK(!r.channels_last || r.device == Device::cuda, "[config] channels-last needs device cuda");
+  const comm::PsOptions& ps = c.ps;
+  BIGBATCH_CHECK(ps.servers >= 1, "[config] ps-servers: expected >= 1, got " << ps.servers);
+  BIGBATCH_CHECK(ps.bigarray_bound >= 1, "[config] ps-bigarray-bound: expected >= 1, got " << ps.bigarray_bound);
+  BIGBATCH_CHECK(ps.partition_bytes >= 0,
+                 "[config] ps-partition-bytes: expected >= 0 (0 = MXNet's sharding), got " << ps.partition_bytes);
+  BIGBATCH_CHECK(!ps.enabled || r.device == Device::cpu,
+                 "[config] comm ps: parameter servers take host gradients (device cpu); GPU runs allreduce with NCCL");
 }
 
 }  // namespace bigbatch::train

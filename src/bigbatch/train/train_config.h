@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bigbatch/comm/gradient_reducer.h"
+#include "bigbatch/comm/parameter_server.h"
 #include "bigbatch/core/dtype.h"
 #include "bigbatch/data/augment.h"
 #include "bigbatch/nn/init.h"
@@ -78,6 +79,7 @@ struct TrainConfig {
   optim::LrPolicyConfig lr;
   optim::SgdOptions optimizer;   // momentum, weight decay, LARS (RECIPE §3, §9)
   comm::ReducerOptions reducer;  // distributed: gradient buckets (its stream is the trainer's)
+  comm::PsOptions ps;            // distributed: parameter servers instead of the allreduce
   RunConfig run;
 };
 

@@ -45,7 +45,8 @@ TrainStep::TrainStep(const StepPlan& plan)
   executor_ =
       nn::make_executor(plan.device, {&graph_, &params_, &grads_, &buffers_}, {micro_, plan.bn_group, plan.precision});
   comm::Communicator* grad_comm = plan.grad_comm ? plan.grad_comm : plan.comm;
-  if (grad_comm != nullptr && grad_comm->size() > 1) {
+  // Parameter servers take every push even from a lone worker; an allreduce needs two ranks.
+  if (grad_comm != nullptr && (grad_comm->size() > 1 || plan.reducer.exchange != nullptr)) {
     reducer_ = std::make_unique<comm::GradientReducer>(
         graph_.gradient_ranges(), micro_batches() > 1 ? grad_sum_ : grads_, *grad_comm, plan.reducer);
   }

@@ -105,7 +105,8 @@ int Trainer::State::agreed_stop_request() const {
   return own != 0 ? own : static_cast<int>(asked[0] / asked[1]);
 }
 
-Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm::Communicator* comm)
+Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm::Communicator* comm,
+                 comm::ParameterServerJob* ps)
     : s_(std::make_unique<State>()) {
   State& s = *s_;
   s.config = config;
@@ -156,6 +157,21 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
     s.nccl = comm::make_nccl_communicator(*comm, device.cuda.device);
     plan.grad_comm = s.nccl.get();
     plan.reducer.stream = backend::cuda::compute_stream(device.cuda.device);
+  }
+  BIGBATCH_CHECK(config.ps.enabled == (ps != nullptr),
+                 "[train] comm ps needs the parameter-server job (mpirun -np W+S), and only it");
+  if (ps != nullptr) {
+    const nn::Graph& g = s.graph;
+    plan.reducer.exchange = &ps->connect(
+        *g.parameter_layout(),
+        comm::plan_buckets(g.gradient_ranges(), g.parameter_layout()->total_elems(), plan.reducer.bucket_cap_bytes));
+    if (s.root())
+      std::cerr << "bigbatch: parameter servers: " << ps->describe() << "; " << g.parameter_layout()->size()
+                << " keys, "
+                << (config.ps.partition_bytes > 0
+                        ? "pieces of " + std::to_string(config.ps.partition_bytes) + " bytes"
+                        : "split over every server from " + std::to_string(config.ps.bigarray_bound) + " elements")
+                << "; load per server " << comm::describe_loads(ps->server_loads()) << "\n";
   }
   s.step.emplace(plan);
   if (run.device == Device::cpu) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bigbatch/comm/communicator.h"
+#include "bigbatch/comm/parameter_server.h"
 #include "bigbatch/train/evaluator.h"
 #include "bigbatch/train/train_config.h"
 
@@ -33,7 +34,10 @@ class Trainer {
   // With a communicator of R ranks, k = R·v workers: this rank runs workers r·v .. r·v+v−1
   // of the global order (RECIPE §5), gradients are summed over ranks by a bucketed reducer
   // overlapped with backward, and only rank 0 writes the run directory.
-  Trainer(const TrainConfig& config, const std::string& config_toml, comm::Communicator* comm = nullptr);
+  // With parameter servers (config.ps.enabled), comm is the workers' communicator and `ps` the
+  // job: every worker connects to the servers here, and the gradients go through them.
+  Trainer(const TrainConfig& config, const std::string& config_toml, comm::Communicator* comm = nullptr,
+          comm::ParameterServerJob* ps = nullptr);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Real-rank tests of `bigbatch train --comm ps` under mpirun (ctest label `mpi`).
+
+  parameter_server_test.py equivalence|sharding|uneven|kill|stall BIGBATCH SCRATCH
+
+equivalence: W = 2 and 3 workers with S = 1 and 2 servers give the losses (relative 1e-5) and the
+             final weights (relative L2 over the model < 1e-5) of the allreduce over W ranks and of
+             one process with the same k virtual workers: 6 gentle steps, then 30 of the recipe.
+sharding:    MXNet's split of large keys (a low --ps-bigarray-bound) and BytePS-style pieces
+             (--ps-partition-bytes) train as the whole-key default does.
+uneven:      a data set that is not a multiple of kn: every worker runs the same steps (the
+             uneven-epoch hang of mxnet#7888 cannot happen) and the job ends by itself.
+kill:        SIGKILL of a server, then of a worker, ends the job within 60 s, non-zero.
+stall:       SIGSTOP of a server, then of a worker, under --stall-timeout 5 ends the job within
+             60 s, non-zero, with one line naming the stopped rank's role and rank.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
+from mpi_train_test import MPIRUN, compare, fail, losses, mpi, rank_pids, run, world_rank  # noqa: E402
+
+# kn 96 = 6 workers of 16: 3 per rank on 2 workers, 2 on 3.
+JOB = ["train", "--model", "resnet8", "--dataset", "synthetic", "--synthetic-size", "576",
+       "--global-batch", "96", "--per-worker-batch", "16", "--epochs", "5", "--warmup-epochs", "1",
+       "--decay-epochs", "", "--log-every", "1", "--seed", "5", "--threads", "1", "--progress", "off",
+       "--eval-batch", "96"]
+GENTLE = ["--lr", "0.01", "--max-iters", "6"]
+
+
+def ps(workers, servers, binary, *args):
+    return mpi(workers + servers, binary, *args, "--comm", "ps", "--ps-servers", str(servers))
+
+
+def test_equivalence(binary, scratch):
+    for name, extra in (("gentle", GENTLE), ("recipe", ["--max-iters", "30"])):
+        one = os.path.join(scratch, name + "-one")
+        run([binary, *JOB, *extra, "--out", one])
+        for workers in (2, 3):
+            allreduce = os.path.join(scratch, "%s-ar%d" % (name, workers))
+            run(mpi(workers, binary, *JOB, *extra, "--out", allreduce))
+            compare(one, allreduce, "%s: allreduce over %d vs 1 process" % (name, workers))
+            for servers in (1, 2):
+                out = os.path.join(scratch, "%s-ps%d-%d" % (name, workers, servers))
+                done = run(ps(workers, servers, binary, *JOB, *extra, "--out", out))
+                if "load per server" not in done.stderr:
+                    fail("no start-up line with the servers' loads:\n" + done.stderr)
+                compare(allreduce, out, "%s: ps W=%d S=%d vs allreduce" % (name, workers, servers))
+                compare(one, out, "%s: ps W=%d S=%d vs 1 process" % (name, workers, servers))
+
+
+def test_sharding(binary, scratch):
+    base = os.path.join(scratch, "whole")
+    run(ps(2, 2, binary, *JOB, "--max-iters", "10", "--out", base))
+    for name, flags in (("split", ["--ps-bigarray-bound", "1000"]), ("pieces", ["--ps-partition-bytes", "4096"])):
+        out = os.path.join(scratch, name)
+        done = run(ps(2, 2, binary, *JOB, "--max-iters", "10", *flags, "--out", out))
+        line = [l for l in done.stderr.splitlines() if "load per server" in l]
+        print("%s: %s" % (name, line[0] if line else done.stderr))
+        compare(base, out, "ps %s vs whole keys" % name)
+
+
+def test_uneven(binary, scratch):
+    out = os.path.join(scratch, "uneven")
+    job = list(JOB)
+    job[job.index("--synthetic-size") + 1] = "500"  # 5 steps of 96 and 20 examples left over
+    job[job.index("--epochs") + 1] = "2"
+    run(ps(3, 1, binary, *job, "--out", out), timeout=120)
+    steps = [i for i, _ in losses(out)]
+    if steps != list(range(1, 11)):
+        fail("expected steps 1..10 (5 per epoch), got %s" % steps)
+    print("500 examples at kn 96: 5 steps per epoch on every worker, the job ended")
+
+
+def start_long_job(binary, out, *extra):
+    """W = 2, S = 1, 1000 epochs, once it has logged 3 losses; returns (process, pids by world rank)."""
+    job = list(JOB) + list(extra)
+    job[job.index("--epochs") + 1] = "1000"
+    proc = subprocess.Popen(ps(2, 1, binary, *job, "--out", out), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    metrics = os.path.join(out, "metrics.jsonl")
+    deadline = time.time() + 120
+    while time.time() < deadline and not (os.path.exists(metrics) and len(losses(out)) >= 3):
+        if proc.poll() is not None:
+            fail("the job ended before it could be signalled:\n" + proc.stdout.read())
+        time.sleep(0.2)
+    pids = sorted(rank_pids(proc, binary), key=world_rank)
+    if len(pids) < 3:
+        os.killpg(proc.pid, signal.SIGKILL)
+        fail("expected 3 rank processes, found %s" % pids)
+    return proc, pids
+
+
+def end_after(proc, sig, pid, what):
+    os.kill(pid, sig)
+    signalled = time.time()
+    try:
+        output = proc.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        fail("the job did not end within 60 s of %s" % what)
+    if proc.returncode == 0:
+        fail("the job exited 0 after %s:\n%s" % (what, output))
+    return output, time.time() - signalled
+
+
+def test_kill(binary, scratch):
+    for victim, what in ((2, "SIGKILL of server 0 (rank 2)"), (1, "SIGKILL of worker 1 (rank 1)")):
+        proc, pids = start_long_job(binary, os.path.join(scratch, "killed%d" % victim))
+        try:
+            _, waited = end_after(proc, signal.SIGKILL, pids[victim], what)
+            print("%s: the job exited %d, %.1f s later" % (what, proc.returncode, waited))
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_stall(binary, scratch):
+    for victim, name in ((2, "server 0 (rank 2)"), (1, "worker 1 (rank 1)")):
+        proc, pids = start_long_job(binary, os.path.join(scratch, "stalled%d" % victim), "--stall-timeout", "5")
+        try:
+            output, waited = end_after(proc, signal.SIGSTOP, pids[victim], "SIGSTOP of " + name)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        lines = [l for l in output.splitlines() if l.startswith("bigbatch: error: ")]
+        # The worker's own stall watch names it by its rank among the workers (the same number).
+        named = name + " did not answer" in lines[0] if lines else False
+        # A worker stopped inside a collective that every worker reached can only be timed.
+        named = named or (victim == 1 and lines and ("rank 1 did not reach collective" in lines[0] or
+                                                     "that every rank reached did not complete" in lines[0]))
+        if len(lines) != 1 or not named:
+            fail("expected one line naming %s:\n%s" % (name, output))
+        print("SIGSTOP of %s: the job ended %.1f s later: %s" % (name, waited, lines[0]))
+
+
+def main():
+    case, binary, scratch = sys.argv[1], sys.argv[2], sys.argv[3]
+    if MPIRUN is None:
+        print("SKIP: mpirun not found")
+        sys.exit(77)
+    import shutil
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+    {"equivalence": test_equivalence, "sharding": test_sharding, "uneven": test_uneven, "kill": test_kill,
+     "stall": test_stall}[case](binary, scratch)
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()
