@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Real-rank tests of `bigbatch train --comm ps` under mpirun (ctest label `mpi`).
 
-  parameter_server_test.py equivalence|sharding|uneven|kill|stall BIGBATCH SCRATCH
+  parameter_server_test.py equivalence|resume|sharding|uneven|kill|stall BIGBATCH SCRATCH
 
-equivalence: W = 2 and 3 workers with S = 1 and 2 servers give the losses (relative 1e-5) and the
-             final weights (relative L2 over the model < 1e-5) of the allreduce over W ranks and of
-             one process with the same k virtual workers: 6 gentle steps, then 30 of the recipe.
+equivalence: W = 2 and 3 workers with S = 1 and 2 servers, the update on the servers and on the
+             workers, give the losses (relative 1e-5) and the final weights (relative L2 over the
+             model < 1e-5) of the allreduce over W ranks and of one process with the same k
+             virtual workers: 6 gentle steps, then 30 of the recipe.
+resume:      checkpoints are the same files in every mode: a run stopped under the parameter
+             servers continues under the allreduce on another W, and the other way round, as the
+             uninterrupted run does.
 sharding:    MXNet's split of large keys (a low --ps-bigarray-bound) and BytePS-style pieces
              (--ps-partition-bytes) train as the whole-key default does.
 uneven:      a data set that is not a multiple of kn: every worker runs the same steps (the
@@ -44,12 +48,27 @@ def test_equivalence(binary, scratch):
             run(mpi(workers, binary, *JOB, *extra, "--out", allreduce))
             compare(one, allreduce, "%s: allreduce over %d vs 1 process" % (name, workers))
             for servers in (1, 2):
-                out = os.path.join(scratch, "%s-ps%d-%d" % (name, workers, servers))
-                done = run(ps(workers, servers, binary, *JOB, *extra, "--out", out))
-                if "load per server" not in done.stderr:
-                    fail("no start-up line with the servers' loads:\n" + done.stderr)
-                compare(allreduce, out, "%s: ps W=%d S=%d vs allreduce" % (name, workers, servers))
-                compare(one, out, "%s: ps W=%d S=%d vs 1 process" % (name, workers, servers))
+                for update in ("server", "worker"):
+                    out = os.path.join(scratch, "%s-ps%d-%d-%s" % (name, workers, servers, update))
+                    done = run(ps(workers, servers, binary, *JOB, *extra, "--ps-update", update, "--out", out))
+                    if "load per server" not in done.stderr or ("the %ss update" % update) not in done.stderr:
+                        fail("no start-up line with the servers' loads and who updates:\n" + done.stderr)
+                    what = "%s: ps W=%d S=%d, the %ss update," % (name, workers, servers, update)
+                    compare(allreduce, out, what + " vs allreduce")
+                    compare(one, out, what + " vs 1 process")
+
+
+def test_resume(binary, scratch):
+    one = os.path.join(scratch, "one")
+    run([binary, *JOB, "--max-iters", "30", "--out", one])
+    ps_first = os.path.join(scratch, "ps-then-allreduce")
+    run(ps(2, 2, binary, *JOB, "--max-iters", "13", "--ps-update", "server", "--out", ps_first))
+    run(mpi(3, binary, "train", "--resume", ps_first, "--comm", "allreduce", "--max-iters", "30", "--threads", "1"))
+    compare(one, ps_first, "ps W=2 S=2 (servers update) resumed as allreduce over 3 vs 1 process")
+    ar_first = os.path.join(scratch, "allreduce-then-ps")
+    run(mpi(2, binary, *JOB, "--max-iters", "13", "--out", ar_first))
+    run(ps(3, 1, binary, "train", "--resume", ar_first, "--max-iters", "30", "--threads", "1", "--ps-update", "server"))
+    compare(one, ar_first, "allreduce over 2 resumed as ps W=3 S=1 (servers update) vs 1 process")
 
 
 def test_sharding(binary, scratch):
@@ -145,7 +164,7 @@ def main():
     import shutil
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
-    {"equivalence": test_equivalence, "sharding": test_sharding, "uneven": test_uneven, "kill": test_kill,
+    {"equivalence": test_equivalence, "resume": test_resume, "sharding": test_sharding, "uneven": test_uneven, "kill": test_kill,
      "stall": test_stall}[case](binary, scratch)
     print("PASS")
 

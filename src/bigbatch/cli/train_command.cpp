@@ -7,6 +7,7 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 
 #include "bigbatch/comm/mpi_comm.h"
@@ -15,6 +16,7 @@
 #include "bigbatch/core/threading.h"
 #include "bigbatch/plot/run_curves.h"
 #include "bigbatch/train/evaluator.h"
+#include "bigbatch/train/shard_optimizer.h"
 #include "bigbatch/train/trainer.h"
 
 namespace bigbatch::cli {
@@ -86,7 +88,9 @@ int run_train_command(const TrainFlags& flags, std::ostream& out) {
       role = (job->role() == comm::PsRole::server ? "server " : "worker ") + std::to_string(job->index()) + " (" +
              role + ")";
       if (job->role() == comm::PsRole::server) {
-        job->serve();
+        std::optional<train::ShardOptimizer> optimizer;
+        if (config.ps.update_on_servers) optimizer.emplace(config.optimizer);
+        job->serve(optimizer ? &*optimizer : nullptr);
         return 0;
       }
       return train_and_report(config, &job->workers_comm(), out, job.get());

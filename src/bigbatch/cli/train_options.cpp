@@ -233,6 +233,15 @@ const std::vector<OptionSpec>& option_specs() {
        },
        [](const TrainConfig& c) { return quoted(c.ps.enabled ? "ps" : "allreduce"); }},
       int_option("ps_servers", "comm ps: the servers S, the last S ranks of the job", ps, &comm::PsOptions::servers),
+      {"ps_update",
+       "comm ps: server (MXNet's update_on_kvstore: the servers run SGD on their keys, the workers pull "
+       "weights) | worker (BytePS: the workers pull the summed gradients and update; needed for LARS)",
+       [](TrainConfig& c, const std::string& t) {
+         BIGBATCH_CHECK(t == "server" || t == "worker",
+                        "[config] ps-update: expected server or worker, got '" << t << "'");
+         c.ps.update_on_servers = t == "server";
+       },
+       [](const TrainConfig& c) { return quoted(c.ps.update_on_servers ? "server" : "worker"); }},
       int_option("ps_bigarray_bound",
                  "comm ps: a tensor of this many elements or more is split over every server, a smaller one lives "
                  "whole on one (MXNet's MXNET_KVSTORE_BIGARRAY_BOUND)",

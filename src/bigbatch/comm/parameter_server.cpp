@@ -1,14 +1,20 @@
-// The parameter server over MPI point-to-point (see the header). The protocol, per step:
-// worker 0 sends every server a step header (tag 0) with its first bucket; then, bucket by
-// bucket in the reducer's order, each worker sends each server the pieces of the bucket that
-// server holds, packed in arena order (tag 1 + bucket), and receives their sums back. A server
-// takes the buckets in the same order, waits for all W pushes of one, sums them in worker order
-// and answers. The buckets of one step run one at a time on each side, so nothing can deadlock;
-// at the end worker 0 sends a stop header. Messages between two ranks with one tag on one
-// communicator do not overtake each other (MPI's rule), so steps cannot mix.
+// The parameter server over MPI point-to-point (see the header). The protocol: worker 0 sends
+// every server the key table (tag 1), then headers (tag 0) of four kinds:
+//   step:   with its first bucket (and the step's lr). Bucket by bucket in the reducer's order,
+//           each worker sends each server the pieces of the bucket that server holds, packed in
+//           arena order (tag 3 + bucket), and receives back their sums, or with the update on
+//           the servers the new weights. A server takes the buckets in the same order, waits for
+//           all W pushes of one, sums them in worker order, updates if it is to, and answers.
+//   load:   worker 0's weights and momentum follow, bucket by bucket (tag 2), and its last lr.
+//   gather: the server sends worker 0 its momentum, bucket by bucket (tag 2).
+//   stop:   the server returns.
+// The buckets of one step run one at a time on each side, so nothing can deadlock. Messages
+// between two ranks with one tag on one communicator do not overtake each other (MPI's rule),
+// so steps cannot mix.
 #include "bigbatch/comm/parameter_server.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -23,9 +29,20 @@ namespace {
 
 constexpr int kHeaderTag = 0;
 constexpr int kTableTag = 1;
-constexpr int kFirstBucketTag = 2;
+constexpr int kStateTag = 2;  // load and gather
+constexpr int kFirstBucketTag = 3;
 constexpr int kMaxBuckets = 32000;  // tags up to 32767 are guaranteed (MPI_TAG_UB)
-enum HeaderKind : int64_t { kStep = 1, kStop = 2 };
+enum HeaderKind : int64_t { kStep = 1, kStop = 2, kLoad = 3, kGather = 4 };
+
+// {kind, step, a double's bits}: one message of three int64.
+struct Header {
+  int64_t words[3] = {0, 0, 0};
+  Header() = default;
+  Header(HeaderKind kind, int64_t step, double value) : words{kind, step, std::bit_cast<int64_t>(value)} {}
+  int64_t kind() const { return words[0]; }
+  int64_t step() const { return words[1]; }
+  double value() const { return std::bit_cast<double>(words[2]); }
+};
 
 using Clock = std::chrono::steady_clock;
 
@@ -44,7 +61,13 @@ struct ParameterServerJob::Impl final : BucketExchange {
   std::unique_ptr<ThreadedMpiCommunicator> worker_comm;  // workers only
 
   // After connect (workers) or the table (servers).
+  std::shared_ptr<ArenaLayout> layout;  // servers: the workers' parameter layout, rebuilt
   std::vector<Bucket> buckets;
+  int64_t total_elems = 0;        // workers: of the gradient arena
+  float* results = nullptr;       // workers, update on the servers: the params the pulls overwrite
+  double lr = 0.0;                // workers: the next step's, for its header
+  ShardUpdater* updater = nullptr;  // servers, update on the servers
+  std::vector<float> state;       // servers: one bucket's weights and momentum, for load and gather
   std::vector<std::vector<std::vector<Segment>>> segments;  // [bucket][server]
   std::vector<int64_t> loads;
   std::vector<std::vector<float>> send, recv;  // per server (workers) or per worker (servers)
@@ -135,6 +158,8 @@ struct ParameterServerJob::Impl final : BucketExchange {
   }
 
   std::unique_ptr<Work> start(size_t index, float* grads, const Bucket& bucket) override {
+    BIGBATCH_CHECK(!options.update_on_servers || results != nullptr,
+                   "[ps] the update is on the servers but no parameters were set to pull into");
     BIGBATCH_CHECK(index < buckets.size() && bucket.begin == buckets[index].begin && bucket.end == buckets[index].end,
                    "[ps] bucket " << index << " is not the one the servers were given");
     return worker_comm->submit([this, index, grads] { exchange(index, grads); });
@@ -142,10 +167,7 @@ struct ParameterServerJob::Impl final : BucketExchange {
 
   // On the communication thread: push bucket b's pieces to their servers, pull the sums.
   void exchange(size_t b, float* grads) {
-    if (b == 0 && rank == 0) {
-      const int64_t header[2] = {kStep, steps};
-      for (int s = 0; s < servers; ++s) MPI_CHECK(MPI_Send(header, 2, MPI_INT64_T, server_rank(s), kHeaderTag, p2p));
-    }
+    if (b == 0 && rank == 0) send_header({kStep, steps, lr});
     if (b == 0) ++steps;
     std::vector<MPI_Request> requests;
     std::vector<int> peers;
@@ -168,25 +190,110 @@ struct ParameterServerJob::Impl final : BucketExchange {
       peers.push_back(server_rank(s));
     }
     wait_all(requests, peers, "bucket " + std::to_string(b) + " of step " + std::to_string(steps - 1));
-    for (int s = 0; s < servers; ++s) {
-      const float* in = recv[static_cast<size_t>(s)].data();
-      for (const Segment& seg : segments[b][static_cast<size_t>(s)]) {
-        std::copy(in, in + seg.elems(), grads + seg.begin);
-        in += seg.elems();
+    float* into = results != nullptr ? results : grads;  // the new weights, or the sums
+    for (int s = 0; s < servers; ++s) unpack(segments[b][static_cast<size_t>(s)], recv[static_cast<size_t>(s)].data(), into);
+  }
+
+  static int64_t pack(const std::vector<Segment>& segs, const float* arena, float* out) {
+    int64_t n = 0;
+    for (const Segment& seg : segs) {
+      std::copy(arena + seg.begin, arena + seg.end, out + n);
+      n += seg.elems();
+    }
+    return n;
+  }
+  static void unpack(const std::vector<Segment>& segs, const float* in, float* arena) {
+    for (const Segment& seg : segs) {
+      std::copy(in, in + seg.elems(), arena + seg.begin);
+      in += seg.elems();
+    }
+  }
+  int64_t piece(size_t b, int s) const {
+    int64_t n = 0;
+    for (const Segment& seg : segments[b][static_cast<size_t>(s)]) n += seg.elems();
+    return n;
+  }
+
+  // Worker 0, on the communication thread.
+  void send_header(const Header& h) const {
+    for (int s = 0; s < servers; ++s) MPI_CHECK(MPI_Send(h.words, 3, MPI_INT64_T, server_rank(s), kHeaderTag, p2p));
+  }
+
+  // Worker 0, on the communication thread: every bucket's weights and momentum to its servers.
+  void send_state(const float* params, const float* momentum, double prev_lr) {
+    send_header({kLoad, steps, prev_lr});
+    std::vector<float> w, m;
+    for (size_t b = 0; b < buckets.size(); ++b)
+      for (int s = 0; s < servers; ++s) {
+        const int64_t n = piece(b, s);
+        if (n == 0) continue;
+        w.resize(static_cast<size_t>(n));
+        m.resize(static_cast<size_t>(n));
+        pack(segments[b][static_cast<size_t>(s)], params, w.data());
+        pack(segments[b][static_cast<size_t>(s)], momentum, m.data());
+        std::vector<MPI_Request> requests(2, MPI_REQUEST_NULL);
+        MPI_CHECK(MPI_Isend(w.data(), static_cast<int>(n), MPI_FLOAT, server_rank(s), kStateTag, p2p, &requests[0]));
+        MPI_CHECK(MPI_Isend(m.data(), static_cast<int>(n), MPI_FLOAT, server_rank(s), kStateTag, p2p, &requests[1]));
+        wait_all(requests, {server_rank(s), server_rank(s)}, "the model of bucket " + std::to_string(b));
+      }
+  }
+
+  // Worker 0, on the communication thread: every bucket's momentum from its servers.
+  void receive_momentum(float* momentum) {
+    send_header({kGather, steps, 0.0});
+    std::vector<float> m;
+    for (size_t b = 0; b < buckets.size(); ++b)
+      for (int s = 0; s < servers; ++s) {
+        const int64_t n = piece(b, s);
+        if (n == 0) continue;
+        m.resize(static_cast<size_t>(n));
+        std::vector<MPI_Request> request(1, MPI_REQUEST_NULL);
+        MPI_CHECK(MPI_Irecv(m.data(), static_cast<int>(n), MPI_FLOAT, server_rank(s), kStateTag, p2p, &request[0]));
+        wait_all(request, {server_rank(s)}, "with the momentum of bucket " + std::to_string(b));
+        unpack(segments[b][static_cast<size_t>(s)], m.data(), momentum);
+      }
+  }
+
+  // Servers: load (from worker 0) or gather (to worker 0) every bucket's state of this server.
+  void serve_state(bool load) {
+    const int own = rank - workers;
+    for (size_t b = 0; b < buckets.size(); ++b) {
+      const int64_t n = piece(b, own);
+      if (n == 0) continue;
+      state.resize(2 * static_cast<size_t>(n));
+      std::vector<MPI_Request> requests(load ? 2 : 1, MPI_REQUEST_NULL);
+      const std::string what = "the model of bucket " + std::to_string(b);
+      if (load) {
+        MPI_CHECK(MPI_Irecv(state.data(), static_cast<int>(n), MPI_FLOAT, 0, kStateTag, p2p, &requests[0]));
+        MPI_CHECK(MPI_Irecv(state.data() + n, static_cast<int>(n), MPI_FLOAT, 0, kStateTag, p2p, &requests[1]));
+        wait_all(requests, {0, 0}, "with " + what);
+        updater->load(b, state.data(), state.data() + n);
+      } else {
+        updater->read_momentum(b, state.data());
+        MPI_CHECK(MPI_Isend(state.data(), static_cast<int>(n), MPI_FLOAT, 0, kStateTag, p2p, &requests[0]));
+        wait_all(requests, {0}, what + " (its momentum)");
       }
     }
   }
 
   // Servers: one step's buckets; false once worker 0 says stop.
   bool serve_step() {
-    int64_t header[2] = {0, 0};
+    Header header;
     std::vector<MPI_Request> requests(1, MPI_REQUEST_NULL);
-    MPI_CHECK(MPI_Irecv(header, 2, MPI_INT64_T, 0, kHeaderTag, p2p, &requests[0]));
+    MPI_CHECK(MPI_Irecv(header.words, 3, MPI_INT64_T, 0, kHeaderTag, p2p, &requests[0]));
     // Between steps the workers evaluate and checkpoint, and their own stall watch names a
     // worker that stops there: twice the patience.
     wait_all(requests, {0}, "with the next step", 2.0);
-    if (header[0] == kStop) return false;
-    BIGBATCH_CHECK(header[0] == kStep, "[ps] server " << rank - workers << ": a header of kind " << header[0]);
+    if (header.kind() == kStop) return false;
+    const bool updates = options.update_on_servers;
+    if (header.kind() == kLoad || header.kind() == kGather) {
+      BIGBATCH_CHECK(updates, "[ps] server " << rank - workers << ": a model to " << (header.kind() == kLoad ? "load" : "gather")
+                                             << " while the workers update");
+      serve_state(header.kind() == kLoad);
+      if (header.kind() == kLoad) updater->set_prev_lr(header.value());
+      return true;
+    }
+    BIGBATCH_CHECK(header.kind() == kStep, "[ps] server " << rank - workers << ": a header of kind " << header.kind());
     const size_t own = static_cast<size_t>(rank - workers);
     for (size_t b = 0; b < buckets.size(); ++b) {
       int64_t n = 0;
@@ -200,13 +307,14 @@ struct ParameterServerJob::Impl final : BucketExchange {
         MPI_CHECK(MPI_Irecv(recv[static_cast<size_t>(w)].data(), static_cast<int>(n), MPI_FLOAT, w, tag, p2p,
                             &requests[static_cast<size_t>(w)]));
       }
-      const std::string what = "bucket " + std::to_string(b) + " of step " + std::to_string(header[1]);
+      const std::string what = "bucket " + std::to_string(b) + " of step " + std::to_string(header.step());
       wait_all(requests, peers, what);
       float* sum = recv[0].data();
       for (int w = 1; w < workers; ++w) {  // in worker order: the same sum on every server and run
         const float* add = recv[static_cast<size_t>(w)].data();
         for (int64_t i = 0; i < n; ++i) sum[i] += add[i];
       }
+      if (updates) updater->update(b, sum, header.value());  // the sum becomes the new weights
       for (int w = 0; w < workers; ++w)
         MPI_CHECK(MPI_Isend(sum, static_cast<int>(n), MPI_FLOAT, w, tag, p2p, &requests[static_cast<size_t>(w)]));
       // A worker stopped after its push: the others' stall watch names it first, in their next
@@ -270,14 +378,17 @@ BucketExchange& ParameterServerJob::connect(const ArenaLayout& layout, const std
                  "[ps] " << buckets.size() << " buckets; the parameter server takes 1 to " << kMaxBuckets
                          << " (raise --bucket-mib)");
   m.buckets = buckets;
+  m.total_elems = layout.total_elems();
   std::vector<PsKey> keys;
   for (const ArenaEntry& e : layout.entries()) keys.push_back({e.offset, e.shape.numel()});
   m.plan(keys);
   if (m.rank == 0) {
-    // The table: counts and sharding options, then the keys and the buckets.
+    // The table: counts, sharding and update options, then the keys and the buckets.
     std::vector<int64_t> table = {static_cast<int64_t>(keys.size()), static_cast<int64_t>(buckets.size()),
-                                  m.options.bigarray_bound, m.options.partition_bytes};
-    for (const PsKey& k : keys) table.insert(table.end(), {k.offset, k.numel});
+                                  m.options.bigarray_bound, m.options.partition_bytes,
+                                  m.options.update_on_servers ? 1 : 0};
+    for (const ArenaEntry& e : layout.entries())
+      table.insert(table.end(), {e.offset, e.shape.numel(), static_cast<int64_t>(e.role)});
     for (const Bucket& b : buckets) table.insert(table.end(), {b.begin, b.end});
     const int64_t count = static_cast<int64_t>(table.size());
     BIGBATCH_CHECK(count <= INT32_MAX, "[ps] a key table of " << count << " numbers");
@@ -293,40 +404,80 @@ BucketExchange& ParameterServerJob::connect(const ArenaLayout& layout, const std
   return m;
 }
 
+bool ParameterServerJob::update_on_servers() const { return impl_->options.update_on_servers; }
+
+void ParameterServerJob::set_parameters(const Arena& params) {
+  Impl& m = *impl_;
+  BIGBATCH_CHECK(m.options.update_on_servers, "[ps] set_parameters: the workers update");
+  BIGBATCH_CHECK(params.total_elems() == m.total_elems && params.device() == Device::cpu,
+                 "[ps] the parameters must be a host arena of the gradients' layout");
+  m.results = params.data();
+}
+
+void ParameterServerJob::set_lr(double lr) { impl_->lr = lr; }
+
+void ParameterServerJob::load_servers(const Arena& params, const Arena& momentum, double prev_lr) {
+  Impl& m = *impl_;
+  BIGBATCH_CHECK(m.options.update_on_servers && !m.buckets.empty(), "[ps] load_servers: no update on the servers");
+  if (m.rank != 0) return;
+  m.worker_comm->submit([&] { m.send_state(params.data(), momentum.data(), prev_lr); })->wait();
+}
+
+void ParameterServerJob::gather_momentum(const Arena& momentum) {
+  Impl& m = *impl_;
+  BIGBATCH_CHECK(m.options.update_on_servers && m.rank == 0, "[ps] gather_momentum: worker 0, update on the servers");
+  m.worker_comm->submit([&] { m.receive_momentum(momentum.data()); })->wait();
+}
+
 const std::vector<int64_t>& ParameterServerJob::server_loads() const { return impl_->loads; }
 
 void ParameterServerJob::finish() {
   Impl& m = *impl_;
   if (m.worker_comm == nullptr || m.rank != 0) return;
-  m.worker_comm
-      ->submit([&] {
-        const int64_t header[2] = {kStop, m.steps};
-        for (int s = 0; s < m.servers; ++s)
-          MPI_CHECK(MPI_Send(header, 2, MPI_INT64_T, m.server_rank(s), kHeaderTag, m.p2p));
-      })
-      ->wait();
+  m.worker_comm->submit([&] { m.send_header({kStop, m.steps, 0.0}); })->wait();
 }
 
-void ParameterServerJob::serve() {
+void ParameterServerJob::serve(ShardUpdater* updater) {
   Impl& m = *impl_;
   BIGBATCH_CHECK(m.is_server(), "[ps] only servers serve");
   int64_t count = 0;
   std::vector<MPI_Request> request(1, MPI_REQUEST_NULL);
   MPI_CHECK(MPI_Irecv(&count, 1, MPI_INT64_T, 0, kTableTag, m.p2p, &request[0]));
   m.wait_all(request, {0}, "with the key table");
-  BIGBATCH_CHECK(count >= 4 && count <= INT32_MAX, "[ps] a key table of " << count << " numbers");
+  BIGBATCH_CHECK(count >= 5 && count <= INT32_MAX, "[ps] a key table of " << count << " numbers");
   std::vector<int64_t> table(static_cast<size_t>(count));
   MPI_CHECK(MPI_Recv(table.data(), static_cast<int>(count), MPI_INT64_T, 0, kTableTag, m.p2p, MPI_STATUS_IGNORE));
   const int64_t n_keys = table[0], n_buckets = table[1];
-  BIGBATCH_CHECK(n_keys >= 0 && n_buckets >= 1 && n_buckets <= kMaxBuckets && count == 4 + 2 * (n_keys + n_buckets),
+  BIGBATCH_CHECK(n_keys >= 0 && n_buckets >= 1 && n_buckets <= kMaxBuckets && count == 5 + 3 * n_keys + 2 * n_buckets,
                  "[ps] a malformed key table");
-  m.options.bigarray_bound = table[2];  // worker 0's: what the workers shard by
+  // Worker 0's options: what the workers shard and update by.
+  m.options.bigarray_bound = table[2];
   m.options.partition_bytes = table[3];
+  m.options.update_on_servers = table[4] != 0;
+  BIGBATCH_CHECK(!m.options.update_on_servers || updater != nullptr,
+                 "[ps] server " << m.rank - m.workers << ": the update is on the servers but there is no optimizer");
+  m.updater = updater;
+  m.layout = std::make_shared<ArenaLayout>();
   std::vector<PsKey> keys;
-  for (int64_t k = 0; k < n_keys; ++k) keys.push_back({table[4 + 2 * k], table[5 + 2 * k]});
-  for (int64_t b = 0; b < n_buckets; ++b)
-    m.buckets.push_back({table[4 + 2 * (n_keys + b)], table[5 + 2 * (n_keys + b)], {}});
+  for (int64_t k = 0; k < n_keys; ++k) {
+    const int64_t* key = &table[static_cast<size_t>(5 + 3 * k)];
+    keys.push_back({key[0], key[1]});
+    BIGBATCH_CHECK(key[1] >= 0 && key[2] >= 0 && key[2] <= static_cast<int64_t>(TensorRole::bn_running_var),
+                   "[ps] a malformed key " << k);
+    m.layout->add("key" + std::to_string(k), Shape{key[1]}, static_cast<TensorRole>(key[2]));
+    BIGBATCH_CHECK(m.layout->entry(static_cast<int>(k)).offset == key[0],
+                   "[ps] key " << k << " at " << key[0] << " is not where the arena's rule puts it");
+  }
+  for (int64_t b = 0; b < n_buckets; ++b) {
+    const int64_t* bucket = &table[static_cast<size_t>(5 + 3 * n_keys + 2 * b)];
+    m.buckets.push_back({bucket[0], bucket[1], {}});
+  }
   m.plan(keys);
+  if (updater != nullptr && m.options.update_on_servers) {
+    std::vector<std::vector<Segment>> own;
+    for (const auto& by_server : m.segments) own.push_back(by_server[static_cast<size_t>(m.rank - m.workers)]);
+    updater->plan(m.layout, own);
+  }
   while (m.serve_step()) {
   }
 }

@@ -25,7 +25,12 @@ const std::vector<int64_t>& ParameterServerJob::server_loads() const {
   static const std::vector<int64_t> none;
   return none;
 }
+bool ParameterServerJob::update_on_servers() const { return false; }
+void ParameterServerJob::set_parameters(const Arena&) {}
+void ParameterServerJob::set_lr(double) {}
+void ParameterServerJob::load_servers(const Arena&, const Arena&, double) {}
+void ParameterServerJob::gather_momentum(const Arena&) {}
 void ParameterServerJob::finish() {}
-void ParameterServerJob::serve() {}
+void ParameterServerJob::serve(ShardUpdater*) {}
 
 }  // namespace bigbatch::comm

@@ -78,6 +78,8 @@ void validate(const TrainConfig& c) {
   BIGBATCH_CHECK(ps.bigarray_bound >= 1, "[config] ps-bigarray-bound: expected >= 1, got " << ps.bigarray_bound);
   BIGBATCH_CHECK(ps.partition_bytes >= 0,
                  "[config] ps-partition-bytes: expected >= 0 (0 = MXNet's sharding), got " << ps.partition_bytes);
+  BIGBATCH_CHECK(!ps.enabled || !ps.update_on_servers || c.optimizer.kind == optim::OptimizerKind::sgd,
+                 "[config] ps-update server runs SGD on the servers; LARS needs whole tensors: use --ps-update worker");
   BIGBATCH_CHECK(!ps.enabled || r.device == Device::cpu,
                  "[config] comm ps: parameter servers take host gradients (device cpu); GPU runs allreduce with NCCL");
 }

@@ -29,6 +29,7 @@ TrainStep::TrainStep(const StepPlan& plan)
       global_batch_(plan.global_batch),
       local_batch_(plan.local_batch),
       micro_(plan.micro_batch > 0 ? plan.micro_batch : plan.local_batch),
+      servers_update_(plan.servers_update),
       scaler_(plan.precision == DType::f16) {
   BIGBATCH_CHECK(local_batch_ % micro_ == 0,
                  "[train] micro-batch " << micro_ << " does not divide the " << local_batch_ << " examples of a rank");
@@ -51,6 +52,11 @@ TrainStep::TrainStep(const StepPlan& plan)
         graph_.gradient_ranges(), micro_batches() > 1 ? grad_sum_ : grads_, *grad_comm, plan.reducer);
   }
   diff_logits_ = Tensor::zeros({micro_, graph_.num_classes()});
+  if (servers_update_ != nullptr) {
+    BIGBATCH_CHECK(reducer_ != nullptr && plan.reducer.exchange != nullptr,
+                   "[train] the update on the servers needs the parameter servers' exchange");
+    servers_update_->set_parameters(params_);
+  }
 }
 
 double TrainStep::run(const Tensor& images, const int32_t* labels, double lr, int64_t& correct) {
@@ -58,6 +64,7 @@ double TrainStep::run(const Tensor& images, const int32_t* labels, double lr, in
   const int64_t parts = micro_batches();
   const auto kn = static_cast<double>(global_batch_);
   double loss = 0.0;
+  if (servers_update_ != nullptr) servers_update_->set_lr(lr);
   if (parts > 1) nn::copy_arena(buffers_start_, buffers_);
   for (int64_t j = 0; j < parts; ++j) {
     // Micro-batches are whole workers, so every BN group still has n examples (RECIPE §8).
@@ -99,6 +106,12 @@ double TrainStep::run(const Tensor& images, const int32_t* labels, double lr, in
     comm_->allreduce_sum(sums, 2);
     loss = sums[0];
     correct = static_cast<int64_t>(sums[1]);
+  }
+  if (servers_update_ != nullptr) {
+    // The servers have updated, and the pulls brought the new weights: the run stops at a
+    // non-finite loss all the same, from its last checkpoint.
+    sgd_->set_prev_lr(lr);  // what a checkpoint records
+    return loss;
   }
   if (!std::isfinite(loss)) return loss;  // every rank stops before the update
   const Arena& grads = parts > 1 ? grad_sum_ : grads_;

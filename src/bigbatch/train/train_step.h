@@ -13,6 +13,7 @@
 
 #include "bigbatch/comm/communicator.h"
 #include "bigbatch/comm/gradient_reducer.h"
+#include "bigbatch/comm/parameter_server.h"
 #include "bigbatch/core/arena.h"
 #include "bigbatch/core/tensor.h"
 #include "bigbatch/nn/cuda_executor.h"
@@ -37,6 +38,9 @@ struct StepPlan {
   comm::Communicator* comm = nullptr;
   comm::Communicator* grad_comm = nullptr;
   comm::ReducerOptions reducer{};
+  // comm ps with the update on the servers: the step sends them its lr, pulls the new weights
+  // (the reducer's exchange writes them into params) and does not update itself.
+  comm::ParameterServerJob* servers_update = nullptr;
 };
 
 class TrainStep {
@@ -80,6 +84,7 @@ class TrainStep {
   std::optional<optim::Sgd> sgd_;
   std::unique_ptr<nn::Executor> executor_;
   std::unique_ptr<comm::GradientReducer> reducer_;
+  comm::ParameterServerJob* servers_update_;
   LossScaler scaler_;
   Tensor diff_logits_;
 };

@@ -64,6 +64,8 @@ struct Trainer::State {
   nn::Graph graph;
   std::unique_ptr<comm::NcclCommunicator> nccl;  // GPU gradients over several ranks
   std::optional<TrainStep> step;                 // the arenas, where compute runs
+  // comm ps with the update on the servers: they hold the momentum (gathered for checkpoints).
+  comm::ParameterServerJob* servers_update = nullptr;
   // The host's copies of the model and the momentum: what is initialised, restored,
   // broadcast, averaged and saved. On the CPU they are the step's own arenas.
   Arena params, buffers, momentum;
@@ -165,13 +167,16 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
     plan.reducer.exchange = &ps->connect(
         *g.parameter_layout(),
         comm::plan_buckets(g.gradient_ranges(), g.parameter_layout()->total_elems(), plan.reducer.bucket_cap_bytes));
+    if (ps->update_on_servers()) plan.servers_update = ps;
+    s.servers_update = plan.servers_update;
     if (s.root())
       std::cerr << "bigbatch: parameter servers: " << ps->describe() << "; " << g.parameter_layout()->size()
                 << " keys, "
                 << (config.ps.partition_bytes > 0
                         ? "pieces of " + std::to_string(config.ps.partition_bytes) + " bytes"
                         : "split over every server from " + std::to_string(config.ps.bigarray_bound) + " elements")
-                << "; load per server " << comm::describe_loads(ps->server_loads()) << "\n";
+                << "; load per server " << comm::describe_loads(ps->server_loads()) << "; the "
+                << (ps->update_on_servers() ? "servers" : "workers") << " update\n";
   }
   s.step.emplace(plan);
   if (run.device == Device::cpu) {
@@ -236,6 +241,8 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
   }
   if (s.distributed()) s.broadcast_model();
   s.upload();
+  // The servers' copy of the model: the initial one or the checkpoint's, momentum included.
+  if (s.servers_update != nullptr) s.servers_update->load_servers(s.params, s.momentum, s.step->sgd().prev_lr());
   s.run_dir->create(config_toml);
   if (run.device == Device::cpu) s.run_dir->record_cpu_tuning();
   s.evaluator.emplace(s.graph, s.step->params(), s.step->buffers(), *s.test_set, run.eval_batch, run.precision, comm,
@@ -313,6 +320,7 @@ void Trainer::State::save(int64_t completed_epoch) {
   average_buffers();
   if (!root()) return;
   download();
+  if (servers_update != nullptr) servers_update->gather_momentum(momentum);
   ckpt.prev_lr = step->sgd().prev_lr();
   run_dir->save(params, buffers, momentum, ckpt, completed_epoch);
 }

@@ -1,0 +1,86 @@
+// One optim::Sgd per bucket of a server's part (see the header).
+#include "bigbatch/train/shard_optimizer.h"
+
+#include <algorithm>
+#include <string>
+
+#include "bigbatch/core/error.h"
+
+namespace bigbatch::train {
+namespace {
+
+// Packed (the segments back to back) to and from an arena with one tensor per segment.
+void scatter(const float* packed, const Arena& arena) {
+  for (const ArenaEntry& e : arena.layout().entries()) {
+    std::copy(packed, packed + e.shape.numel(), arena.data() + e.offset);
+    packed += e.shape.numel();
+  }
+}
+void gather(const Arena& arena, float* packed) {
+  for (const ArenaEntry& e : arena.layout().entries()) {
+    std::copy(arena.data() + e.offset, arena.data() + e.offset + e.shape.numel(), packed);
+    packed += e.shape.numel();
+  }
+}
+
+}  // namespace
+
+ShardOptimizer::ShardOptimizer(const optim::SgdOptions& options) : options_(options) {
+  BIGBATCH_CHECK(options.kind == optim::OptimizerKind::sgd,
+                 "[config] ps-update server runs SGD on the servers; LARS needs whole tensors: use --ps-update worker");
+}
+
+void ShardOptimizer::plan(std::shared_ptr<const ArenaLayout> layout,
+                          const std::vector<std::vector<comm::Segment>>& segments) {
+  const std::vector<ArenaEntry>& keys = layout->entries();
+  parts_.clear();
+  parts_.resize(segments.size());
+  for (size_t b = 0; b < segments.size(); ++b) {
+    if (segments[b].empty()) continue;
+    auto own = std::make_shared<ArenaLayout>();
+    for (const comm::Segment& seg : segments[b]) {
+      // The key holding the segment: the last one starting at or before it.
+      const auto key = std::upper_bound(keys.begin(), keys.end(), seg.begin,
+                                        [](int64_t at, const ArenaEntry& e) { return at < e.offset; }) - 1;
+      BIGBATCH_CHECK(key >= keys.begin() && seg.end <= key->offset + key->shape.numel(),
+                     "[ps] a segment [" << seg.begin << ", " << seg.end << ") outside every key");
+      own->add(std::to_string(own->size()), Shape{seg.elems()}, key->role);
+    }
+    Part& p = parts_[b];
+    p.weights = Arena(own);
+    p.grads = Arena(own);
+    p.sgd = std::make_unique<optim::Sgd>(own, options_);
+  }
+}
+
+ShardOptimizer::Part& ShardOptimizer::part(size_t bucket) {
+  BIGBATCH_CHECK(bucket < parts_.size() && parts_[bucket].sgd != nullptr,
+                 "[ps] bucket " << bucket << " has no part on this server");
+  return parts_[bucket];
+}
+
+void ShardOptimizer::load(size_t bucket, const float* weights, const float* momentum) {
+  Part& p = part(bucket);
+  scatter(weights, p.weights);
+  scatter(momentum, p.sgd->momentum_buffer());
+}
+
+void ShardOptimizer::set_prev_lr(double lr) {
+  for (Part& p : parts_)
+    if (p.sgd) p.sgd->set_prev_lr(lr);
+}
+
+void ShardOptimizer::update(size_t bucket, float* sum_then_weights, double lr) {
+  Part& p = part(bucket);
+  scatter(sum_then_weights, p.grads);
+  p.sgd->step(p.weights, p.grads, lr);
+  gather(p.weights, sum_then_weights);
+}
+
+void ShardOptimizer::read_momentum(size_t bucket, float* out) const {
+  BIGBATCH_CHECK(bucket < parts_.size() && parts_[bucket].sgd != nullptr,
+                 "[ps] bucket " << bucket << " has no part on this server");
+  gather(parts_[bucket].sgd->momentum_buffer(), out);
+}
+
+}  // namespace bigbatch::train
