@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Real-rank tests of `bigbatch train --comm ps` under mpirun (ctest label `mpi`).
 
-  parameter_server_test.py equivalence|resume|sharding|uneven|kill|stall BIGBATCH SCRATCH
+  parameter_server_test.py equivalence|resume|async|sharding|uneven|kill|stall BIGBATCH SCRATCH
 
 equivalence: W = 2 and 3 workers with S = 1 and 2 servers, the update on the servers and on the
              workers, give the losses (relative 1e-5) and the final weights (relative L2 over the
@@ -10,6 +10,10 @@ equivalence: W = 2 and 3 workers with S = 1 and 2 servers, the update on the ser
 resume:      checkpoints are the same files in every mode: a run stopped under the parameter
              servers continues under the allreduce on another W, and the other way round, as the
              uninterrupted run does.
+async:       --ps-mode async on W = 3, S = 2 runs every step to the end, close to the synchronous
+             run at a gentle rate (weights within 1e-2 relative L2: a gradient is at most one
+             step stale) and not required to be equal; its checkpoint resumes under sync;
+             with --ps-update worker it is refused with one line.
 sharding:    MXNet's split of large keys (a low --ps-bigarray-bound) and BytePS-style pieces
              (--ps-partition-bytes) train as the whole-key default does.
 uneven:      a data set that is not a multiple of kn: every worker runs the same steps (the
@@ -69,6 +73,42 @@ def test_resume(binary, scratch):
     run(mpi(2, binary, *JOB, "--max-iters", "13", "--out", ar_first))
     run(ps(3, 1, binary, "train", "--resume", ar_first, "--max-iters", "30", "--threads", "1", "--ps-update", "server"))
     compare(one, ar_first, "allreduce over 2 resumed as ps W=3 S=1 (servers update) vs 1 process")
+
+
+def weights_distance(a_dir, b_dir):
+    from mpi_train_test import read_safetensors
+    import numpy as np
+    wa = read_safetensors(os.path.join(a_dir, "checkpoints", "last.safetensors"))
+    wb = read_safetensors(os.path.join(b_dir, "checkpoints", "last.safetensors"))
+    names = sorted(n for n in wa if "num_batches_tracked" not in n)
+    a = np.concatenate([wa[n] for n in names])
+    b = np.concatenate([wb[n] for n in names])
+    return float(np.linalg.norm(a - b) / np.linalg.norm(a))
+
+
+def test_async(binary, scratch):
+    gentle = ["--lr", "0.01", "--max-iters", "30"]
+    sync = os.path.join(scratch, "sync")
+    run(ps(3, 2, binary, *JOB, *gentle, "--out", sync))
+    out = os.path.join(scratch, "async")
+    done = run(ps(3, 2, binary, *JOB, *gentle, "--ps-mode", "async", "--out", out))
+    if "asynchronously (each push at once: not deterministic)" not in done.stderr:
+        fail("the start-up line does not say the run is asynchronous:\n" + done.stderr)
+    steps = [i for i, loss in losses(out) if loss == loss and abs(loss) < 1e3]
+    if steps != list(range(1, 31)):
+        fail("expected 30 finite losses, got steps %s" % steps)
+    distance = weights_distance(sync, out)
+    if not distance < 5e-2:
+        fail("async weights %.3g from sync's (relative L2), expected < 5e-2" % distance)
+    run(ps(3, 2, binary, "train", "--resume", out, "--ps-mode", "sync", "--epochs", "6", "--max-iters", "36",
+               "--threads", "1"))
+    if [i for i, _ in losses(out)][-1] != 36:
+        fail("the async run's checkpoint did not resume under sync to step 36")
+    refused = subprocess.run(ps(2, 1, binary, *JOB, "--ps-mode", "async", "--ps-update", "worker", "--out",
+                                os.path.join(scratch, "refused")), capture_output=True, text=True, timeout=120)
+    if refused.returncode == 0 or "ps-mode async" not in refused.stderr:
+        fail("async with the update on the workers was not refused:\n" + refused.stderr)
+    print("async W=3 S=2: 30 steps, weights %.2g from sync's; resumed under sync; worker update refused" % distance)
 
 
 def test_sharding(binary, scratch):
@@ -164,7 +204,7 @@ def main():
     import shutil
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
-    {"equivalence": test_equivalence, "resume": test_resume, "sharding": test_sharding, "uneven": test_uneven, "kill": test_kill,
+    {"equivalence": test_equivalence, "resume": test_resume, "async": test_async, "sharding": test_sharding, "uneven": test_uneven, "kill": test_kill,
      "stall": test_stall}[case](binary, scratch)
     print("PASS")
 

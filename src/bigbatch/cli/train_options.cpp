@@ -242,6 +242,15 @@ const std::vector<OptionSpec>& option_specs() {
          c.ps.update_on_servers = t == "server";
        },
        [](const TrainConfig& c) { return quoted(c.ps.update_on_servers ? "server" : "worker"); }},
+      {"ps_mode",
+       "comm ps: sync (MXNet's dist_sync, the paper's recipe) | async (dist_async: a server applies each push "
+       "at once and a pull returns the latest weights; not the paper's recipe and NOT deterministic; needs "
+       "--ps-update server)",
+       [](TrainConfig& c, const std::string& t) {
+         BIGBATCH_CHECK(t == "sync" || t == "async", "[config] ps-mode: expected sync or async, got '" << t << "'");
+         c.ps.async = t == "async";
+       },
+       [](const TrainConfig& c) { return quoted(c.ps.async ? "async" : "sync"); }},
       int_option("ps_bigarray_bound",
                  "comm ps: a tensor of this many elements or more is split over every server, a smaller one lives "
                  "whole on one (MXNet's MXNET_KVSTORE_BIGARRAY_BOUND)",

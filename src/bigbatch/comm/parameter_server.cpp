@@ -167,7 +167,8 @@ struct ParameterServerJob::Impl final : BucketExchange {
 
   // On the communication thread: push bucket b's pieces to their servers, pull the sums.
   void exchange(size_t b, float* grads) {
-    if (b == 0 && rank == 0) send_header({kStep, steps, lr});
+    // Synchronous: worker 0 speaks for the step. Asynchronous: each worker for its own.
+    if (b == 0 && (rank == 0 || options.async)) send_header({kStep, steps, lr});
     if (b == 0) ++steps;
     std::vector<MPI_Request> requests;
     std::vector<int> peers;
@@ -323,6 +324,72 @@ struct ParameterServerJob::Impl final : BucketExchange {
     }
     return true;
   }
+
+  // Servers, asynchronous (MXNet's dist_async): each worker's pushes are applied the moment
+  // they arrive, in arrival order, and the pull answers with the weights as they are then.
+  // Per worker: a header (its step and lr), its buckets in order, again; until it says stop.
+  void serve_async() {
+    const size_t own = static_cast<size_t>(rank - workers);
+    struct Peer {
+      Header header;
+      int64_t bucket = -1;  // the bucket being received; -1: a header
+      bool done = false;
+    };
+    std::vector<Peer> peer(static_cast<size_t>(workers));
+    std::vector<MPI_Request> incoming(static_cast<size_t>(workers), MPI_REQUEST_NULL);
+    std::vector<MPI_Request> outgoing(static_cast<size_t>(workers), MPI_REQUEST_NULL);
+    std::vector<std::vector<float>> answer(static_cast<size_t>(workers));
+    auto next_bucket = [&](int64_t after) {
+      for (auto b = static_cast<size_t>(after + 1); b < buckets.size(); ++b)
+        if (piece(b, static_cast<int>(own)) > 0) return static_cast<int64_t>(b);
+      return int64_t{-1};
+    };
+    auto post = [&](int w) {
+      Peer& p = peer[static_cast<size_t>(w)];
+      if (p.bucket < 0)
+        MPI_CHECK(MPI_Irecv(p.header.words, 3, MPI_INT64_T, w, kHeaderTag, p2p, &incoming[static_cast<size_t>(w)]));
+      else
+        MPI_CHECK(MPI_Irecv(recv[static_cast<size_t>(w)].data(), static_cast<int>(piece(static_cast<size_t>(p.bucket), static_cast<int>(own))),
+                            MPI_FLOAT, w, kFirstBucketTag + static_cast<int>(p.bucket), p2p, &incoming[static_cast<size_t>(w)]));
+    };
+    for (int w = 0; w < workers; ++w) post(w);
+    int active = workers;
+    while (active > 0) {
+      int w = MPI_UNDEFINED;
+      MPI_CHECK(MPI_Waitany(workers, incoming.data(), &w, MPI_STATUS_IGNORE));
+      if (w == MPI_UNDEFINED) break;
+      Peer& p = peer[static_cast<size_t>(w)];
+      if (p.bucket < 0) {
+        const int64_t kind = p.header.kind();
+        if (kind == kStop) {
+          p.done = true;
+          --active;
+          continue;
+        }
+        if (kind == kGather || kind == kLoad) {
+          BIGBATCH_CHECK(w == 0, "[ps] a model to load or gather from worker " << w);
+          serve_state(kind == kLoad);
+          if (kind == kLoad) updater->set_prev_lr(p.header.value());
+        } else {
+          BIGBATCH_CHECK(kind == kStep, "[ps] server " << own << ": a header of kind " << kind);
+          p.bucket = next_bucket(-1);
+        }
+        post(w);
+        continue;
+      }
+      const auto b = static_cast<size_t>(p.bucket);
+      const int64_t n = piece(b, static_cast<int>(own));
+      MPI_CHECK(MPI_Wait(&outgoing[static_cast<size_t>(w)], MPI_STATUS_IGNORE));  // its last answer left
+      std::vector<float>& out = answer[static_cast<size_t>(w)];
+      out.assign(recv[static_cast<size_t>(w)].begin(), recv[static_cast<size_t>(w)].begin() + n);
+      updater->update(b, out.data(), p.header.value());  // this worker's gradient alone
+      MPI_CHECK(MPI_Isend(out.data(), static_cast<int>(n), MPI_FLOAT, w, kFirstBucketTag + static_cast<int>(b), p2p,
+                          &outgoing[static_cast<size_t>(w)]));
+      p.bucket = next_bucket(p.bucket);
+      post(w);
+    }
+    MPI_CHECK(MPI_Waitall(workers, outgoing.data(), MPI_STATUSES_IGNORE));
+  }
 };
 
 ParameterServerJob::ParameterServerJob(const MpiSession& session, const PsOptions& options, double stall_timeout_s)
@@ -386,7 +453,7 @@ BucketExchange& ParameterServerJob::connect(const ArenaLayout& layout, const std
     // The table: counts, sharding and update options, then the keys and the buckets.
     std::vector<int64_t> table = {static_cast<int64_t>(keys.size()), static_cast<int64_t>(buckets.size()),
                                   m.options.bigarray_bound, m.options.partition_bytes,
-                                  m.options.update_on_servers ? 1 : 0};
+                                  m.options.update_on_servers ? 1 : 0, m.options.async ? 1 : 0};
     for (const ArenaEntry& e : layout.entries())
       table.insert(table.end(), {e.offset, e.shape.numel(), static_cast<int64_t>(e.role)});
     for (const Bucket& b : buckets) table.insert(table.end(), {b.begin, b.end});
@@ -433,7 +500,8 @@ const std::vector<int64_t>& ParameterServerJob::server_loads() const { return im
 
 void ParameterServerJob::finish() {
   Impl& m = *impl_;
-  if (m.worker_comm == nullptr || m.rank != 0) return;
+  // Synchronous: worker 0 speaks for all; asynchronous: each worker for itself.
+  if (m.worker_comm == nullptr || (m.rank != 0 && !m.options.async)) return;
   m.worker_comm->submit([&] { m.send_header({kStop, m.steps, 0.0}); })->wait();
 }
 
@@ -444,23 +512,24 @@ void ParameterServerJob::serve(ShardUpdater* updater) {
   std::vector<MPI_Request> request(1, MPI_REQUEST_NULL);
   MPI_CHECK(MPI_Irecv(&count, 1, MPI_INT64_T, 0, kTableTag, m.p2p, &request[0]));
   m.wait_all(request, {0}, "with the key table");
-  BIGBATCH_CHECK(count >= 5 && count <= INT32_MAX, "[ps] a key table of " << count << " numbers");
+  BIGBATCH_CHECK(count >= 6 && count <= INT32_MAX, "[ps] a key table of " << count << " numbers");
   std::vector<int64_t> table(static_cast<size_t>(count));
   MPI_CHECK(MPI_Recv(table.data(), static_cast<int>(count), MPI_INT64_T, 0, kTableTag, m.p2p, MPI_STATUS_IGNORE));
   const int64_t n_keys = table[0], n_buckets = table[1];
-  BIGBATCH_CHECK(n_keys >= 0 && n_buckets >= 1 && n_buckets <= kMaxBuckets && count == 5 + 3 * n_keys + 2 * n_buckets,
+  BIGBATCH_CHECK(n_keys >= 0 && n_buckets >= 1 && n_buckets <= kMaxBuckets && count == 6 + 3 * n_keys + 2 * n_buckets,
                  "[ps] a malformed key table");
   // Worker 0's options: what the workers shard and update by.
   m.options.bigarray_bound = table[2];
   m.options.partition_bytes = table[3];
   m.options.update_on_servers = table[4] != 0;
+  m.options.async = table[5] != 0;
   BIGBATCH_CHECK(!m.options.update_on_servers || updater != nullptr,
                  "[ps] server " << m.rank - m.workers << ": the update is on the servers but there is no optimizer");
   m.updater = updater;
   m.layout = std::make_shared<ArenaLayout>();
   std::vector<PsKey> keys;
   for (int64_t k = 0; k < n_keys; ++k) {
-    const int64_t* key = &table[static_cast<size_t>(5 + 3 * k)];
+    const int64_t* key = &table[static_cast<size_t>(6 + 3 * k)];
     keys.push_back({key[0], key[1]});
     BIGBATCH_CHECK(key[1] >= 0 && key[2] >= 0 && key[2] <= static_cast<int64_t>(TensorRole::bn_running_var),
                    "[ps] a malformed key " << k);
@@ -469,7 +538,7 @@ void ParameterServerJob::serve(ShardUpdater* updater) {
                    "[ps] key " << k << " at " << key[0] << " is not where the arena's rule puts it");
   }
   for (int64_t b = 0; b < n_buckets; ++b) {
-    const int64_t* bucket = &table[static_cast<size_t>(5 + 3 * n_keys + 2 * b)];
+    const int64_t* bucket = &table[static_cast<size_t>(6 + 3 * n_keys + 2 * b)];
     m.buckets.push_back({bucket[0], bucket[1], {}});
   }
   m.plan(keys);
@@ -477,6 +546,18 @@ void ParameterServerJob::serve(ShardUpdater* updater) {
     std::vector<std::vector<Segment>> own;
     for (const auto& by_server : m.segments) own.push_back(by_server[static_cast<size_t>(m.rank - m.workers)]);
     updater->plan(m.layout, own);
+  }
+  if (m.options.async) {
+    // The model first: worker 0 loads it before any worker's first push is taken.
+    Header header;
+    std::vector<MPI_Request> first(1, MPI_REQUEST_NULL);
+    MPI_CHECK(MPI_Irecv(header.words, 3, MPI_INT64_T, 0, kHeaderTag, m.p2p, &first[0]));
+    m.wait_all(first, {0}, "with the model", 2.0);
+    BIGBATCH_CHECK(header.kind() == kLoad, "[ps] asynchronous: the first header is not the model");
+    m.serve_state(true);
+    updater->set_prev_lr(header.value());
+    m.serve_async();
+    return;
   }
   while (m.serve_step()) {
   }

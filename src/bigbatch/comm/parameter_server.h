@@ -37,6 +37,11 @@ struct PsOptions {
   int64_t bigarray_bound = 1000000;  // keys of this many elements or more are split over the servers
   int64_t partition_bytes = 0;       // > 0: BytePS-style fixed pieces instead (ShardOptions)
   bool update_on_servers = true;     // --ps-update server (MXNet's default) | worker (BytePS)
+  // --ps-mode async (MXNet's dist_async; the update on the servers): a server applies each
+  // worker's push the moment it arrives and answers with the weights as they are then. Not the
+  // paper's recipe and not deterministic. The workers still agree on the loss and a stop after
+  // every step, so a gradient is at most one step stale.
+  bool async = false;
 };
 
 // The optimizer on a server's part of the model (--ps-update server). comm knows no optimizer:
@@ -96,7 +101,8 @@ class ParameterServerJob {
   void gather_momentum(const Arena& momentum);
   // After connect: the bytes each server holds.
   const std::vector<int64_t>& server_loads() const;
-  // Workers, at the end of training: worker 0 tells the servers to stop (the others do nothing).
+  // Workers, at the end of training: worker 0 tells the servers to stop (asynchronous: every
+  // worker says it is done).
   void finish();
 
   // Servers: answers the workers' pushes until worker 0 calls finish(), then returns. With the

@@ -80,6 +80,8 @@ void validate(const TrainConfig& c) {
                  "[config] ps-partition-bytes: expected >= 0 (0 = MXNet's sharding), got " << ps.partition_bytes);
   BIGBATCH_CHECK(!ps.enabled || !ps.update_on_servers || c.optimizer.kind == optim::OptimizerKind::sgd,
                  "[config] ps-update server runs SGD on the servers; LARS needs whole tensors: use --ps-update worker");
+  BIGBATCH_CHECK(!ps.async || ps.update_on_servers,
+                 "[config] ps-mode async: the servers apply each push, so it needs --ps-update server");
   BIGBATCH_CHECK(!ps.enabled || r.device == Device::cpu,
                  "[config] comm ps: parameter servers take host gradients (device cpu); GPU runs allreduce with NCCL");
 }

@@ -176,7 +176,8 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
                         ? "pieces of " + std::to_string(config.ps.partition_bytes) + " bytes"
                         : "split over every server from " + std::to_string(config.ps.bigarray_bound) + " elements")
                 << "; load per server " << comm::describe_loads(ps->server_loads()) << "; the "
-                << (ps->update_on_servers() ? "servers" : "workers") << " update\n";
+                << (ps->update_on_servers() ? "servers" : "workers") << " update"
+                << (config.ps.async ? ", asynchronously (each push at once: not deterministic)" : "") << "\n";
   }
   s.step.emplace(plan);
   if (run.device == Device::cpu) {
