@@ -6,7 +6,8 @@
 equivalence: W = 2 and 3 workers with S = 1 and 2 servers, the update on the servers and on the
              workers, give the losses (relative 1e-5) and the final weights (relative L2 over the
              model < 1e-5) of the allreduce over W ranks and of one process with the same k
-             virtual workers: 6 gentle steps, then 30 of the recipe.
+             virtual workers: 6 gentle steps, then 30 of the recipe; LARS with the update on
+             the workers as the allreduce, and refused on the servers.
 resume:      checkpoints are the same files in every mode: a run stopped under the parameter
              servers continues under the allreduce on another W, and the other way round, as the
              uninterrupted run does.
@@ -60,6 +61,17 @@ def test_equivalence(binary, scratch):
                     what = "%s: ps W=%d S=%d, the %ss update," % (name, workers, servers, update)
                     compare(allreduce, out, what + " vs allreduce")
                     compare(one, out, what + " vs 1 process")
+    # LARS needs whole tensors: the workers update, and train as the allreduce does.
+    lars = ["--optimizer", "lars", "--lars-eta", "0.02", "--max-iters", "12"]
+    allreduce = os.path.join(scratch, "lars-ar2")
+    run(mpi(2, binary, *JOB, *lars, "--out", allreduce))
+    out = os.path.join(scratch, "lars-ps2-2")
+    run(ps(2, 2, binary, *JOB, *lars, "--ps-update", "worker", "--out", out))
+    compare(allreduce, out, "LARS: ps W=2 S=2, the workers update, vs allreduce")
+    refused = subprocess.run(ps(2, 1, binary, *JOB, *lars, "--ps-update", "server", "--out",
+                                os.path.join(scratch, "lars-refused")), capture_output=True, text=True, timeout=120)
+    if refused.returncode == 0 or "use --ps-update worker" not in refused.stderr:
+        fail("LARS with the update on the servers was not refused:\n" + refused.stderr)
 
 
 def test_resume(binary, scratch):
