@@ -71,8 +71,14 @@ def main():
           "--comm ps alone models ps; one dedicated server is the bottleneck", out + err)
     rc, table, err = run(binary, "simulate", "--backward-ms", "100", "--comm", "ps", "--gpus", "1,256",
                          "--straggler-spread", "0.05")
-    check(rc == 0 and "parameter servers: one per worker machine, colocated" in table and "stragglers:" in table,
-          "the table says what it models", table + err)
+    check(rc == 0 and "parameter servers: one per worker machine, colocated" in table and "stragglers:" in table
+          and "key sharding over 32 servers: MXNet's rule" in table, "the table says what it models", table + err)
+    # The servers' loads come from the model's keys, sharded as train shards them.
+    rc, out, err = run(binary, *ps_args, "--comm", "ps", "--servers", "8", "--ps-placement", "dedicated")
+    ps_info = json.loads(out).get("ps", {}) if rc == 0 else {}
+    check(ps_info.get("sharded_over") == 8 and ps_info.get("imbalance") == ps_info.get("imbalance_of_the_rule")
+          and 1 < ps_info.get("imbalance", 0) < 2 and ps_info.get("imbalance_of_4mb_pieces", 0) >= 1,
+          "the imbalance of resnet50's keys over 8 servers", out + err)
     rc, out, err = run(binary, "simulate", "--backward-ms", "100", "--algorithms", "ring", "--gpus", "1,256",
                        "--straggler-spread", "0.05", "--json")
     factors = [r["straggler_factor"] for r in json.loads(out)["rows"]] if rc == 0 else []
@@ -128,7 +134,7 @@ def main():
     expect_error(binary, bw + ["--comm", "ps", "--ps-placement", "nearby"], "--ps-placement: expected colocated or dedicated")
     expect_error(binary, bw + ["--comm", "ps", "--servers", "-1"], "--servers: expected in [0, 1048576]")
     expect_error(binary, bw + ["--comm", "ps", "--gpus", "16", "--servers", "3"], "at most one per worker machine (2)")
-    expect_error(binary, bw + ["--comm", "ps", "--ps-imbalance", "0.5"], "--ps-imbalance: expected >= 1")
+    expect_error(binary, bw + ["--comm", "ps", "--ps-imbalance", "0.5"], "--ps-imbalance: expected >= 1 (or 0")
     expect_error(binary, bw + ["--straggler-spread", "-1"], "--straggler-spread: expected in [0, 10]")
     rc, out, err = run(binary, *bw, "--gpus", "1048576", "--algorithms", "ring,hd", "--json")
     check(rc == 0 and [r["gpus"] for r in json.loads(out or '{"rows": []}')["rows"]] == [1048576] * 2,

@@ -13,6 +13,7 @@
 
 #include "bigbatch/cli/model_args.h"
 #include "bigbatch/cli/simulate_inputs.h"
+#include "bigbatch/comm/ps_sharding.h"
 #include "bigbatch/core/error.h"
 #include "bigbatch/core/printable.h"
 #include "bigbatch/models/registry.h"
@@ -62,7 +63,15 @@ CLI::App* add_simulate_command(CLI::App& app, SimulateOptions& o) {
                   "colocated (server s on worker machine s, sharing its link) | dedicated (machines of their own)")
       ->capture_default_str();
   sub->add_option("--ps-imbalance", o.ps_imbalance,
-                  "The busiest server's share of the bytes over the mean share, >= 1 (key sharding is uneven)")
+                  "The busiest server's share of the bytes over the mean share, >= 1; 0: the model's keys sharded as "
+                  "train shards them (--ps-bigarray-bound, --ps-partition-bytes) over --servers servers (0: the "
+                  "machines of the largest GPU count)")
+      ->capture_default_str();
+  sub->add_option("--ps-bigarray-bound", o.ps_bigarray_bound,
+                  "As train's: a tensor of this many elements or more is split over every server")
+      ->capture_default_str();
+  sub->add_option("--ps-partition-bytes", o.ps_partition_bytes,
+                  "As train's: > 0 cuts every tensor into pieces of this many bytes dealt in turn (BytePS)")
       ->capture_default_str();
   sub->add_option("--straggler-spread", o.straggler_spread,
                   "Std / mean of one GPU's forward + backward time; the step waits for the slowest of p GPUs")
@@ -188,7 +197,8 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
   BIGBATCH_CHECK(o.servers >= 0 && o.servers <= kMaxSimulatedGpus,
                  "[simulate] --servers: expected in [0, " << kMaxSimulatedGpus << "] (0: one per worker machine), got "
                                                           << o.servers);
-  check_number(o.ps_imbalance >= 1, "--ps-imbalance", o.ps_imbalance, ">= 1");
+  check_number(o.ps_imbalance == 0 || o.ps_imbalance >= 1, "--ps-imbalance", o.ps_imbalance,
+               ">= 1 (or 0: from the model's keys)");
   check_number(o.straggler_spread >= 0 && o.straggler_spread <= 10, "--straggler-spread", o.straggler_spread,
                "in [0, 10]");
   const std::vector<int64_t> gpus = parse_gpus(o.gpus);
@@ -252,7 +262,22 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
   cluster.intra = {o.intra_alpha_us * 1e-6, seconds_per_byte(o.intra_gbit)};
   cluster.inter = {o.inter_alpha_us * 1e-6, seconds_per_byte(o.inter_gbit)};
   cluster.gamma_s = o.reduce_gbit > 0 ? seconds_per_byte(o.reduce_gbit) : 0.0;
-  cluster.ps = {o.servers, o.ps_placement == "colocated", o.ps_imbalance};
+  // The servers' loads from the model's own keys, sharded by train's rule (comm/ps_sharding.h),
+  // next to BytePS's 4 MB pieces (its default partition), over the servers of the largest job.
+  const int64_t sharded_over =
+      o.servers > 0 ? o.servers : gpus.back() / std::min(gpus.back(), o.gpus_per_server);
+  double imbalance_rule = 1.0, imbalance_pieces = 1.0;
+  if (models_ps) {
+    std::vector<comm::PsKey> keys;
+    for (const ArenaEntry& e : graph.parameter_layout()->entries()) keys.push_back({e.offset, e.shape.numel()});
+    const int s_count = static_cast<int>(std::min<int64_t>(sharded_over, 1 << 20));
+    imbalance_rule = comm::load_imbalance(comm::server_loads(
+        comm::shard_keys(keys, {s_count, o.ps_bigarray_bound, o.ps_partition_bytes}), s_count));
+    imbalance_pieces =
+        comm::load_imbalance(comm::server_loads(comm::shard_keys(keys, {s_count, o.ps_bigarray_bound, 4096000}), s_count));
+  }
+  const double imbalance = o.ps_imbalance > 0 ? o.ps_imbalance : imbalance_rule;
+  cluster.ps = {o.servers, o.ps_placement == "colocated", imbalance};
   if (o.solo_ms > 0) {
     cluster.inter.beta_s = sim::beta_from_ring_time(o.solo_ms * 1e-3, grad_bytes, o.solo_ranks, cluster.inter.alpha_s);
     o.inter_gbit = 8.0 / cluster.inter.beta_s / 1e9;
@@ -282,7 +307,12 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
                         {"reduce_gbit", o.reduce_gbit},
                         {"straggler_spread", o.straggler_spread}};
     if (models_ps)
-      j["ps"] = {{"servers", o.servers}, {"placement", o.ps_placement}, {"imbalance", o.ps_imbalance}};
+      j["ps"] = {{"servers", o.servers},
+                 {"placement", o.ps_placement},
+                 {"imbalance", imbalance},
+                 {"sharded_over", sharded_over},
+                 {"imbalance_of_the_rule", imbalance_rule},
+                 {"imbalance_of_4mb_pieces", imbalance_pieces}};
     for (const sim::Bucket& b : buckets)
       j["buckets"].push_back({{"mb", static_cast<double>(b.bytes) / 1e6}, {"ready_ms", b.ready_s * 1e3}});
     for (const sim::ScalingRow& r : rows)
@@ -317,9 +347,15 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
                   static_cast<long long>(o.gpus_per_server));
     out << line;
     if (models_ps) {
-      std::snprintf(line, sizeof line, "parameter servers: %s, %s, busiest server %.3gx the mean share\n",
+      std::snprintf(line, sizeof line, "parameter servers: %s, %s, busiest server %.3gx the mean share%s\n",
                     o.servers == 0 ? "one per worker machine" : (std::to_string(o.servers) + " in all").c_str(),
-                    o.ps_placement.c_str(), o.ps_imbalance);
+                    o.ps_placement.c_str(), imbalance, o.ps_imbalance > 0 ? " (--ps-imbalance)" : "");
+      out << line;
+      std::snprintf(line, sizeof line,
+                    "key sharding over %lld servers: %s %.3gx the mean, BytePS's 4 MB pieces %.3gx\n",
+                    static_cast<long long>(sharded_over),
+                    o.ps_partition_bytes > 0 ? "--ps-partition-bytes" : "MXNet's rule", imbalance_rule,
+                    imbalance_pieces);
       out << line;
     }
     if (o.straggler_spread > 0) {

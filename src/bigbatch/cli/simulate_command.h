@@ -38,7 +38,9 @@ struct SimulateOptions {
   std::string comm = "allreduce";  // ps: --algorithms ps unless given
   int64_t servers = 0;             // parameter servers; 0: one per worker machine
   std::string ps_placement = "colocated";
-  double ps_imbalance = 1.0;       // the busiest server's share over the mean
+  double ps_imbalance = 0.0;       // the busiest server's share over the mean; 0: from the model's keys
+  int64_t ps_bigarray_bound = 1000000;  // the keys' sharding, as train's --ps-bigarray-bound
+  int64_t ps_partition_bytes = 0;       // ... and --ps-partition-bytes
   double straggler_spread = 0.0;   // std / mean of one GPU's compute time
   double bucket_mib = 25;  // 0: one bucket per layer
   std::string overlap = "on";
