@@ -70,8 +70,8 @@ int run_train_command(const TrainFlags& flags, std::ostream& out) {
   install_stop_handlers();  // SIGTERM / Ctrl-C: a checkpoint at the next step, then kExitStopped
   // The config keeps the count asked for (0 = the cores), so a resume elsewhere fits its machine.
   if (!comm::launched_by_mpi()) {
-    BIGBATCH_CHECK(!config.ps.enabled, "[config] comm ps: start the job with mpirun -np W+S (W workers, the last "
-                                           << config.ps.servers << " ranks serve)");
+    BIGBATCH_CHECK(!config.ps.enabled, "[config] comm ps: start the job with mpirun -np W+S (W workers, then S = "
+                                           << config.ps.servers << " servers)");
     if (!schedule_note.empty()) std::cerr << schedule_note << std::endl;
     use_threads(config.run.threads, 1, &std::cerr);
     return train_and_report(config, nullptr, out);
