@@ -15,6 +15,10 @@
 //   mpirun -np R overlap_bench real [--batch 2] [--threads 1] ...same flags...
 //       Every rank runs the real CPU backward itself (competes with the communication for
 //       the cores when ranks share a machine).
+//   --comm ps --servers S (replay or real): under mpirun -np W+S the last S ranks are
+//       parameter servers (comm/parameter_server.h, the update on the workers: the servers
+//       sum) and the buckets are pushed and pulled instead of allreduced; rank 0 (a worker)
+//       reports. `--solo` is then skipped (there is no whole-arena allreduce).
 //
 // Per step (medians over the timed steps, rank 0's figures): backward_s (begin_step() to
 // finish()), allreduce_s (sum of the buckets' allreduce running times), exposed_s (time
@@ -36,6 +40,7 @@
 #include "bigbatch/comm/communicator.h"
 #include "bigbatch/comm/gradient_reducer.h"
 #include "bigbatch/comm/mpi_comm.h"
+#include "bigbatch/comm/parameter_server.h"
 #include "bigbatch/core/arena.h"
 #include "bigbatch/core/rng.h"
 #include "bigbatch/core/tensor.h"
@@ -64,13 +69,15 @@ struct Options {
   bool overlap = true;
   double time_scale = 1.0;
   bool json = false;
+  std::string comm = "allreduce";  // or ps
+  int servers = 1;
 };
 
 [[noreturn]] void usage(const std::string& error) {
   std::cerr << "overlap_bench: " << error
             << "\nusage: overlap_bench profile --out FILE [--model M] [--batch B] [--threads T] [--steps S]\n"
                "       overlap_bench replay --profile FILE [--bucket-mib MIB] [--overlap on|off] [--steps S]\n"
-               "                     [--warmup W] [--time-scale X] [--solo N] [--json]\n"
+               "                     [--warmup W] [--time-scale X] [--solo N] [--comm allreduce|ps] [--servers S] [--json]\n"
                "       overlap_bench real [--model M] [--batch B] [--threads T] [same flags as replay]\n";
   std::exit(2);
 }
@@ -99,6 +106,11 @@ Options parse(int argc, char** argv) {
       else if (flag == "--solo") o.solo = std::stoi(v);
       else if (flag == "--bucket-mib") o.bucket_mib = std::stoll(v);
       else if (flag == "--time-scale") o.time_scale = std::stod(v);
+      else if (flag == "--servers") o.servers = std::stoi(v);
+      else if (flag == "--comm") {
+        if (v != "allreduce" && v != "ps") usage("--comm: expected allreduce or ps");
+        o.comm = v;
+      }
       else if (flag == "--overlap") {
         if (v != "on" && v != "off") usage("--overlap: expected on or off");
         o.overlap = v == "on";
@@ -224,7 +236,7 @@ Profile read_profile(const std::string& path) {
   return p;
 }
 
-int run_distributed(const Options& o, comm::Communicator& c) {
+int run_distributed(const Options& o, comm::Communicator& c, comm::ParameterServerJob* ps) {
   const bool replay = o.mode == "replay";
   Profile profile;
   if (replay) profile = read_profile(o.profile);
@@ -237,16 +249,20 @@ int run_distributed(const Options& o, comm::Communicator& c) {
   Arena replay_grads;
   if (replay) replay_grads = Arena(g.parameter_layout());
   const Arena& grads = replay ? replay_grads : real->grads;
-  comm::GradientReducer reducer(g.gradient_ranges(), grads, c, {.bucket_cap_bytes = o.bucket_mib << 20, .overlap = o.overlap});
+  comm::ReducerOptions reducer_options{.bucket_cap_bytes = o.bucket_mib << 20, .overlap = o.overlap};
+  if (ps != nullptr)
+    reducer_options.exchange = &ps->connect(
+        *g.parameter_layout(), comm::plan_buckets(g.gradient_ranges(), grads.total_elems(), reducer_options.bucket_cap_bytes));
+  comm::GradientReducer reducer(g.gradient_ranges(), grads, c, reducer_options);
   const int64_t bytes = grads.total_elems() * static_cast<int64_t>(sizeof(float));
   const bool root = c.rank() == 0;
 
   // The network on its own: allreduces of the whole arena, one call each, after one untimed
   // (connections are set up at the first message).
   std::fill(grads.data(), grads.data() + grads.total_elems(), 1.0f);
-  c.allreduce_sum(grads.data(), grads.total_elems());
+  if (ps == nullptr) c.allreduce_sum(grads.data(), grads.total_elems());
   std::vector<double> solo;
-  for (int i = 0; i < o.solo; ++i) {
+  for (int i = 0; i < (ps == nullptr ? o.solo : 0); ++i) {
     std::fill(grads.data(), grads.data() + grads.total_elems(), 1.0f);
     c.barrier();
     const Clock::time_point t0 = Clock::now();
@@ -296,12 +312,12 @@ int run_distributed(const Options& o, comm::Communicator& c) {
   char line[2048];
   if (o.json) {
     std::snprintf(line, sizeof line,
-                  "{\"mode\":\"%s\",\"model\":\"%s\",\"ranks\":%d,\"params_mb\":%.1f,\"buckets\":%zu,"
+                  "{\"mode\":\"%s\",\"comm\":\"%s\",\"servers\":%d,\"model\":\"%s\",\"ranks\":%d,\"params_mb\":%.1f,\"buckets\":%zu,"
                   "\"bucket_mib\":%lld,\"bucket_mb\":[%s],\"last_bucket_mb\":%.2f,\"overlap\":%s,\"profile_batch\":%lld,"
                   "\"time_scale\":%g,\"steps\":%d,\"solo_allreduce_s\":%.4f,\"backward_s\":%.4f,\"allreduce_s\":%.4f,"
                   "\"exposed_s\":%.4f,\"step_s\":%.4f,\"exposed_over_allreduce\":%.3f}",
-                  o.mode.c_str(), model.c_str(), c.size(), static_cast<double>(bytes) / 1e6, buckets.size(),
-                  static_cast<long long>(o.bucket_mib), sizes.c_str(), last_mb, o.overlap ? "true" : "false",
+                  o.mode.c_str(), o.comm.c_str(), ps ? ps->servers() : 0, model.c_str(), c.size(),
+                  static_cast<double>(bytes) / 1e6, buckets.size(), static_cast<long long>(o.bucket_mib), sizes.c_str(), last_mb, o.overlap ? "true" : "false",
                   static_cast<long long>(replay ? profile.batch : o.batch), o.time_scale, o.steps, solo_s, bw, ar, ex,
                   st, ar > 0 ? ex / ar : 0.0);
   } else {
@@ -336,9 +352,24 @@ int main(int argc, char** argv) {
     return 1;
   }
   const comm::MpiSession& session = *session_holder;
+  if (o.comm == "ps") {
+    try {
+      comm::ParameterServerJob job(session, {.enabled = true, .servers = o.servers, .update_on_servers = false}, 0);
+      if (job.role() == comm::PsRole::server) {
+        job.serve();
+        return 0;
+      }
+      const int rc = run_distributed(o, job.workers_comm(), &job);
+      job.finish();
+      return rc;
+    } catch (const std::exception& e) {
+      std::cerr << "overlap_bench: error: [rank " << session.rank() << "] " << e.what() << std::endl;
+      session.abort(1);
+    }
+  }
   std::unique_ptr<comm::Communicator> c = session.make_communicator();
   try {
-    const int rc = run_distributed(o, *c);
+    const int rc = run_distributed(o, *c, nullptr);
     c.reset();
     return rc;
   } catch (const std::exception& e) {

@@ -16,7 +16,8 @@ async:       --ps-mode async on W = 3, S = 2 runs every step to the end, close t
              step stale) and not required to be equal; its checkpoint resumes under sync;
              with --ps-update worker it is refused with one line.
 sharding:    MXNet's split of large keys (a low --ps-bigarray-bound) and BytePS-style pieces
-             (--ps-partition-bytes) train as the whole-key default does.
+             (--ps-partition-bytes) train as the whole-key default does; a bucket larger than
+             the exchange's 1 MiB unit (resnet20 on one server) trains as the allreduce.
 uneven:      a data set that is not a multiple of kn: every worker runs the same steps (the
              uneven-epoch hang of mxnet#7888 cannot happen) and the job ends by itself.
 kill:        SIGKILL of a server, then of a worker, ends the job within 60 s, non-zero.
@@ -132,6 +133,15 @@ def test_sharding(binary, scratch):
         line = [l for l in done.stderr.splitlines() if "load per server" in l]
         print("%s: %s" % (name, line[0] if line else done.stderr))
         compare(base, out, "ps %s vs whole keys" % name)
+    # resnet20's one 1.1 MB bucket goes to a lone server in two 1 MiB units, answered one by one.
+    job = list(JOB)
+    job[job.index("--model") + 1] = "resnet20"
+    allreduce = os.path.join(scratch, "resnet20-ar2")
+    run(mpi(2, binary, *job, "--max-iters", "6", "--out", allreduce))
+    for update in ("server", "worker"):
+        out = os.path.join(scratch, "resnet20-ps2-1-" + update)
+        run(ps(2, 1, binary, *job, "--max-iters", "6", "--ps-update", update, "--out", out))
+        compare(allreduce, out, "resnet20 in 1 MiB units, the %ss update, vs allreduce" % update)
 
 
 def test_uneven(binary, scratch):

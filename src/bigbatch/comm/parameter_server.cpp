@@ -132,29 +132,60 @@ struct ParameterServerJob::Impl final : BucketExchange {
     std::_Exit(1);
   }
 
+  // A bucket's part on one server goes in units of at most kUnitElems, each its own message:
+  // a server answers a unit once it holds the W pushes of it while the next ones still arrive,
+  // so pushes and pulls share the full-duplex links (BytePS's partitioning, inside a bucket).
+  static constexpr int64_t kUnitElems = int64_t{1} << 18;  // 1 MiB of f32
+  struct Unit {
+    std::vector<Segment> segments;  // arena ranges, in packed order
+    int64_t offset = 0;             // in the (bucket, server) piece, packed
+    int64_t elems = 0;
+    int id = -1;                    // servers: this server's unit number (ShardUpdater's)
+  };
+  std::vector<std::vector<std::vector<Unit>>> units;  // [bucket][server]
+
   void plan(const std::vector<PsKey>& keys) {
     const std::vector<ShardPart> parts =
         shard_keys(keys, {servers, options.bigarray_bound, options.partition_bytes});
     segments = bucket_segments(parts, buckets, servers);
     loads = comm::server_loads(parts, servers);
-    const int peers = is_server() ? workers : servers;
-    std::vector<int64_t> most(static_cast<size_t>(peers), 0);
-    for (const auto& by_server : segments)
+    units.assign(buckets.size(), std::vector<std::vector<Unit>>(static_cast<size_t>(servers)));
+    int next_id = 0;
+    std::vector<int64_t> most(static_cast<size_t>(servers), 0);
+    for (size_t b = 0; b < buckets.size(); ++b)
       for (int s = 0; s < servers; ++s) {
-        int64_t n = 0;
-        for (const Segment& seg : by_server[static_cast<size_t>(s)]) n += seg.elems();
-        if (is_server()) {
-          if (s == rank - workers) std::fill(most.begin(), most.end(), std::max(most.front(), n));
-        } else {
-          most[static_cast<size_t>(s)] = std::max(most[static_cast<size_t>(s)], n);
-        }
+        std::vector<Unit>& list = units[b][static_cast<size_t>(s)];
+        int64_t at = 0;
+        for (const Segment& seg : segments[b][static_cast<size_t>(s)])
+          for (int64_t begin = seg.begin; begin < seg.end;) {
+            if (list.empty() || list.back().elems == kUnitElems) list.push_back({{}, at, 0, -1});
+            const int64_t take = std::min(seg.end - begin, kUnitElems - list.back().elems);
+            list.back().segments.push_back({begin, begin + take});
+            list.back().elems += take;
+            begin += take;
+            at += take;
+          }
+        if (is_server() && s == rank - workers)
+          for (Unit& u : list) u.id = next_id++;
+        most[static_cast<size_t>(s)] = std::max(most[static_cast<size_t>(s)], at);
       }
+    const int peers = is_server() ? workers : servers;
+    const int64_t own_most = is_server() ? most[static_cast<size_t>(rank - workers)] : 0;
     send.assign(static_cast<size_t>(peers), {});
     recv.assign(static_cast<size_t>(peers), {});
     for (int p = 0; p < peers; ++p) {
-      recv[static_cast<size_t>(p)].resize(static_cast<size_t>(most[static_cast<size_t>(p)]));
-      if (!is_server()) send[static_cast<size_t>(p)].resize(static_cast<size_t>(most[static_cast<size_t>(p)]));
+      const int64_t n = is_server() ? own_most : most[static_cast<size_t>(p)];
+      recv[static_cast<size_t>(p)].resize(static_cast<size_t>(n));
+      if (!is_server()) send[static_cast<size_t>(p)].resize(static_cast<size_t>(n));
     }
+  }
+
+  // Servers: this server's units, in the order the workers send them, as ShardUpdater sees them.
+  std::vector<std::vector<Segment>> own_units() const {
+    std::vector<std::vector<Segment>> out;
+    for (const auto& by_server : units)
+      for (const Unit& u : by_server[static_cast<size_t>(rank - workers)]) out.push_back(u.segments);
+    return out;
   }
 
   std::unique_ptr<Work> start(size_t index, float* grads, const Bucket& bucket) override {
@@ -165,7 +196,8 @@ struct ParameterServerJob::Impl final : BucketExchange {
     return worker_comm->submit([this, index, grads] { exchange(index, grads); });
   }
 
-  // On the communication thread: push bucket b's pieces to their servers, pull the sums.
+  // On the communication thread: push bucket b's pieces to their servers, unit by unit, and
+  // pull the sums (or the new weights).
   void exchange(size_t b, float* grads) {
     // Synchronous: worker 0 speaks for the step. Asynchronous: each worker for its own.
     if (b == 0 && (rank == 0 || options.async)) send_header({kStep, steps, lr});
@@ -174,21 +206,20 @@ struct ParameterServerJob::Impl final : BucketExchange {
     std::vector<int> peers;
     const int tag = kFirstBucketTag + static_cast<int>(b);
     for (int s = 0; s < servers; ++s) {
-      const std::vector<Segment>& segs = segments[b][static_cast<size_t>(s)];
-      if (segs.empty()) continue;
+      const std::vector<Unit>& list = units[b][static_cast<size_t>(s)];
+      if (list.empty()) continue;
       float* out = send[static_cast<size_t>(s)].data();
-      int64_t n = 0;
-      for (const Segment& seg : segs) {
-        std::copy(grads + seg.begin, grads + seg.end, out + n);
-        n += seg.elems();
+      float* in = recv[static_cast<size_t>(s)].data();
+      pack(segments[b][static_cast<size_t>(s)], grads, out);
+      for (const Unit& u : list) {
+        requests.push_back(MPI_REQUEST_NULL);
+        MPI_CHECK(MPI_Irecv(in + u.offset, static_cast<int>(u.elems), MPI_FLOAT, server_rank(s), tag, p2p,
+                            &requests.back()));
+        requests.push_back(MPI_REQUEST_NULL);
+        MPI_CHECK(MPI_Isend(out + u.offset, static_cast<int>(u.elems), MPI_FLOAT, server_rank(s), tag, p2p,
+                            &requests.back()));
+        peers.insert(peers.end(), {server_rank(s), server_rank(s)});
       }
-      requests.push_back(MPI_REQUEST_NULL);
-      MPI_CHECK(MPI_Irecv(recv[static_cast<size_t>(s)].data(), static_cast<int>(n), MPI_FLOAT, server_rank(s), tag,
-                          p2p, &requests.back()));
-      peers.push_back(server_rank(s));
-      requests.push_back(MPI_REQUEST_NULL);
-      MPI_CHECK(MPI_Isend(out, static_cast<int>(n), MPI_FLOAT, server_rank(s), tag, p2p, &requests.back()));
-      peers.push_back(server_rank(s));
     }
     wait_all(requests, peers, "bucket " + std::to_string(b) + " of step " + std::to_string(steps - 1));
     float* into = results != nullptr ? results : grads;  // the new weights, or the sums
@@ -209,72 +240,72 @@ struct ParameterServerJob::Impl final : BucketExchange {
       in += seg.elems();
     }
   }
-  int64_t piece(size_t b, int s) const {
-    int64_t n = 0;
-    for (const Segment& seg : segments[b][static_cast<size_t>(s)]) n += seg.elems();
-    return n;
-  }
 
   // Worker 0, on the communication thread.
   void send_header(const Header& h) const {
     for (int s = 0; s < servers; ++s) MPI_CHECK(MPI_Send(h.words, 3, MPI_INT64_T, server_rank(s), kHeaderTag, p2p));
   }
 
-  // Worker 0, on the communication thread: every bucket's weights and momentum to its servers.
+  // Worker 0, on the communication thread: every unit's weights and momentum to its server.
   void send_state(const float* params, const float* momentum, double prev_lr) {
     send_header({kLoad, steps, prev_lr});
     std::vector<float> w, m;
     for (size_t b = 0; b < buckets.size(); ++b)
       for (int s = 0; s < servers; ++s) {
-        const int64_t n = piece(b, s);
-        if (n == 0) continue;
+        const std::vector<Segment>& segs = segments[b][static_cast<size_t>(s)];
+        int64_t n = 0;
+        for (const Segment& seg : segs) n += seg.elems();
         w.resize(static_cast<size_t>(n));
         m.resize(static_cast<size_t>(n));
-        pack(segments[b][static_cast<size_t>(s)], params, w.data());
-        pack(segments[b][static_cast<size_t>(s)], momentum, m.data());
-        std::vector<MPI_Request> requests(2, MPI_REQUEST_NULL);
-        MPI_CHECK(MPI_Isend(w.data(), static_cast<int>(n), MPI_FLOAT, server_rank(s), kStateTag, p2p, &requests[0]));
-        MPI_CHECK(MPI_Isend(m.data(), static_cast<int>(n), MPI_FLOAT, server_rank(s), kStateTag, p2p, &requests[1]));
-        wait_all(requests, {server_rank(s), server_rank(s)}, "the model of bucket " + std::to_string(b));
+        pack(segs, params, w.data());
+        pack(segs, momentum, m.data());
+        for (const Unit& u : units[b][static_cast<size_t>(s)]) {
+          std::vector<MPI_Request> requests(2, MPI_REQUEST_NULL);
+          MPI_CHECK(MPI_Isend(w.data() + u.offset, static_cast<int>(u.elems), MPI_FLOAT, server_rank(s), kStateTag,
+                              p2p, &requests[0]));
+          MPI_CHECK(MPI_Isend(m.data() + u.offset, static_cast<int>(u.elems), MPI_FLOAT, server_rank(s), kStateTag,
+                              p2p, &requests[1]));
+          wait_all(requests, {server_rank(s), server_rank(s)}, "the model of bucket " + std::to_string(b));
+        }
       }
   }
 
-  // Worker 0, on the communication thread: every bucket's momentum from its servers.
+  // Worker 0, on the communication thread: every unit's momentum from its server.
   void receive_momentum(float* momentum) {
     send_header({kGather, steps, 0.0});
-    std::vector<float> m;
     for (size_t b = 0; b < buckets.size(); ++b)
       for (int s = 0; s < servers; ++s) {
-        const int64_t n = piece(b, s);
-        if (n == 0) continue;
-        m.resize(static_cast<size_t>(n));
-        std::vector<MPI_Request> request(1, MPI_REQUEST_NULL);
-        MPI_CHECK(MPI_Irecv(m.data(), static_cast<int>(n), MPI_FLOAT, server_rank(s), kStateTag, p2p, &request[0]));
-        wait_all(request, {server_rank(s)}, "with the momentum of bucket " + std::to_string(b));
-        unpack(segments[b][static_cast<size_t>(s)], m.data(), momentum);
+        float* in = recv[static_cast<size_t>(s)].data();
+        for (const Unit& u : units[b][static_cast<size_t>(s)]) {
+          std::vector<MPI_Request> request(1, MPI_REQUEST_NULL);
+          MPI_CHECK(MPI_Irecv(in + u.offset, static_cast<int>(u.elems), MPI_FLOAT, server_rank(s), kStateTag, p2p,
+                              &request[0]));
+          wait_all(request, {server_rank(s)}, "with the momentum of bucket " + std::to_string(b));
+        }
+        unpack(segments[b][static_cast<size_t>(s)], in, momentum);
       }
   }
 
-  // Servers: load (from worker 0) or gather (to worker 0) every bucket's state of this server.
+  // Servers: load (from worker 0) or gather (to worker 0) every unit's state of this server.
   void serve_state(bool load) {
-    const int own = rank - workers;
-    for (size_t b = 0; b < buckets.size(); ++b) {
-      const int64_t n = piece(b, own);
-      if (n == 0) continue;
-      state.resize(2 * static_cast<size_t>(n));
-      std::vector<MPI_Request> requests(load ? 2 : 1, MPI_REQUEST_NULL);
-      const std::string what = "the model of bucket " + std::to_string(b);
-      if (load) {
-        MPI_CHECK(MPI_Irecv(state.data(), static_cast<int>(n), MPI_FLOAT, 0, kStateTag, p2p, &requests[0]));
-        MPI_CHECK(MPI_Irecv(state.data() + n, static_cast<int>(n), MPI_FLOAT, 0, kStateTag, p2p, &requests[1]));
-        wait_all(requests, {0, 0}, "with " + what);
-        updater->load(b, state.data(), state.data() + n);
-      } else {
-        updater->read_momentum(b, state.data());
-        MPI_CHECK(MPI_Isend(state.data(), static_cast<int>(n), MPI_FLOAT, 0, kStateTag, p2p, &requests[0]));
-        wait_all(requests, {0}, what + " (its momentum)");
+    const size_t own = static_cast<size_t>(rank - workers);
+    for (size_t b = 0; b < buckets.size(); ++b)
+      for (const Unit& u : units[b][own]) {
+        state.resize(2 * static_cast<size_t>(u.elems));
+        std::vector<MPI_Request> requests(load ? 2 : 1, MPI_REQUEST_NULL);
+        const std::string what = "the model of bucket " + std::to_string(b);
+        if (load) {
+          MPI_CHECK(MPI_Irecv(state.data(), static_cast<int>(u.elems), MPI_FLOAT, 0, kStateTag, p2p, &requests[0]));
+          MPI_CHECK(MPI_Irecv(state.data() + u.elems, static_cast<int>(u.elems), MPI_FLOAT, 0, kStateTag, p2p,
+                              &requests[1]));
+          wait_all(requests, {0, 0}, "with " + what);
+          updater->load(static_cast<size_t>(u.id), state.data(), state.data() + u.elems);
+        } else {
+          updater->read_momentum(static_cast<size_t>(u.id), state.data());
+          MPI_CHECK(MPI_Isend(state.data(), static_cast<int>(u.elems), MPI_FLOAT, 0, kStateTag, p2p, &requests[0]));
+          wait_all(requests, {0}, what + " (its momentum)");
+        }
       }
-    }
   }
 
   // Servers: one step's buckets; false once worker 0 says stop.
@@ -296,61 +327,69 @@ struct ParameterServerJob::Impl final : BucketExchange {
     }
     BIGBATCH_CHECK(header.kind() == kStep, "[ps] server " << rank - workers << ": a header of kind " << header.kind());
     const size_t own = static_cast<size_t>(rank - workers);
+    std::vector<int> peers(static_cast<size_t>(workers));
+    for (int w = 0; w < workers; ++w) peers[static_cast<size_t>(w)] = w;
+    std::vector<MPI_Request> answers;
+    std::vector<int> answered;
     for (size_t b = 0; b < buckets.size(); ++b) {
-      int64_t n = 0;
-      for (const Segment& seg : segments[b][own]) n += seg.elems();
-      if (n == 0) continue;
+      const std::vector<Unit>& list = units[b][own];
+      if (list.empty()) continue;
       const int tag = kFirstBucketTag + static_cast<int>(b);
-      requests.assign(static_cast<size_t>(workers), MPI_REQUEST_NULL);
-      std::vector<int> peers(static_cast<size_t>(workers));
-      for (int w = 0; w < workers; ++w) {
-        peers[static_cast<size_t>(w)] = w;
-        MPI_CHECK(MPI_Irecv(recv[static_cast<size_t>(w)].data(), static_cast<int>(n), MPI_FLOAT, w, tag, p2p,
-                            &requests[static_cast<size_t>(w)]));
-      }
+      // Every unit's pushes are posted at once; each is answered as soon as it is whole.
+      std::vector<std::vector<MPI_Request>> pushes(list.size(), std::vector<MPI_Request>(static_cast<size_t>(workers)));
+      for (size_t u = 0; u < list.size(); ++u)
+        for (int w = 0; w < workers; ++w)
+          MPI_CHECK(MPI_Irecv(recv[static_cast<size_t>(w)].data() + list[u].offset, static_cast<int>(list[u].elems),
+                              MPI_FLOAT, w, tag, p2p, &pushes[u][static_cast<size_t>(w)]));
       const std::string what = "bucket " + std::to_string(b) + " of step " + std::to_string(header.step());
-      wait_all(requests, peers, what);
-      float* sum = recv[0].data();
-      for (int w = 1; w < workers; ++w) {  // in worker order: the same sum on every server and run
-        const float* add = recv[static_cast<size_t>(w)].data();
-        for (int64_t i = 0; i < n; ++i) sum[i] += add[i];
+      for (size_t u = 0; u < list.size(); ++u) {
+        wait_all(pushes[u], peers, what);
+        float* sum = recv[0].data() + list[u].offset;
+        for (int w = 1; w < workers; ++w) {  // in worker order: the same sum on every server and run
+          const float* add = recv[static_cast<size_t>(w)].data() + list[u].offset;
+          for (int64_t i = 0; i < list[u].elems; ++i) sum[i] += add[i];
+        }
+        if (updates) updater->update(static_cast<size_t>(list[u].id), sum, header.value());  // sum -> weights
+        for (int w = 0; w < workers; ++w) {
+          answers.push_back(MPI_REQUEST_NULL);
+          MPI_CHECK(MPI_Isend(sum, static_cast<int>(list[u].elems), MPI_FLOAT, w, tag, p2p, &answers.back()));
+          answered.push_back(w);
+        }
       }
-      if (updates) updater->update(b, sum, header.value());  // the sum becomes the new weights
-      for (int w = 0; w < workers; ++w)
-        MPI_CHECK(MPI_Isend(sum, static_cast<int>(n), MPI_FLOAT, w, tag, p2p, &requests[static_cast<size_t>(w)]));
       // A worker stopped after its push: the others' stall watch names it first, in their next
-      // collective (twice the patience here).
-      wait_all(requests, peers, what + " (the sum)", 2.0);
+      // collective (twice the patience here). The next bucket reuses the buffers.
+      wait_all(answers, answered, what + " (the sum)", 2.0);
+      answers.clear();
+      answered.clear();
     }
     return true;
   }
 
   // Servers, asynchronous (MXNet's dist_async): each worker's pushes are applied the moment
   // they arrive, in arrival order, and the pull answers with the weights as they are then.
-  // Per worker: a header (its step and lr), its buckets in order, again; until it says stop.
+  // Per worker: a header (its step and lr), its units in order, again; until it says stop.
   void serve_async() {
     const size_t own = static_cast<size_t>(rank - workers);
+    std::vector<std::pair<size_t, size_t>> order;  // (bucket, unit) in the order workers send them
+    for (size_t b = 0; b < buckets.size(); ++b)
+      for (size_t u = 0; u < units[b][own].size(); ++u) order.emplace_back(b, u);
     struct Peer {
       Header header;
-      int64_t bucket = -1;  // the bucket being received; -1: a header
-      bool done = false;
+      int64_t next = -1;  // index into order being received; -1: a header
     };
     std::vector<Peer> peer(static_cast<size_t>(workers));
     std::vector<MPI_Request> incoming(static_cast<size_t>(workers), MPI_REQUEST_NULL);
     std::vector<MPI_Request> outgoing(static_cast<size_t>(workers), MPI_REQUEST_NULL);
     std::vector<std::vector<float>> answer(static_cast<size_t>(workers));
-    auto next_bucket = [&](int64_t after) {
-      for (auto b = static_cast<size_t>(after + 1); b < buckets.size(); ++b)
-        if (piece(b, static_cast<int>(own)) > 0) return static_cast<int64_t>(b);
-      return int64_t{-1};
-    };
     auto post = [&](int w) {
       Peer& p = peer[static_cast<size_t>(w)];
-      if (p.bucket < 0)
+      if (p.next < 0) {
         MPI_CHECK(MPI_Irecv(p.header.words, 3, MPI_INT64_T, w, kHeaderTag, p2p, &incoming[static_cast<size_t>(w)]));
-      else
-        MPI_CHECK(MPI_Irecv(recv[static_cast<size_t>(w)].data(), static_cast<int>(piece(static_cast<size_t>(p.bucket), static_cast<int>(own))),
-                            MPI_FLOAT, w, kFirstBucketTag + static_cast<int>(p.bucket), p2p, &incoming[static_cast<size_t>(w)]));
+        return;
+      }
+      const auto [b, u] = order[static_cast<size_t>(p.next)];
+      MPI_CHECK(MPI_Irecv(recv[static_cast<size_t>(w)].data(), static_cast<int>(units[b][own][u].elems), MPI_FLOAT, w,
+                          kFirstBucketTag + static_cast<int>(b), p2p, &incoming[static_cast<size_t>(w)]));
     };
     for (int w = 0; w < workers; ++w) post(w);
     int active = workers;
@@ -359,10 +398,9 @@ struct ParameterServerJob::Impl final : BucketExchange {
       MPI_CHECK(MPI_Waitany(workers, incoming.data(), &w, MPI_STATUS_IGNORE));
       if (w == MPI_UNDEFINED) break;
       Peer& p = peer[static_cast<size_t>(w)];
-      if (p.bucket < 0) {
+      if (p.next < 0) {
         const int64_t kind = p.header.kind();
         if (kind == kStop) {
-          p.done = true;
           --active;
           continue;
         }
@@ -372,20 +410,20 @@ struct ParameterServerJob::Impl final : BucketExchange {
           if (kind == kLoad) updater->set_prev_lr(p.header.value());
         } else {
           BIGBATCH_CHECK(kind == kStep, "[ps] server " << own << ": a header of kind " << kind);
-          p.bucket = next_bucket(-1);
+          p.next = order.empty() ? -1 : 0;
         }
         post(w);
         continue;
       }
-      const auto b = static_cast<size_t>(p.bucket);
-      const int64_t n = piece(b, static_cast<int>(own));
+      const auto [b, u] = order[static_cast<size_t>(p.next)];
+      const Unit& unit = units[b][own][u];
       MPI_CHECK(MPI_Wait(&outgoing[static_cast<size_t>(w)], MPI_STATUS_IGNORE));  // its last answer left
       std::vector<float>& out = answer[static_cast<size_t>(w)];
-      out.assign(recv[static_cast<size_t>(w)].begin(), recv[static_cast<size_t>(w)].begin() + n);
-      updater->update(b, out.data(), p.header.value());  // this worker's gradient alone
-      MPI_CHECK(MPI_Isend(out.data(), static_cast<int>(n), MPI_FLOAT, w, kFirstBucketTag + static_cast<int>(b), p2p,
-                          &outgoing[static_cast<size_t>(w)]));
-      p.bucket = next_bucket(p.bucket);
+      out.assign(recv[static_cast<size_t>(w)].begin(), recv[static_cast<size_t>(w)].begin() + unit.elems);
+      updater->update(static_cast<size_t>(unit.id), out.data(), p.header.value());  // this worker's gradient alone
+      MPI_CHECK(MPI_Isend(out.data(), static_cast<int>(unit.elems), MPI_FLOAT, w, kFirstBucketTag + static_cast<int>(b),
+                          p2p, &outgoing[static_cast<size_t>(w)]));
+      p.next = p.next + 1 < static_cast<int64_t>(order.size()) ? p.next + 1 : -1;
       post(w);
     }
     MPI_CHECK(MPI_Waitall(workers, outgoing.data(), MPI_STATUSES_IGNORE));
@@ -543,9 +581,7 @@ void ParameterServerJob::serve(ShardUpdater* updater) {
   }
   m.plan(keys);
   if (updater != nullptr && m.options.update_on_servers) {
-    std::vector<std::vector<Segment>> own;
-    for (const auto& by_server : m.segments) own.push_back(by_server[static_cast<size_t>(m.rank - m.workers)]);
-    updater->plan(m.layout, own);
+    updater->plan(m.layout, m.own_units());
   }
   if (m.options.async) {
     // The model first: worker 0 loads it before any worker's first push is taken.

@@ -45,20 +45,21 @@ struct PsOptions {
 };
 
 // The optimizer on a server's part of the model (--ps-update server). comm knows no optimizer:
-// train/ implements this with optim::Sgd. Bucket b's part is segments[b], packed in order.
+// train/ implements this with optim::Sgd. The part comes in units (at most 1 MiB of one
+// bucket's part each, the messages of the exchange); unit u is segments[u], packed in order.
 class ShardUpdater {
  public:
   virtual ~ShardUpdater() = default;
   // Once, before anything else: the layout of the workers' parameter arena (tensors named
-  // key<i>, with their roles) and this server's segments of every bucket.
+  // key<i>, with their roles) and this server's units.
   virtual void plan(std::shared_ptr<const ArenaLayout> layout, const std::vector<std::vector<Segment>>& segments) = 0;
-  // Worker 0's weights and momentum of bucket b's part, packed; and the lr of its last step.
-  virtual void load(size_t bucket, const float* weights, const float* momentum) = 0;
+  // Worker 0's weights and momentum of unit u, packed; and the lr of its last step.
+  virtual void load(size_t unit, const float* weights, const float* momentum) = 0;
   virtual void set_prev_lr(double lr) = 0;
-  // In place: bucket b's summed gradients become its updated weights, at this step's lr.
-  virtual void update(size_t bucket, float* sum_then_weights, double lr) = 0;
-  // Bucket b's part of the momentum, packed.
-  virtual void read_momentum(size_t bucket, float* out) const = 0;
+  // In place: unit u's summed gradients become its updated weights, at this step's lr.
+  virtual void update(size_t unit, float* sum_then_weights, double lr) = 0;
+  // Unit u's momentum, packed.
+  virtual void read_momentum(size_t unit, float* out) const = 0;
 };
 
 enum class PsRole { worker, server };

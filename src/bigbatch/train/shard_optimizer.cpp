@@ -1,4 +1,4 @@
-// One optim::Sgd per bucket of a server's part (see the header).
+// One optim::Sgd per unit of a server's part (see the header).
 #include "bigbatch/train/shard_optimizer.h"
 
 #include <algorithm>
@@ -55,7 +55,7 @@ void ShardOptimizer::plan(std::shared_ptr<const ArenaLayout> layout,
 
 ShardOptimizer::Part& ShardOptimizer::part(size_t bucket) {
   BIGBATCH_CHECK(bucket < parts_.size() && parts_[bucket].sgd != nullptr,
-                 "[ps] bucket " << bucket << " has no part on this server");
+                 "[ps] unit " << bucket << " is not this server's");
   return parts_[bucket];
 }
 
@@ -79,7 +79,7 @@ void ShardOptimizer::update(size_t bucket, float* sum_then_weights, double lr) {
 
 void ShardOptimizer::read_momentum(size_t bucket, float* out) const {
   BIGBATCH_CHECK(bucket < parts_.size() && parts_[bucket].sgd != nullptr,
-                 "[ps] bucket " << bucket << " has no part on this server");
+                 "[ps] unit " << bucket << " is not this server's");
   gather(parts_[bucket].sgd->momentum_buffer(), out);
 }
 
