@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Real-rank tests of `bigbatch train --comm ps` under mpirun (ctest label `mpi`).
 
-  parameter_server_test.py equivalence|resume|async|sharding|uneven|kill|stall BIGBATCH SCRATCH
+  parameter_server_test.py equivalence|bitwise|resume|async|sharding|uneven|kill|stall BIGBATCH SCRATCH
 
 equivalence: W = 2 and 3 workers with S = 1 and 2 servers, the update on the servers and on the
              workers, give the losses (relative 1e-5) and the final weights (relative L2 over the
              model < 1e-5) of the allreduce over W ranks and of one process with the same k
              virtual workers: 6 gentle steps, then 30 of the recipe; LARS with the update on
              the workers as the allreduce, and refused on the servers.
+bitwise:     with the convolution algorithms fixed (BIGBATCH_CONV_ALGORITHM=direct: no per-process
+             timing choice), W = 2 with S = 1 and 2 in both placements writes the allreduce's
+             checkpoint byte for byte, momentum included, and logs its losses exactly: the sum of
+             two pushes is the allreduce's sum and the servers' SGD the workers'.
 resume:      checkpoints are the same files in every mode: a run stopped under the parameter
              servers continues under the allreduce on another W, and the other way round, as the
              uninterrupted run does.
@@ -73,6 +77,25 @@ def test_equivalence(binary, scratch):
                                 os.path.join(scratch, "lars-refused")), capture_output=True, text=True, timeout=120)
     if refused.returncode == 0 or "use --ps-update worker" not in refused.stderr:
         fail("LARS with the update on the servers was not refused:\n" + refused.stderr)
+
+
+def test_bitwise(binary, scratch):
+    from mpi_train_test import read_safetensors
+    os.environ["BIGBATCH_CONV_ALGORITHM"] = "direct"  # inherited by the ranks mpirun starts here
+    job = [*JOB, "--max-iters", "12"]
+    allreduce = os.path.join(scratch, "ar2")
+    run(mpi(2, binary, *job, "--out", allreduce))
+    reference = read_safetensors(os.path.join(allreduce, "checkpoints", "last.safetensors"))
+    for servers in (1, 2):
+        for update in ("server", "worker"):
+            out = os.path.join(scratch, "ps2-%d-%s" % (servers, update))
+            run(ps(2, servers, binary, *job, "--ps-update", update, "--out", out))
+            got = read_safetensors(os.path.join(out, "checkpoints", "last.safetensors"))
+            differ = [n for n in sorted(reference) if n not in got or (reference[n] != got[n]).any()]
+            if differ or losses(out) != losses(allreduce):
+                fail("ps W=2 S=%d, the %ss update: not bitwise the allreduce's (tensors %s; losses equal: %s)"
+                     % (servers, update, differ[:5], losses(out) == losses(allreduce)))
+            print("ps W=2 S=%d, the %ss update: checkpoint and losses bitwise the allreduce's" % (servers, update))
 
 
 def test_resume(binary, scratch):
@@ -226,7 +249,7 @@ def main():
     import shutil
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
-    {"equivalence": test_equivalence, "resume": test_resume, "async": test_async, "sharding": test_sharding, "uneven": test_uneven, "kill": test_kill,
+    {"equivalence": test_equivalence, "bitwise": test_bitwise, "resume": test_resume, "async": test_async, "sharding": test_sharding, "uneven": test_uneven, "kill": test_kill,
      "stall": test_stall}[case](binary, scratch)
     print("PASS")
 
