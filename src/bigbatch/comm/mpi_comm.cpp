@@ -89,8 +89,8 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 // is watched by a thread of its own (a rank stopped inside it cannot be named, only timed).
 class StallWatch {
  public:
-  StallWatch(MPI_Comm base, int rank, int size, double timeout_s)
-      : comm_(base), rank_(rank), size_(size), timeout_s_(timeout_s),
+  StallWatch(MPI_Comm base, int rank, int size, double timeout_s, double defer_s)
+      : comm_(base), rank_(rank), size_(size), timeout_s_(timeout_s), defer_s_(defer_s),
         announce_s_(std::clamp(timeout_s / 4, 0.01, 1.0)),
         heard_(static_cast<size_t>(size), 0), inbox_(static_cast<size_t>(size), 0),
         outbox_(static_cast<size_t>(size), 0), receives_(static_cast<size_t>(size), MPI_REQUEST_NULL),
@@ -243,6 +243,8 @@ class StallWatch {
   // thread (see MpiCommunicator); its SIGTERM then ends this process at once.
   [[noreturn]] void end_job(bool speaker, const std::string& line) const {
     remove_stop_handlers();
+    // Beside parameter servers, whose waits name a stopped peer better, this watch speaks last.
+    if (defer_s_ > 0) std::this_thread::sleep_for(std::chrono::duration<double>(defer_s_));
     if (!speaker) std::this_thread::sleep_for(std::chrono::duration<double>(std::min(2.0, timeout_s_)));
     std::cerr << "bigbatch: error: " << line << std::endl;
     MPI_Abort(MPI_COMM_WORLD, 1);
@@ -251,7 +253,7 @@ class StallWatch {
 
   CommHandle comm_;  // the barrier and the announcements: never matched with a collective's messages
   int rank_, size_;
-  double timeout_s_, announce_s_;
+  double timeout_s_, defer_s_, announce_s_;
   std::atomic<int64_t> sequence_{0};
   std::vector<int64_t> heard_;  // per peer: the latest collective it said it waits at
   std::vector<int64_t> inbox_, outbox_;
@@ -273,12 +275,12 @@ class StallWatch {
 // because the communication thread may be blocked in a collective a dead peer never joins.
 class MpiCommunicator final : public ThreadedMpiCommunicator {
  public:
-  MpiCommunicator(MPI_Comm base, double stall_timeout_s) : comm_(base) {
+  MpiCommunicator(MPI_Comm base, double stall_timeout_s, double defer_s) : comm_(base) {
     // Here on the caller's thread: no communication thread exists yet (one communicator per
     // process, checked by the session), so these calls are serialised with every other.
     MPI_CHECK(MPI_Comm_rank(comm_.get(), &rank_));
     MPI_CHECK(MPI_Comm_size(comm_.get(), &size_));
-    watch_ = std::make_unique<StallWatch>(base, rank_, size_, stall_timeout_s);
+    watch_ = std::make_unique<StallWatch>(base, rank_, size_, stall_timeout_s, defer_s);
   }
   ~MpiCommunicator() override { --g_live_communicators; }
 
@@ -391,7 +393,8 @@ MpiSession::MpiSession() {
 
 MpiSession::~MpiSession() { MPI_Finalize(); }
 
-std::unique_ptr<ThreadedMpiCommunicator> make_mpi_communicator(MPI_Comm base, double stall_timeout_s) {
+std::unique_ptr<ThreadedMpiCommunicator> make_mpi_communicator(MPI_Comm base, double stall_timeout_s,
+                                                               double stall_defer_s) {
   // One at a time: a second communication thread would call MPI concurrently with the first,
   // which MPI_THREAD_SERIALIZED forbids.
   if (g_live_communicators.fetch_add(1) != 0) {
@@ -399,7 +402,7 @@ std::unique_ptr<ThreadedMpiCommunicator> make_mpi_communicator(MPI_Comm base, do
     BIGBATCH_THROW(CommError, "[rank " << g_world_rank.load() << "] only one MPI communicator may exist at a time");
   }
   try {
-    return std::make_unique<MpiCommunicator>(base, stall_timeout_s);
+    return std::make_unique<MpiCommunicator>(base, stall_timeout_s, stall_defer_s);
   } catch (...) {
     --g_live_communicators;
     throw;
@@ -407,7 +410,7 @@ std::unique_ptr<ThreadedMpiCommunicator> make_mpi_communicator(MPI_Comm base, do
 }
 
 std::unique_ptr<Communicator> MpiSession::make_communicator(double stall_timeout_s) const {
-  return make_mpi_communicator(MPI_COMM_WORLD, stall_timeout_s);
+  return make_mpi_communicator(MPI_COMM_WORLD, stall_timeout_s, 0.0);
 }
 
 void MpiSession::abort(int code) const {

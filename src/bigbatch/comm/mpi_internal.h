@@ -41,7 +41,10 @@ class ThreadedMpiCommunicator : public Communicator {
 
 // A communicator over a duplicate of `base` (MPI_COMM_WORLD, or a part of it from
 // MPI_Comm_split), with its own communication thread and stall watch (MpiSession::
-// make_communicator). One may exist at a time in a process; throws CommError otherwise.
-std::unique_ptr<ThreadedMpiCommunicator> make_mpi_communicator(MPI_Comm base, double stall_timeout_s);
+// make_communicator). One may exist at a time in a process; throws CommError otherwise. A stall
+// the watch finds is reported stall_defer_s later (beside parameter servers: their own waits
+// name the stopped peer better, and speak first).
+std::unique_ptr<ThreadedMpiCommunicator> make_mpi_communicator(MPI_Comm base, double stall_timeout_s,
+                                                               double stall_defer_s);
 
 }  // namespace bigbatch::comm

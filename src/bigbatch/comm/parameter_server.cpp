@@ -114,6 +114,9 @@ struct ParameterServerJob::Impl final : BucketExchange {
     }
   }
 
+  // A patience (a factor of the timeout) past the workers' own stall watch: 2T + 10 s.
+  double later_than_the_workers() const { return stall_timeout_s > 0 ? 2.0 + 10.0 / stall_timeout_s : 1.0; }
+
   [[noreturn]] void stalled(const std::vector<MPI_Request>& requests, const std::vector<int>& peers,
                             const std::string& what, double waited_s) const {
     int late = peers.front();
@@ -314,8 +317,8 @@ struct ParameterServerJob::Impl final : BucketExchange {
     std::vector<MPI_Request> requests(1, MPI_REQUEST_NULL);
     MPI_CHECK(MPI_Irecv(header.words, 3, MPI_INT64_T, 0, kHeaderTag, p2p, &requests[0]));
     // Between steps the workers evaluate and checkpoint, and their own stall watch names a
-    // worker that stops there: twice the patience.
-    wait_all(requests, {0}, "with the next step", 2.0);
+    // worker that stops there (at the timeout plus its 8 s deferral): more patience than that.
+    wait_all(requests, {0}, "with the next step", later_than_the_workers());
     if (header.kind() == kStop) return false;
     const bool updates = options.update_on_servers;
     if (header.kind() == kLoad || header.kind() == kGather) {
@@ -357,8 +360,8 @@ struct ParameterServerJob::Impl final : BucketExchange {
         }
       }
       // A worker stopped after its push: the others' stall watch names it first, in their next
-      // collective (twice the patience here). The next bucket reuses the buffers.
-      wait_all(answers, answered, what + " (the sum)", 2.0);
+      // collective. The next bucket reuses the buffers.
+      wait_all(answers, answered, what + " (the sum)", later_than_the_workers());
       answers.clear();
       answered.clear();
     }
@@ -447,7 +450,8 @@ ParameterServerJob::ParameterServerJob(const MpiSession& session, const PsOption
   MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, m.is_server() ? 1 : 0, m.rank, &split));
   MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &m.p2p));
   MPI_CHECK(MPI_Comm_set_errhandler(m.p2p, MPI_ERRORS_RETURN));
-  if (!m.is_server()) m.worker_comm = make_mpi_communicator(split, stall_timeout_s);
+  // The workers' stall watch speaks after every wait of the exchange could have (2 s turns).
+  if (!m.is_server()) m.worker_comm = make_mpi_communicator(split, stall_timeout_s, 8.0);
   MPI_CHECK(MPI_Comm_free(&split));
 }
 
@@ -588,7 +592,7 @@ void ParameterServerJob::serve(ShardUpdater* updater) {
     Header header;
     std::vector<MPI_Request> first(1, MPI_REQUEST_NULL);
     MPI_CHECK(MPI_Irecv(header.words, 3, MPI_INT64_T, 0, kHeaderTag, m.p2p, &first[0]));
-    m.wait_all(first, {0}, "with the model", 2.0);
+    m.wait_all(first, {0}, "with the model", m.later_than_the_workers());
     BIGBATCH_CHECK(header.kind() == kLoad, "[ps] asynchronous: the first header is not the model");
     m.serve_state(true);
     updater->set_prev_lr(header.value());
