@@ -11,7 +11,8 @@
 #   -j JOBS        runs at the same time (default 2); each gets --threads T (default 1), so
 #                  JOBS x T should be the core count
 #   --seeds LIST   seeds of every cell (default "0 1"); a cell whose flags start with seeds=N
-#                  runs only the first N of them
+#                  runs only the first N of them; a cell whose flags start with --peer pytorch
+#                  runs bench/pytorch/train_fmnist.py on the same base and flags instead
 #   --groups G     only the cells of these groups (default: all; see cells.txt)
 #   --out DIR      where the runs go (default runs/<sweep name>): DIR/s<seed>/<cell>/
 #   --record DIR   where a finished run's config.toml and metrics.jsonl are copied (default
@@ -88,7 +89,8 @@ finished() {
   local epochs
   [[ -f "$1/config.toml" && -f "$1/metrics.jsonl" ]] || return 1
   epochs="$(sed -n 's/^epochs = //p' "$1/config.toml")"
-  [[ -n "$epochs" ]] && grep -q "\"epoch\":$epochs,\"kind\":\"epoch\"" "$1/metrics.jsonl"
+  # bigbatch writes {"epoch":N,"kind":"epoch",...}, the PyTorch peer {"kind": "epoch", "epoch": N, ...}
+  [[ -n "$epochs" ]] && grep -E '"kind": ?"epoch"' "$1/metrics.jsonl" | grep -qE "\"epoch\": ?$epochs[,}]"
 }
 
 # keep RUN RECORD: copy a finished run's config and metrics (a few kB) into the record.
@@ -113,7 +115,16 @@ train_one() {
   fi
   mkdir -p "$out/s$seed"
   local t0=$SECONDS cmd
-  if [[ -f "$dir/config.toml" && -f "$dir/checkpoints/last.safetensors" ]]; then
+  if [[ "${1:-}" == "--peer" ]]; then
+    # The PyTorch peer (bench/pytorch/train_fmnist.py) on the same base and flags; it has no
+    # resume, so an unfinished run starts over.
+    [[ "${2:-}" == pytorch ]] || { echo "[sweep] s$seed/$cell: unknown peer '${2:-}'" >&2; return 1; }
+    shift 2
+    rm -rf "$dir"
+    : >"$out/s$seed/$cell.log"
+    cmd=("$python" "$root/bench/pytorch/train_fmnist.py" --config "$sweep/base.toml" "$@" --seed "$seed"
+         --threads "$threads" "${overrides[@]}" --out "$dir")
+  elif [[ -f "$dir/config.toml" && -f "$dir/checkpoints/last.safetensors" ]]; then
     echo "[sweep] s$seed/$cell: continuing from its checkpoint" >&2
     cmd=("$bigbatch" train --resume "$dir" --threads "$threads")
   else

@@ -193,6 +193,18 @@ def report(by_name, cells, seeds, last):
               f"{delta(c, base)} |")
         w("")
 
+    peers = [c for c in cells if c["group"] == "t"]
+    if peers:
+        w("### (t) The recipe, not the engine: PyTorch's runs beside bigbatch's\n")
+        w("| kn | bigbatch train err % | bigbatch test err % | PyTorch train err % | PyTorch test err % |")
+        w("| --- | --- | --- | --- | --- |")
+        for c in peers:
+            ours = next((a for a in group_a if a["batch"] == c["batch"]), None)
+            ot = f"{ours['train']:.2f}" if ours and ours["runs"] else "—"
+            pt = f"{c['train']:.2f}" if c["runs"] else "—"
+            w(f"| {batch_name(c['batch'])} | {ot} | {fmt(ours)} | {pt} | {fmt(c)} |")
+        w("")
+
     precise = [c for c in cells if c["group"] == "f"]
     if precise:
         w("### (f) Precise BN statistics (--precise-bn-batches N, N·kn ≈ 8192 examples as in pycls)\n")
