@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Tables of the second sweep (experiments/sweep/run.sh --sweep experiments/sweep2).
 
-usage: report.py --runs DIR --cells cells.txt [--seeds "0 1 2"] [--last 3]
+usage: report.py --runs DIR --cells cells.txt [--seeds "0 1 2"] [--last 3] [--figures DIR]
 
 Per run, the final error is the median test top-1 error of its last epochs (--last, default 3;
 the paper takes the median of its final 5 of 90 epochs); per cell, the mean +- standard
@@ -10,7 +10,11 @@ guessed. B* is the largest global batch whose mean error is within 0.3 points of
 baseline (kn = 64). Group f's cells are other cells (their name without "-precise-bn") trained
 with --precise-bn-batches: their table sets each beside its running-statistics twin, with the
 worst epoch's test error (the spikes precise BN is to explain). Prints Markdown on stdout and
-writes it to DIR/report.md. Standard library only.
+writes it to DIR/report.md. With --figures DIR (default with $BIGBATCH set, as run.sh runs it:
+figures/ beside cells.txt) and $BIGBATCH, the binary, draws the paper's
+figures there through `bigbatch plot --panels`: test error vs kn with the paper's ImageNet points
+on a steps-per-epoch axis (its Fig. 3), training error vs epoch for the three warmups at kn 512
+(Fig. 2), and SGD vs LARS vs kn. Standard library only.
 """
 
 import argparse
@@ -18,6 +22,7 @@ import json
 import math
 import os
 import statistics
+import subprocess
 import sys
 
 # RECIPE.md, "What the paper measured" (ResNet-50, ImageNet, top-1 validation error %).
@@ -75,8 +80,11 @@ def read_run(run_dir, last):
 
     worst = max((r["test_top1_err"] for r in by_epoch.values() if r.get("test_top1_err") is not None),
                 default=math.nan)
+    curve = [100 * by_epoch[e]["train_top1_err"] if by_epoch[e].get("train_top1_err") is not None else None
+             for e in sorted(by_epoch)]
     return {"test": median("test_top1_err"), "train": median("train_top1_err"), "epochs": epochs,
-            "train_loss": by_epoch[epochs].get("train_loss"), "lr_policy": lr_policy, "worst": 100 * worst}
+            "train_loss": by_epoch[epochs].get("train_loss"), "lr_policy": lr_policy, "worst": 100 * worst,
+            "train_curve": curve}
 
 
 def summarise(cells, runs_dir, seeds, last):
@@ -231,17 +239,80 @@ def report(by_name, cells, seeds, last):
     return "\n".join(out) + "\n"
 
 
+def figures(by_name, cells, out_dir, bigbatch):
+    """The paper's three figures as panel specs, drawn by `bigbatch plot --panels`."""
+    os.makedirs(out_dir, exist_ok=True)
+    base = by_name.get(BASELINE)
+
+    def by_kn(group):
+        done = [c for c in cells if c["group"] == group and c["runs"]]
+        xs = [math.log2(c["batch"]) for c in done]
+        mean = [c["mean"] for c in done]
+        lo = [c["mean"] - (0 if math.isnan(c["std"]) else c["std"]) for c in done]
+        hi = [c["mean"] + (0 if math.isnan(c["std"]) else c["std"]) for c in done]
+        return xs, mean, lo, hi, done
+
+    xs, mean, lo, hi, done = by_kn("a")
+    ours_steps = [math.log2(FMNIST_TRAIN / c["batch"]) for c in done]
+    ours_delta = [c["mean"] - base["mean"] if base and base["runs"] else None for c in done]
+    paper_steps = [math.log2(IMAGENET_TRAIN / kn) for kn in PAPER_BY_BATCH]
+    paper_delta = [e - PAPER_BY_BATCH[256][0] for e, _ in PAPER_BY_BATCH.values()]
+    specs = {"sweep2_batch.png": {"columns": 2, "panels": [
+        {"title": "Test error vs kn (linear, gradual warmup)", "x_label": "log2 kn",
+         "y_label": "test error %", "series": [
+             {"label": "bigbatch, mean", "x": xs, "y": mean},
+             {"label": "mean - std", "x": xs, "y": lo}, {"label": "mean + std", "x": xs, "y": hi}]},
+        {"title": "Delta vs the small-batch baseline", "x_label": "log2 steps per epoch",
+         "y_label": "delta test error (points)", "series": [
+             {"label": "bigbatch, Fashion-MNIST", "x": ours_steps, "y": ours_delta},
+             {"label": "paper, ImageNet", "x": paper_steps, "y": paper_delta}]}]}}
+    warm = []
+    for label, name in (("gradual", "kn512"), ("none", "kn512-warmup-none"), ("constant", "kn512-warmup-constant")):
+        c = by_name.get(name)
+        if not c or not c["runs"]:
+            continue
+        curves = [r["train_curve"] for r in c["runs"]]
+        n = min(len(cv) for cv in curves)
+        ys = [statistics.mean(cv[i] for cv in curves if cv[i] is not None) for i in range(n)]
+        warm.append({"label": f"{label} warmup (n={len(curves)})", "x": list(range(1, n + 1)), "y": ys})
+    specs["sweep2_warmup.png"] = {"columns": 1, "panels": [
+        {"title": "Training error vs epoch, kn 512: three warmups", "x_label": "epoch",
+         "y_label": "training error %", "log_y": True, "series": warm}]}
+    lxs, lmean, _, _, _ = by_kn("e")
+    specs["sweep2_lars.png"] = {"columns": 1, "panels": [
+        {"title": "SGD vs LARS", "x_label": "log2 kn", "y_label": "test error %", "series": [
+            {"label": "SGD (linear scaling, gradual warmup)", "x": xs, "y": mean},
+            {"label": "LARS (poly decay)", "x": lxs, "y": lmean}]}]}
+    drawn = []
+    for png, spec in specs.items():
+        spec_path = os.path.join(out_dir, png.replace(".png", ".json"))
+        with open(spec_path, "w", encoding="utf-8") as f:
+            json.dump(spec, f)
+        if bigbatch:
+            subprocess.run([bigbatch, "plot", "--panels", spec_path, "-o", os.path.join(out_dir, png)], check=True,
+                           stdout=subprocess.DEVNULL)
+            drawn.append(os.path.join(out_dir, png))
+    return drawn
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", required=True)
     parser.add_argument("--cells", required=True)
     parser.add_argument("--seeds", default="0 1 2")
     parser.add_argument("--last", type=int, default=3)
+    # Default with $BIGBATCH set (as run.sh runs it): the sweep's own figures/ beside cells.txt.
+    parser.add_argument("--figures", default=None)
     args = parser.parse_args()
     seeds = args.seeds.split()
     cells = read_cells(args.cells)
     by_name = summarise(cells, args.runs, seeds, args.last)
     text = report(by_name, cells, seeds, args.last)
+    if args.figures is None and os.environ.get("BIGBATCH"):
+        args.figures = os.path.join(os.path.dirname(os.path.abspath(args.cells)), "figures")
+    if args.figures:
+        drawn = figures(by_name, cells, args.figures, os.environ.get("BIGBATCH"))
+        text += "".join(f"\n![{os.path.basename(p)}]({os.path.relpath(p, args.runs)})\n" for p in drawn)
     with open(os.path.join(args.runs, "report.md"), "w", encoding="utf-8") as f:
         f.write(text)
     sys.stdout.write(text)

@@ -14,6 +14,7 @@
 #include "bigbatch/comm/parameter_server.h"
 #include "bigbatch/core/stop_request.h"
 #include "bigbatch/core/threading.h"
+#include "bigbatch/plot/panel_spec.h"
 #include "bigbatch/plot/run_curves.h"
 #include "bigbatch/train/evaluator.h"
 #include "bigbatch/train/shard_optimizer.h"
@@ -152,15 +153,25 @@ int run_eval_command(const EvalOptions& o, std::ostream& out) {
 }
 
 CLI::App* add_plot_command(CLI::App& app, PlotOptions& o) {
-  CLI::App* command =
-      app.add_subcommand("plot", "Draw training and test error against epochs for runs side by side (PNG)");
-  command->add_option("runs", o.runs, "run directories (each with metrics.jsonl)")->required();
+  CLI::App* command = app.add_subcommand(
+      "plot", "Draw training and test error against epochs for runs side by side, or the panels of a JSON spec (PNG)");
+  command->add_option("runs", o.runs, "run directories (each with metrics.jsonl)");
+  command->add_option("--panels", o.panels,
+                      "instead of runs: a JSON spec of panels and their series (plot/panel_spec.h; the sweeps' "
+                      "report scripts write them)");
   command->add_option("-o,--out", o.out, "PNG file to write")->capture_default_str();
   return command;
 }
 
 int run_plot_command(const PlotOptions& o, std::ostream& out) {
-  plot::plot_runs(o.runs, o.out);
+  BIGBATCH_CHECK(o.runs.empty() != o.panels.empty(), "[plot] give run directories or --panels FILE, not "
+                                                         << (o.runs.empty() ? "neither" : "both"));
+  if (!o.panels.empty()) {
+    const plot::PanelSpec spec = plot::read_panel_spec(o.panels);
+    plot::render_panels(spec.panels, spec.columns, o.out);
+  } else {
+    plot::plot_runs(o.runs, o.out);
+  }
   out << o.out << "\n";
   return 0;
 }

@@ -41,6 +41,7 @@ int run_eval_command(const EvalOptions& options, std::ostream& out);
 
 struct PlotOptions {
   std::vector<std::string> runs;
+  std::string panels;  // a JSON panel spec instead of runs
   std::string out = "curves.png";
 };
 CLI::App* add_plot_command(CLI::App& app, PlotOptions& options);
