@@ -45,9 +45,9 @@ TEST(PsSharding, SmallKeysWholeOnAHashedServerLargeOnesSplit) {
   std::vector<int> parts_of_key(keys.size(), 0);
   for (const ShardPart& p : parts) ++parts_of_key[static_cast<size_t>(p.key)];
   EXPECT_EQ(parts_of_key, (std::vector<int>{1, 4, 1, 1, 4}));  // at the bound: split
-  EXPECT_EQ(parts[0].server, 0);                              // key 0: 0 x 9973 mod 4
-  EXPECT_EQ(parts[5].server, (2 * 9973) % 4);                 // key 2
-  EXPECT_EQ(parts[6].server, (3 * 9973) % 4);                 // key 3
+  EXPECT_EQ(parts[0].server, 0);                               // key 0: 0 x 9973 mod 4
+  EXPECT_EQ(parts[5].server, (2 * 9973) % 4);                  // key 2
+  EXPECT_EQ(parts[6].server, (3 * 9973) % 4);                  // key 3
   for (int s = 0; s < 4; ++s) {
     EXPECT_EQ(parts[1 + s].server, s);  // key 1's parts: contiguous, part s on server s
     EXPECT_EQ(parts[1 + s].elems(), 2'359'296 / 4);

@@ -62,9 +62,7 @@ TEST(PanelSpec, BadSpecsAreNamed) {
   expect_error(many + "]}", "17 panels; at most 16");
 }
 
-TEST(PanelSpec, AnUnreadableFileIsNamed) {
-  EXPECT_THROW(read_panel_spec("/nonexistent/spec.json"), InvalidArgument);
-}
+TEST(PanelSpec, AnUnreadableFileIsNamed) { EXPECT_THROW(read_panel_spec("/nonexistent/spec.json"), InvalidArgument); }
 
 }  // namespace
 }  // namespace bigbatch::plot

@@ -11,8 +11,8 @@
 namespace bigbatch::sim {
 namespace {
 
-constexpr double kN = 100e6;           // bytes
-const Link kLink{20e-6, 1.0 / 5e9};    // 20 us, 5 GB/s
+constexpr double kN = 100e6;            // bytes
+const Link kLink{20e-6, 1.0 / 5e9};     // 20 us, 5 GB/s
 const Link kNvlink{10e-6, 1.0 / 20e9};  // 10 us, 20 GB/s
 
 ParameterServers servers(int64_t s, bool colocated, double imbalance = 1.0) { return {s, colocated, imbalance}; }
@@ -27,8 +27,7 @@ TEST(PsCost, DedicatedServersCarryWNOverS) {
       EXPECT_DOUBLE_EQ(c.seconds, 2 * kLink.alpha_s + busiest * kLink.beta_s);
     }
   // S >= W dedicated servers: N per worker each way, half the ring's 2(W−1)/W·N for large W.
-  EXPECT_LT(ps_network_cost(16, kN, servers(16, false), kLink, 0).seconds,
-            ring_cost(16, kN, kLink, 0).seconds * 0.6);
+  EXPECT_LT(ps_network_cost(16, kN, servers(16, false), kLink, 0).seconds, ring_cost(16, kN, kLink, 0).seconds * 0.6);
   // One server for 16 workers: its link carries 16 N, eight times the ring's.
   EXPECT_GT(ps_network_cost(16, kN, servers(1, false), kLink, 0).seconds, ring_cost(16, kN, kLink, 0).seconds * 7);
 }

@@ -1,7 +1,6 @@
 // ParameterServerJob for a build without MPI (BIGBATCH_MPI=OFF): it cannot be constructed (an
 // MpiSession cannot either).
 #include "bigbatch/comm/parameter_server.h"
-
 #include "bigbatch/core/error.h"
 
 namespace bigbatch::comm {

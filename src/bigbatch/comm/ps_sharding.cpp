@@ -19,8 +19,9 @@ std::vector<ShardPart> shard_keys(const std::vector<PsKey>& keys, const ShardOpt
   int64_t last_end = 0;
   for (size_t k = 0; k < keys.size(); ++k) {
     const PsKey& key = keys[k];
-    BIGBATCH_CHECK(key.numel >= 0 && key.offset >= last_end,
-                   "[ps] key " << k << " at " << key.offset << " overlaps the one before (ending at " << last_end << ")");
+    BIGBATCH_CHECK(key.numel >= 0 && key.offset >= last_end, "[ps] key " << k << " at " << key.offset
+                                                                         << " overlaps the one before (ending at "
+                                                                         << last_end << ")");
     last_end = key.offset + key.numel;
     const int id = static_cast<int>(k);
     if (key.numel == 0) continue;
@@ -42,7 +43,8 @@ std::vector<ShardPart> shard_keys(const std::vector<PsKey>& keys, const ShardOpt
 
 std::vector<int64_t> server_loads(const std::vector<ShardPart>& parts, int servers) {
   std::vector<int64_t> loads(static_cast<size_t>(servers), 0);
-  for (const ShardPart& p : parts) loads[static_cast<size_t>(p.server)] += p.elems() * static_cast<int64_t>(sizeof(float));
+  for (const ShardPart& p : parts)
+    loads[static_cast<size_t>(p.server)] += p.elems() * static_cast<int64_t>(sizeof(float));
   return loads;
 }
 

@@ -18,8 +18,8 @@ std::string text_of(const json& j, const char* key, const std::string& where) {
   if (!j.contains(key)) return {};
   BIGBATCH_CHECK(j[key].is_string(), "[plot] " << where << ": \"" << key << "\" must be a string");
   const std::string s = j[key].get<std::string>();
-  BIGBATCH_CHECK(s.size() <= kMaxSpecText, "[plot] " << where << ": \"" << key << "\" is longer than " << kMaxSpecText
-                                                     << " characters");
+  BIGBATCH_CHECK(s.size() <= kMaxSpecText,
+                 "[plot] " << where << ": \"" << key << "\" is longer than " << kMaxSpecText << " characters");
   return s;
 }
 
@@ -80,8 +80,8 @@ PanelSpec parse_panel_spec(const std::string& text, const std::string& origin) {
       const std::string at = where + ", series " + std::to_string(s);
       BIGBATCH_CHECK(js.is_object(), "[plot] " << at << ": not an object");
       Series series{text_of(js, "label", at), numbers_of(js, "x", at), numbers_of(js, "y", at)};
-      BIGBATCH_CHECK(series.x.size() == series.y.size(), "[plot] " << at << ": " << series.x.size() << " x but "
-                                                                   << series.y.size() << " y");
+      BIGBATCH_CHECK(series.x.size() == series.y.size(),
+                     "[plot] " << at << ": " << series.x.size() << " x but " << series.y.size() << " y");
       panel.series.push_back(std::move(series));
     }
     spec.panels.push_back(std::move(panel));

@@ -12,8 +12,8 @@ AllreduceCost ps_network_cost(int64_t workers, double n_bytes, const ParameterSe
                               double gamma_s) {
   BIGBATCH_CHECK(workers >= 1, "[sim] expected at least 1 worker machine, got " << workers);
   BIGBATCH_CHECK(ps.servers >= 1, "[sim] expected at least 1 parameter server, got " << ps.servers);
-  BIGBATCH_CHECK(!ps.colocated || ps.servers <= workers, "[sim] " << ps.servers << " co-located servers on "
-                                                                  << workers << " worker machines: at most one each");
+  BIGBATCH_CHECK(!ps.colocated || ps.servers <= workers, "[sim] " << ps.servers << " co-located servers on " << workers
+                                                                  << " worker machines: at most one each");
   BIGBATCH_CHECK(std::isfinite(ps.imbalance) && ps.imbalance >= 1.0,
                  "[sim] expected a server imbalance >= 1, got " << ps.imbalance);
   BIGBATCH_CHECK(std::isfinite(n_bytes) && n_bytes >= 0, "[sim] expected a size >= 0 bytes, got " << n_bytes);
@@ -22,7 +22,7 @@ AllreduceCost ps_network_cost(int64_t workers, double n_bytes, const ParameterSe
   double busiest = 0.0;
   if (ps.colocated) {
     if (workers == 1) return {};
-    busiest = n_bytes * (s - 1) / s + (w - 1) * share;   // a machine that serves
+    busiest = n_bytes * (s - 1) / s + (w - 1) * share;               // a machine that serves
     if (ps.servers < workers) busiest = std::max(busiest, n_bytes);  // one that only works
   } else {
     busiest = std::max(n_bytes, w * share);

@@ -28,8 +28,7 @@ double expected_max_of_normals(int64_t p) {
 }
 
 double straggler_factor(int64_t p, double spread) {
-  BIGBATCH_CHECK(std::isfinite(spread) && spread >= 0,
-                 "[sim] expected a compute-time spread >= 0, got " << spread);
+  BIGBATCH_CHECK(std::isfinite(spread) && spread >= 0, "[sim] expected a compute-time spread >= 0, got " << spread);
   return 1.0 + spread * expected_max_of_normals(p);
 }
 

@@ -41,7 +41,8 @@ void ShardOptimizer::plan(std::shared_ptr<const ArenaLayout> layout,
     for (const comm::Segment& seg : segments[b]) {
       // The key holding the segment: the last one starting at or before it.
       const auto key = std::upper_bound(keys.begin(), keys.end(), seg.begin,
-                                        [](int64_t at, const ArenaEntry& e) { return at < e.offset; }) - 1;
+                                        [](int64_t at, const ArenaEntry& e) { return at < e.offset; }) -
+                       1;
       BIGBATCH_CHECK(key >= keys.begin() && seg.end <= key->offset + key->shape.numel(),
                      "[ps] a segment [" << seg.begin << ", " << seg.end << ") outside every key");
       own->add(std::to_string(own->size()), Shape{seg.elems()}, key->role);
