@@ -35,7 +35,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
-from mpi_train_test import MPIRUN, compare, fail, losses, mpi, rank_pids, run, world_rank  # noqa: E402
+from mpi_train_test import (compare, fail, last_checkpoint, losses, model_distance, mpi, run,  # noqa: E402
+                            run_case, start_long_job, world_rank)
 
 # kn 96 = 6 workers of 16: 3 per rank on 2 workers, 2 on 3.
 JOB = ["train", "--model", "resnet8", "--dataset", "synthetic", "--synthetic-size", "576",
@@ -80,17 +81,16 @@ def test_equivalence(binary, scratch):
 
 
 def test_bitwise(binary, scratch):
-    from mpi_train_test import read_safetensors
     os.environ["BIGBATCH_CONV_ALGORITHM"] = "direct"  # inherited by the ranks mpirun starts here
     job = [*JOB, "--max-iters", "12"]
     allreduce = os.path.join(scratch, "ar2")
     run(mpi(2, binary, *job, "--out", allreduce))
-    reference = read_safetensors(os.path.join(allreduce, "checkpoints", "last.safetensors"))
+    reference = last_checkpoint(allreduce)
     for servers in (1, 2):
         for update in ("server", "worker"):
             out = os.path.join(scratch, "ps2-%d-%s" % (servers, update))
             run(ps(2, servers, binary, *job, "--ps-update", update, "--out", out))
-            got = read_safetensors(os.path.join(out, "checkpoints", "last.safetensors"))
+            got = last_checkpoint(out)
             differ = [n for n in sorted(reference) if n not in got or (reference[n] != got[n]).any()]
             if differ or losses(out) != losses(allreduce):
                 fail("ps W=2 S=%d, the %ss update: not bitwise the allreduce's (tensors %s; losses equal: %s)"
@@ -112,14 +112,8 @@ def test_resume(binary, scratch):
 
 
 def weights_distance(a_dir, b_dir):
-    from mpi_train_test import read_safetensors
-    import numpy as np
-    wa = read_safetensors(os.path.join(a_dir, "checkpoints", "last.safetensors"))
-    wb = read_safetensors(os.path.join(b_dir, "checkpoints", "last.safetensors"))
-    names = sorted(n for n in wa if "num_batches_tracked" not in n)
-    a = np.concatenate([wa[n] for n in names])
-    b = np.concatenate([wb[n] for n in names])
-    return float(np.linalg.norm(a - b) / np.linalg.norm(a))
+    wa, wb = last_checkpoint(a_dir), last_checkpoint(b_dir)
+    return model_distance(wa, wb, sorted(n for n in wa if "num_batches_tracked" not in n))
 
 
 def test_async(binary, scratch):
@@ -179,23 +173,11 @@ def test_uneven(binary, scratch):
     print("500 examples at kn 96: 5 steps per epoch on every worker, the job ended")
 
 
-def start_long_job(binary, out, *extra):
+def start_ps_job(binary, out, *extra):
     """W = 2, S = 1, 1000 epochs, once it has logged 3 losses; returns (process, pids by world rank)."""
-    job = list(JOB) + list(extra)
-    job[job.index("--epochs") + 1] = "1000"
-    proc = subprocess.Popen(ps(2, 1, binary, *job, "--out", out), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    metrics = os.path.join(out, "metrics.jsonl")
-    deadline = time.time() + 120
-    while time.time() < deadline and not (os.path.exists(metrics) and len(losses(out)) >= 3):
-        if proc.poll() is not None:
-            fail("the job ended before it could be signalled:\n" + proc.stdout.read())
-        time.sleep(0.2)
-    pids = sorted(rank_pids(proc, binary), key=world_rank)
-    if len(pids) < 3:
-        os.killpg(proc.pid, signal.SIGKILL)
-        fail("expected 3 rank processes, found %s" % pids)
-    return proc, pids
+    _, proc, pids = start_long_job(binary, out, *extra, job=JOB, ranks=3,
+                                   launch=lambda args: ps(2, 1, binary, *args))
+    return proc, sorted(pids, key=world_rank)
 
 
 def end_after(proc, sig, pid, what):
@@ -213,7 +195,7 @@ def end_after(proc, sig, pid, what):
 
 def test_kill(binary, scratch):
     for victim, what in ((2, "SIGKILL of server 0 (rank 2)"), (1, "SIGKILL of worker 1 (rank 1)")):
-        proc, pids = start_long_job(binary, os.path.join(scratch, "killed%d" % victim))
+        proc, pids = start_ps_job(binary, os.path.join(scratch, "killed%d" % victim))
         try:
             _, waited = end_after(proc, signal.SIGKILL, pids[victim], what)
             print("%s: the job exited %d, %.1f s later" % (what, proc.returncode, waited))
@@ -224,7 +206,7 @@ def test_kill(binary, scratch):
 
 def test_stall(binary, scratch):
     for victim, name in ((2, "server 0 (rank 2)"), (1, "worker 1 (rank 1)")):
-        proc, pids = start_long_job(binary, os.path.join(scratch, "stalled%d" % victim), "--stall-timeout", "5")
+        proc, pids = start_ps_job(binary, os.path.join(scratch, "stalled%d" % victim), "--stall-timeout", "5")
         try:
             output, waited = end_after(proc, signal.SIGSTOP, pids[victim], "SIGSTOP of " + name)
         finally:
@@ -242,16 +224,8 @@ def test_stall(binary, scratch):
 
 
 def main():
-    case, binary, scratch = sys.argv[1], sys.argv[2], sys.argv[3]
-    if MPIRUN is None:
-        print("SKIP: mpirun not found")
-        sys.exit(77)
-    import shutil
-    shutil.rmtree(scratch, ignore_errors=True)
-    os.makedirs(scratch)
-    {"equivalence": test_equivalence, "bitwise": test_bitwise, "resume": test_resume, "async": test_async, "sharding": test_sharding, "uneven": test_uneven, "kill": test_kill,
-     "stall": test_stall}[case](binary, scratch)
-    print("PASS")
+    run_case({"equivalence": test_equivalence, "bitwise": test_bitwise, "resume": test_resume, "async": test_async,
+              "sharding": test_sharding, "uneven": test_uneven, "kill": test_kill, "stall": test_stall})
 
 
 if __name__ == "__main__":

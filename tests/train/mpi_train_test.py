@@ -79,6 +79,18 @@ def losses(run_dir):
     return out
 
 
+def last_checkpoint(run_dir):
+    return read_safetensors(os.path.join(run_dir, "checkpoints", "last.safetensors"))
+
+
+def model_distance(wa, wb, names):
+    """Relative L2 of the difference over the named tensors as one vector: tensors with a tiny
+    norm (BN beta, biases near 0) would turn rounding noise into a large per-tensor ratio."""
+    a = np.concatenate([wa[n] for n in names])
+    b = np.concatenate([wb[n] for n in names])
+    return float(np.linalg.norm(a - b) / np.linalg.norm(a))
+
+
 def compare(a_dir, b_dir, what):
     la, lb = losses(a_dir), losses(b_dir)
     if [i for i, _ in la] != [i for i, _ in lb]:
@@ -86,16 +98,11 @@ def compare(a_dir, b_dir, what):
     for (i, x), (_, y) in zip(la, lb):
         if abs(x - y) > 1e-5 * abs(x):
             fail("%s: loss of iteration %d: %.9g vs %.9g" % (what, i, x, y))
-    wa = read_safetensors(os.path.join(a_dir, "checkpoints", "last.safetensors"))
-    wb = read_safetensors(os.path.join(b_dir, "checkpoints", "last.safetensors"))
+    wa, wb = last_checkpoint(a_dir), last_checkpoint(b_dir)
     if sorted(wa) != sorted(wb):
         fail("%s: checkpoints hold different tensors" % what)
-    # The model as one vector: tensors with a tiny norm (BN β, biases near 0) would turn
-    # rounding noise into a large per-tensor ratio.
     names = sorted(wa)
-    a = np.concatenate([wa[n] for n in names])
-    b = np.concatenate([wb[n] for n in names])
-    worst = np.linalg.norm(a - b) / np.linalg.norm(a)
+    worst = model_distance(wa, wb, names)
     if worst > 1e-5:
         per = sorted(((np.linalg.norm(wa[n] - wb[n]) / max(np.linalg.norm(wa[n]), 1e-30), n) for n in names))[-3:]
         fail("%s: weights differ by %.3g (relative L2 over the model); worst tensors %s" % (what, worst, per))
@@ -120,11 +127,13 @@ def test_resume(binary, scratch):
     compare(one, split, "4 ranks resumed on 2 vs 1 process")
 
 
-def start_long_job(binary, out, *extra):
-    """A 2-rank job of 1000 epochs, once it has logged 3 losses; returns (mpirun process, rank pids)."""
-    job = list(JOB) + list(extra)
+def start_long_job(binary, out, *extra, job=JOB, launch=None, ranks=2):
+    """`job` (default JOB) for 1000 epochs under `launch(job)` (default mpirun -np 2), once it has
+    logged 3 losses; returns (mpirun process, rank pids). Fails unless `ranks` ranks run."""
+    job = list(job) + list(extra)
     job[job.index("--epochs") + 1] = "1000"
-    proc = subprocess.Popen(mpi(2, binary, *job, "--out", out), stdout=subprocess.PIPE,
+    launch = launch or (lambda args: mpi(2, binary, *args))
+    proc = subprocess.Popen(launch([*job, "--out", out]), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     metrics = os.path.join(out, "metrics.jsonl")
     deadline = time.time() + 120
@@ -132,11 +141,11 @@ def start_long_job(binary, out, *extra):
         if proc.poll() is not None:
             fail("the job ended before it could be signalled:\n" + proc.stdout.read())
         time.sleep(0.2)
-    ranks = rank_pids(proc, binary)
-    if len(ranks) < 2:
+    pids = rank_pids(proc, binary)
+    if len(pids) < ranks:
         os.killpg(proc.pid, signal.SIGKILL)
-        fail("expected 2 rank processes, found %s" % ranks)
-    return job, proc, ranks
+        fail("expected %d rank processes, found %s" % (ranks, pids))
+    return job, proc, pids
 
 
 def rank_pids(proc, binary):
@@ -303,16 +312,21 @@ def test_slurm_requeue(binary, scratch):
     print("requeued after step %d; the second run resumed there and ended at step %d" % (step, last))
 
 
-def main():
+def run_case(cases):
+    """argv: CASE BINARY SCRATCH; runs cases[CASE](binary, scratch) in an empty SCRATCH."""
     case, binary, scratch = sys.argv[1], sys.argv[2], sys.argv[3]
     if MPIRUN is None:
         print("SKIP: mpirun not found")
         sys.exit(77)
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
-    {"equivalence": test_equivalence, "kill": test_kill, "preempt": test_preempt, "resume": test_resume,
-     "stall": test_stall, "slurm_srun": test_slurm_srun, "slurm_requeue": test_slurm_requeue}[case](binary, scratch)
+    cases[case](binary, scratch)
     print("PASS")
+
+
+def main():
+    run_case({"equivalence": test_equivalence, "kill": test_kill, "preempt": test_preempt, "resume": test_resume,
+              "stall": test_stall, "slurm_srun": test_slurm_srun, "slurm_requeue": test_slurm_requeue})
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstdlib>
 #include <iostream>
+#include <numeric>
 #include <thread>
 
 #include "bigbatch/comm/parameter_server_impl.h"
@@ -29,15 +30,15 @@ std::string ranks_text(int first, int count) {
 
 }  // namespace
 
-void ParameterServerJob::Impl::wait_all(std::vector<MPI_Request>& requests, const std::vector<int>& peers,
-                                        const std::string& what, double patience) const {
+void ParameterServerJob::Impl::wait_all(std::span<MPI_Request> requests, std::span<const int> peers,
+                                        const Describe& what, double patience) const {
   if (requests.empty()) return;
   if (stall_timeout_s <= 0) {
     MPI_CHECK(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE));
     return;
   }
   Clock::time_point start = Clock::now(), last = start;
-  std::vector<int> completed(requests.size());
+  completed.resize(std::max(completed.size(), requests.size()));
   size_t left = requests.size();
   for (int polls = 0;; ++polls) {
     // Testsome, not Testall: it frees what completed, so what is left names the late peers.
@@ -50,14 +51,13 @@ void ParameterServerJob::Impl::wait_all(std::vector<MPI_Request>& requests, cons
     if (std::chrono::duration<double>(now - last).count() > std::min(1.0, stall_timeout_s / 4)) start = now;
     last = now;
     if (std::chrono::duration<double>(now - start).count() >= patience * stall_timeout_s)
-      stalled(requests, peers, what, patience * stall_timeout_s);
+      stalled(requests, peers, what(), patience * stall_timeout_s);
     if (polls > 64) std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
 }
 
-[[noreturn]] void ParameterServerJob::Impl::stalled(const std::vector<MPI_Request>& requests,
-                                                    const std::vector<int>& peers, const std::string& what,
-                                                    double waited_s) const {
+[[noreturn]] void ParameterServerJob::Impl::stalled(std::span<const MPI_Request> requests, std::span<const int> peers,
+                                                    const std::string& what, double waited_s) const {
   int late = peers.front();
   for (size_t i = 0; i < requests.size(); ++i)
     if (requests[i] != MPI_REQUEST_NULL) {
@@ -78,6 +78,8 @@ void ParameterServerJob::Impl::plan(const std::vector<PsKey>& keys) {
   const std::vector<ShardPart> parts = shard_keys(keys, {servers, options.bigarray_bound, options.partition_bytes});
   segments = bucket_segments(parts, buckets, servers);
   loads = comm::server_loads(parts, servers);
+  every_worker.resize(static_cast<size_t>(workers));
+  std::iota(every_worker.begin(), every_worker.end(), 0);
   units.assign(buckets.size(), std::vector<std::vector<Unit>>(static_cast<size_t>(servers)));
   int next_id = 0;
   std::vector<int64_t> most(static_cast<size_t>(servers), 0);
@@ -121,8 +123,8 @@ void ParameterServerJob::Impl::exchange(size_t b, float* grads) {
   // Synchronous: worker 0 speaks for the step. Asynchronous: each worker for its own.
   if (b == 0 && (rank == 0 || options.async)) send_header({kStep, steps, lr});
   if (b == 0) ++steps;
-  std::vector<MPI_Request> requests;
-  std::vector<int> peers;
+  pending.clear();
+  pending_peers.clear();
   const int tag = kFirstBucketTag + static_cast<int>(b);
   for (int s = 0; s < servers; ++s) {
     const std::vector<Unit>& list = units[b][static_cast<size_t>(s)];
@@ -131,16 +133,18 @@ void ParameterServerJob::Impl::exchange(size_t b, float* grads) {
     float* in = recv[static_cast<size_t>(s)].data();
     pack(segments[b][static_cast<size_t>(s)], grads, out);
     for (const Unit& u : list) {
-      requests.push_back(MPI_REQUEST_NULL);
+      pending.push_back(MPI_REQUEST_NULL);
       MPI_CHECK(
-          MPI_Irecv(in + u.offset, static_cast<int>(u.elems), MPI_FLOAT, server_rank(s), tag, p2p, &requests.back()));
-      requests.push_back(MPI_REQUEST_NULL);
+          MPI_Irecv(in + u.offset, static_cast<int>(u.elems), MPI_FLOAT, server_rank(s), tag, p2p, &pending.back()));
+      pending.push_back(MPI_REQUEST_NULL);
       MPI_CHECK(
-          MPI_Isend(out + u.offset, static_cast<int>(u.elems), MPI_FLOAT, server_rank(s), tag, p2p, &requests.back()));
-      peers.insert(peers.end(), {server_rank(s), server_rank(s)});
+          MPI_Isend(out + u.offset, static_cast<int>(u.elems), MPI_FLOAT, server_rank(s), tag, p2p, &pending.back()));
+      pending_peers.insert(pending_peers.end(), {server_rank(s), server_rank(s)});
     }
   }
-  wait_all(requests, peers, "bucket " + std::to_string(b) + " of step " + std::to_string(steps - 1));
+  const int64_t step = steps - 1;
+  wait_all(pending, pending_peers,
+           [b, step] { return "bucket " + std::to_string(b) + " of step " + std::to_string(step); });
   float* into = results != nullptr ? results : grads;  // the new weights, or the sums
   for (int s = 0; s < servers; ++s)
     unpack(segments[b][static_cast<size_t>(s)], recv[static_cast<size_t>(s)].data(), into);
@@ -184,7 +188,8 @@ void ParameterServerJob::Impl::send_state(const float* params, const float* mome
                             &requests[0]));
         MPI_CHECK(MPI_Isend(m.data() + u.offset, static_cast<int>(u.elems), MPI_FLOAT, server_rank(s), kStateTag, p2p,
                             &requests[1]));
-        wait_all(requests, {server_rank(s), server_rank(s)}, "the model of bucket " + std::to_string(b));
+        const int peers[] = {server_rank(s), server_rank(s)};
+        wait_all(requests, peers, [b] { return "the model of bucket " + std::to_string(b); });
       }
     }
 }
@@ -198,7 +203,8 @@ void ParameterServerJob::Impl::receive_momentum(float* momentum) {
         std::vector<MPI_Request> request(1, MPI_REQUEST_NULL);
         MPI_CHECK(MPI_Irecv(in + u.offset, static_cast<int>(u.elems), MPI_FLOAT, server_rank(s), kStateTag, p2p,
                             &request[0]));
-        wait_all(request, {server_rank(s)}, "with the momentum of bucket " + std::to_string(b));
+        const int peer[] = {server_rank(s)};
+        wait_all(request, peer, [b] { return "with the momentum of bucket " + std::to_string(b); });
       }
       unpack(segments[b][static_cast<size_t>(s)], in, momentum);
     }

@@ -17,7 +17,9 @@
 
 #include <bit>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -80,15 +82,23 @@ struct ParameterServerJob::Impl final : BucketExchange {
   // then the other workers, 2 s apart, so one line is printed (a worker waiting for a sum may
   // be waiting for a stopped worker's push). A gap between two polls (this process was itself
   // stopped, and continued to be killed) restarts the clock rather than blaming a peer.
-  // `patience` multiplies the timeout.
-  void wait_all(std::vector<MPI_Request>& requests, const std::vector<int>& peers, const std::string& what,
+  // `patience` multiplies the timeout; `what` says what was awaited, built only for that line
+  // (the waits of every step allocate nothing).
+  using Describe = std::function<std::string()>;
+  void wait_all(std::span<MPI_Request> requests, std::span<const int> peers, const Describe& what,
                 double patience = 1.0) const;
 
   // A patience (a factor of the timeout) past the workers' own stall watch: 2T + 10 s.
   double later_than_the_workers() const { return stall_timeout_s > 0 ? 2.0 + 10.0 / stall_timeout_s : 1.0; }
 
-  [[noreturn]] void stalled(const std::vector<MPI_Request>& requests, const std::vector<int>& peers,
-                            const std::string& what, double waited_s) const;
+  [[noreturn]] void stalled(std::span<const MPI_Request> requests, std::span<const int> peers, const std::string& what,
+                            double waited_s) const;
+  // Scratch of the per-step waits, sized once (one thread of a process calls MPI).
+  mutable std::vector<int> completed;
+  std::vector<MPI_Request> pending;  // a bucket's requests (worker) or a step's answers (server)
+  std::vector<int> pending_peers;    // the rank of each
+  std::vector<MPI_Request> pushes;   // servers: a bucket's pushes, unit by unit, W each
+  std::vector<int> every_worker;     // servers: 0..W-1, the peers of each unit's pushes
 
   // A bucket's part on one server goes in units of at most kUnitElems, each its own message:
   // a server answers a unit once it holds the W pushes of it while the next ones still arrive,

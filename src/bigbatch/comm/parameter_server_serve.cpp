@@ -18,28 +18,32 @@ void ParameterServerJob::Impl::serve_state(bool load) {
     for (const Unit& u : units[b][own]) {
       state.resize(2 * static_cast<size_t>(u.elems));
       std::vector<MPI_Request> requests(load ? 2 : 1, MPI_REQUEST_NULL);
-      const std::string what = "the model of bucket " + std::to_string(b);
+      const auto what = [b] { return "the model of bucket " + std::to_string(b); };
+      const int worker0[] = {0, 0};
       if (load) {
         MPI_CHECK(MPI_Irecv(state.data(), static_cast<int>(u.elems), MPI_FLOAT, 0, kStateTag, p2p, &requests[0]));
         MPI_CHECK(
             MPI_Irecv(state.data() + u.elems, static_cast<int>(u.elems), MPI_FLOAT, 0, kStateTag, p2p, &requests[1]));
-        wait_all(requests, {0, 0}, "with " + what);
+        wait_all(requests, worker0, [&what] { return "with " + what(); });
         updater->load(static_cast<size_t>(u.id), state.data(), state.data() + u.elems);
       } else {
         updater->read_momentum(static_cast<size_t>(u.id), state.data());
         MPI_CHECK(MPI_Isend(state.data(), static_cast<int>(u.elems), MPI_FLOAT, 0, kStateTag, p2p, &requests[0]));
-        wait_all(requests, {0}, what + " (its momentum)");
+        wait_all(requests, std::span(worker0, 1), [&what] { return what() + " (its momentum)"; });
       }
     }
 }
 
 bool ParameterServerJob::Impl::serve_step() {
   Header header;
-  std::vector<MPI_Request> requests(1, MPI_REQUEST_NULL);
-  MPI_CHECK(MPI_Irecv(header.words, 3, MPI_INT64_T, 0, kHeaderTag, p2p, &requests[0]));
+  MPI_Request request = MPI_REQUEST_NULL;
+  MPI_CHECK(MPI_Irecv(header.words, 3, MPI_INT64_T, 0, kHeaderTag, p2p, &request));
   // Between steps the workers evaluate and checkpoint, and their own stall watch names a
   // worker that stops there (at the timeout plus its 8 s deferral): more patience than that.
-  wait_all(requests, {0}, "with the next step", later_than_the_workers());
+  const int worker0 = 0;
+  wait_all(
+      std::span(&request, 1), std::span(&worker0, 1), [] { return std::string("with the next step"); },
+      later_than_the_workers());
   if (header.kind() == kStop) return false;
   const bool updates = options.update_on_servers;
   if (header.kind() == kLoad || header.kind() == kGather) {
@@ -52,23 +56,23 @@ bool ParameterServerJob::Impl::serve_step() {
   }
   BIGBATCH_CHECK(header.kind() == kStep, "[ps] server " << rank - workers << ": a header of kind " << header.kind());
   const size_t own = static_cast<size_t>(rank - workers);
-  std::vector<int> peers(static_cast<size_t>(workers));
-  for (int w = 0; w < workers; ++w) peers[static_cast<size_t>(w)] = w;
-  std::vector<MPI_Request> answers;
-  std::vector<int> answered;
+  const auto w_count = static_cast<size_t>(workers);
   for (size_t b = 0; b < buckets.size(); ++b) {
     const std::vector<Unit>& list = units[b][own];
     if (list.empty()) continue;
     const int tag = kFirstBucketTag + static_cast<int>(b);
     // Every unit's pushes are posted at once; each is answered as soon as it is whole.
-    std::vector<std::vector<MPI_Request>> pushes(list.size(), std::vector<MPI_Request>(static_cast<size_t>(workers)));
+    pushes.resize(std::max(pushes.size(), list.size() * w_count));
     for (size_t u = 0; u < list.size(); ++u)
       for (int w = 0; w < workers; ++w)
         MPI_CHECK(MPI_Irecv(recv[static_cast<size_t>(w)].data() + list[u].offset, static_cast<int>(list[u].elems),
-                            MPI_FLOAT, w, tag, p2p, &pushes[u][static_cast<size_t>(w)]));
-    const std::string what = "bucket " + std::to_string(b) + " of step " + std::to_string(header.step());
+                            MPI_FLOAT, w, tag, p2p, &pushes[u * w_count + static_cast<size_t>(w)]));
+    const int64_t step = header.step();
+    const auto what = [b, step] { return "bucket " + std::to_string(b) + " of step " + std::to_string(step); };
+    pending.clear();
+    pending_peers.clear();
     for (size_t u = 0; u < list.size(); ++u) {
-      wait_all(pushes[u], peers, what);
+      wait_all(std::span(pushes).subspan(u * w_count, w_count), every_worker, what);
       float* sum = recv[0].data() + list[u].offset;
       for (int w = 1; w < workers; ++w) {  // in worker order: the same sum on every server and run
         const float* add = recv[static_cast<size_t>(w)].data() + list[u].offset;
@@ -76,16 +80,15 @@ bool ParameterServerJob::Impl::serve_step() {
       }
       if (updates) updater->update(static_cast<size_t>(list[u].id), sum, header.value());  // sum -> weights
       for (int w = 0; w < workers; ++w) {
-        answers.push_back(MPI_REQUEST_NULL);
-        MPI_CHECK(MPI_Isend(sum, static_cast<int>(list[u].elems), MPI_FLOAT, w, tag, p2p, &answers.back()));
-        answered.push_back(w);
+        pending.push_back(MPI_REQUEST_NULL);
+        MPI_CHECK(MPI_Isend(sum, static_cast<int>(list[u].elems), MPI_FLOAT, w, tag, p2p, &pending.back()));
+        pending_peers.push_back(w);
       }
     }
     // A worker stopped after its push: the others' stall watch names it first, in their next
     // collective. The next bucket reuses the buffers.
-    wait_all(answers, answered, what + " (the sum)", later_than_the_workers());
-    answers.clear();
-    answered.clear();
+    wait_all(
+        pending, pending_peers, [&what] { return what() + " (the sum)"; }, later_than_the_workers());
   }
   return true;
 }
@@ -157,7 +160,8 @@ void ParameterServerJob::serve(ShardUpdater* updater) {
   int64_t count = 0;
   std::vector<MPI_Request> request(1, MPI_REQUEST_NULL);
   MPI_CHECK(MPI_Irecv(&count, 1, MPI_INT64_T, 0, kTableTag, m.p2p, &request[0]));
-  m.wait_all(request, {0}, "with the key table");
+  const int worker0 = 0;
+  m.wait_all(request, std::span(&worker0, 1), [] { return std::string("with the key table"); });
   BIGBATCH_CHECK(count >= 6 && count <= INT32_MAX, "[ps] a key table of " << count << " numbers");
   std::vector<int64_t> table(static_cast<size_t>(count));
   MPI_CHECK(MPI_Recv(table.data(), static_cast<int>(count), MPI_INT64_T, 0, kTableTag, m.p2p, MPI_STATUS_IGNORE));
@@ -196,7 +200,8 @@ void ParameterServerJob::serve(ShardUpdater* updater) {
     Header header;
     std::vector<MPI_Request> first(1, MPI_REQUEST_NULL);
     MPI_CHECK(MPI_Irecv(header.words, 3, MPI_INT64_T, 0, kHeaderTag, m.p2p, &first[0]));
-    m.wait_all(first, {0}, "with the model", m.later_than_the_workers());
+    m.wait_all(
+        first, std::span(&worker0, 1), [] { return std::string("with the model"); }, m.later_than_the_workers());
     BIGBATCH_CHECK(header.kind() == kLoad, "[ps] asynchronous: the first header is not the model");
     m.serve_state(true);
     updater->set_prev_lr(header.value());

@@ -54,14 +54,13 @@ void ShardOptimizer::plan(std::shared_ptr<const ArenaLayout> layout,
   }
 }
 
-ShardOptimizer::Part& ShardOptimizer::part(size_t bucket) {
-  BIGBATCH_CHECK(bucket < parts_.size() && parts_[bucket].sgd != nullptr,
-                 "[ps] unit " << bucket << " is not this server's");
-  return parts_[bucket];
+const ShardOptimizer::Part& ShardOptimizer::part(size_t unit) const {
+  BIGBATCH_CHECK(unit < parts_.size() && parts_[unit].sgd != nullptr, "[ps] unit " << unit << " is not this server's");
+  return parts_[unit];
 }
 
-void ShardOptimizer::load(size_t bucket, const float* weights, const float* momentum) {
-  Part& p = part(bucket);
+void ShardOptimizer::load(size_t unit, const float* weights, const float* momentum) {
+  const Part& p = part(unit);
   scatter(weights, p.weights);
   scatter(momentum, p.sgd->momentum_buffer());
 }
@@ -71,17 +70,15 @@ void ShardOptimizer::set_prev_lr(double lr) {
     if (p.sgd) p.sgd->set_prev_lr(lr);
 }
 
-void ShardOptimizer::update(size_t bucket, float* sum_then_weights, double lr) {
-  Part& p = part(bucket);
+void ShardOptimizer::update(size_t unit, float* sum_then_weights, double lr) {
+  const Part& p = part(unit);
   scatter(sum_then_weights, p.grads);
   p.sgd->step(p.weights, p.grads, lr);
   gather(p.weights, sum_then_weights);
 }
 
-void ShardOptimizer::read_momentum(size_t bucket, float* out) const {
-  BIGBATCH_CHECK(bucket < parts_.size() && parts_[bucket].sgd != nullptr,
-                 "[ps] unit " << bucket << " is not this server's");
-  gather(parts_[bucket].sgd->momentum_buffer(), out);
+void ShardOptimizer::read_momentum(size_t unit, float* out) const {
+  gather(part(unit).sgd->momentum_buffer(), out);
 }
 
 }  // namespace bigbatch::train

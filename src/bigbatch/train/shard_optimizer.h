@@ -32,7 +32,8 @@ class ShardOptimizer final : public comm::ShardUpdater {
     Arena weights, grads;
     std::unique_ptr<optim::Sgd> sgd;
   };
-  Part& part(size_t unit);
+  // Throws InvalidArgument for a unit this server does not hold.
+  const Part& part(size_t unit) const;
 
   optim::SgdOptions options_;
   std::vector<Part> parts_;
