@@ -67,9 +67,9 @@ bigbatch="${BIGBATCH:-$root/build/bigbatch}"
 python="${PYTHON:-/usr/bin/python3}"
 mkdir -p "$out" "$record"
 
-# The runs to make, one line each: SEED CELL FLAGS...
-plan="$out/plan.txt"
-: >"$plan"
+# The runs to make, one line each: SEED CELL FLAGS... Kept in memory, not in a file under $out:
+# two sweeps over different groups may share $out, and one must not rewrite the other's plan.
+plan=()
 rank=0
 for seed in $seeds; do
   rank=$((rank + 1))
@@ -80,7 +80,7 @@ for seed in $seeds; do
       (( rank <= BASH_REMATCH[1] )) || continue
       flags="${BASH_REMATCH[2]}"
     fi
-    echo "$seed $cell $flags" >>"$plan"
+    plan+=("$seed $cell $flags")
   done <"$sweep/cells.txt"
 done
 
@@ -90,7 +90,7 @@ finished() {
   [[ -f "$1/config.toml" && -f "$1/metrics.jsonl" ]] || return 1
   epochs="$(sed -n 's/^epochs = //p' "$1/config.toml")"
   # bigbatch writes {"epoch":N,"kind":"epoch",...}, the PyTorch peer {"kind": "epoch", "epoch": N, ...}
-  [[ -n "$epochs" ]] && grep -E '"kind": ?"epoch"' "$1/metrics.jsonl" | grep -qE "\"epoch\": ?$epochs[,}]"
+  [[ -n "$epochs" ]] && grep -E '"kind": ?"epoch"' "$1/metrics.jsonl" | grep -qE "\"epoch\": ?${epochs}[,}]"
 }
 
 # keep RUN RECORD: copy a finished run's config and metrics (a few kB) into the record.
@@ -114,6 +114,13 @@ train_one() {
     return 0
   fi
   mkdir -p "$out/s$seed"
+  # One sweep per run directory: a second sweep given the same cell leaves it to the first.
+  local lock
+  exec {lock}>"$dir.lock"
+  if ! flock -n "$lock"; then
+    echo "[sweep] s$seed/$cell: another sweep is running it, left to that one" >&2
+    return 0
+  fi
   local t0=$SECONDS cmd
   if [[ "${1:-}" == "--peer" ]]; then
     # The PyTorch peer (bench/pytorch/train_fmnist.py) on the same base and flags; it has no
@@ -143,10 +150,11 @@ train_one() {
 
 failed=0
 if [[ "$report_only" -eq 0 ]]; then
-  total="$(wc -l <"$plan")"
+  total="${#plan[@]}"
   echo "[sweep] $total runs, $jobs at a time with $threads thread(s) each, into $out" >&2
   running=0
-  while read -r seed cell flags; do
+  for line in "${plan[@]}"; do
+    read -r seed cell flags <<<"$line"
     # shellcheck disable=SC2086  # the cell's flags are words
     train_one "$seed" "$cell" $flags &
     running=$((running + 1))
@@ -154,7 +162,7 @@ if [[ "$report_only" -eq 0 ]]; then
       wait -n || failed=1
       running=$((running - 1))
     fi
-  done <"$plan"
+  done
   while [[ "$running" -gt 0 ]]; do
     wait -n || failed=1
     running=$((running - 1))
