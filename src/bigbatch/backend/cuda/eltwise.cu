@@ -41,6 +41,15 @@ __global__ void copy_or_add(int64_t n, const T* src, T* dst, bool acc) {
   BIGBATCH_GRID_LOOP(i, n) dst[i] = acc ? from_f32<T>(to_f32(dst[i]) + to_f32(src[i])) : src[i];
 }
 
+template <class T>
+__global__ void add_2d_kernel(int64_t rows, int64_t cols, const T* src, int64_t src_pitch, T* dst, int64_t dst_pitch) {
+  BIGBATCH_GRID_LOOP(i, rows * cols) {
+    const int64_t r = i / cols, j = i % cols;
+    T& out = dst[r * dst_pitch + j];
+    out = from_f32<T>(to_f32(out) + to_f32(src[r * src_pitch + j]));
+  }
+}
+
 // Thread per (n, c); the NHWC variant reads consecutive channels across threads.
 template <class T>
 __global__ void gap_fwd(int64_t N, int64_t C, int64_t HW, bool nhwc, const T* src, T* dst) {
@@ -192,6 +201,17 @@ void copy_diff(DType dtype, int64_t count, const void* src, void* dst, bool accu
                                                            true);
   });
   check_launch("copy_diff");
+}
+
+void add_2d(DType dtype, int64_t rows, int64_t cols, const void* src, int64_t src_pitch, void* dst, int64_t dst_pitch,
+            cudaStream_t stream) {
+  if (rows * cols == 0) return;
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    add_2d_kernel<T><<<blocks_for(rows * cols), 256, 0, stream>>>(rows, cols, static_cast<const T*>(src), src_pitch,
+                                                                   static_cast<T*>(dst), dst_pitch);
+  });
+  check_launch("add_2d");
 }
 
 void global_avg_pool_forward(DType dtype, Layout layout, const ops::Dims4& d, const void* src, void* dst,

@@ -20,6 +20,10 @@ void relu_backward(DType dtype, int64_t count, const void* dst, const void* diff
 void add_forward(DType dtype, int64_t count, const void* a, const void* b, void* dst, bool relu, cudaStream_t stream);
 // dst = src, or dst += src.
 void copy_diff(DType dtype, int64_t count, const void* src, void* dst, bool accumulate, cudaStream_t stream);
+// dst[r·dst_pitch + j] += src[r·src_pitch + j] for r < rows, j < cols (pitches in elements):
+// a diff added out of a strided view (concat's backward; its plain copies are cudaMemcpy2DAsync).
+void add_2d(DType dtype, int64_t rows, int64_t cols, const void* src, int64_t src_pitch, void* dst, int64_t dst_pitch,
+            cudaStream_t stream);
 
 // dst (N×C) = mean over H×W of src (N×C×H×W in layout).
 void global_avg_pool_forward(DType dtype, Layout layout, const ops::Dims4& src_dims, const void* src, void* dst,
