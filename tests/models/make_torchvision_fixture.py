@@ -10,7 +10,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def write(name):
-    model = getattr(torchvision.models, name)()
+    # Inception-v3 warns without an explicit init_weights (its default init is slow, not different).
+    kwargs = {"init_weights": True} if name == "inception_v3" else {}
+    model = getattr(torchvision.models, name)(**kwargs)
     params = {n for n, _ in model.named_parameters()}
     path = os.path.join(HERE, "fixtures", name + "_state_dict.txt")
     with open(path, "w") as f:
@@ -21,5 +23,5 @@ def write(name):
 
 
 if __name__ == "__main__":
-    for model_name in ("resnet18", "resnet50"):
+    for model_name in ("resnet18", "resnet50", "inception_v3"):
         write(model_name)

@@ -21,6 +21,8 @@ TEST(Models, ParameterCountsMatchTorchvision) {
   EXPECT_EQ(imagenet("resnet101").parameter_layout()->count(), 44549160);
   EXPECT_EQ(imagenet("resnet152").parameter_layout()->count(), 60192808);
   EXPECT_EQ(build_model({"resnet20", 1, 28, 28, 10}).parameter_layout()->count(), 272186);
+  EXPECT_EQ(build_model({"inception_v3", 3, 299, 299, 1000}).parameter_layout()->count(), 27161264);
+  EXPECT_EQ(build_model({"inception_v3_noaux", 3, 299, 299, 1000}).parameter_layout()->count(), 23834568);
 }
 
 struct FixtureEntry {
@@ -62,6 +64,63 @@ TEST(Models, StateDictNamesShapesAndOrderMatchTorchvision) {
     expect_layout_equals(*g.parameter_layout(), params);
     expect_layout_equals(*g.buffer_layout(), buffers);
   }
+}
+
+TEST(Models, InceptionV3StateDictMatchesTorchvision) {
+  std::vector<FixtureEntry> params, buffers;
+  read_fixture("inception_v3", params, buffers);
+  const nn::Graph g = build_model({"inception_v3", 3, 299, 299, 1000});
+  expect_layout_equals(*g.parameter_layout(), params);
+  expect_layout_equals(*g.buffer_layout(), buffers);
+  // Without the auxiliary head: the same entries less AuxLogits.*.
+  std::erase_if(params, [](const FixtureEntry& e) { return e.name.starts_with("AuxLogits."); });
+  std::erase_if(buffers, [](const FixtureEntry& e) { return e.name.starts_with("AuxLogits."); });
+  const nn::Graph noaux = build_model({"inception_v3_noaux", 3, 299, 299, 1000});
+  expect_layout_equals(*noaux.parameter_layout(), params);
+  expect_layout_equals(*noaux.buffer_layout(), buffers);
+}
+
+TEST(Models, InceptionV3Structure) {
+  const nn::Graph g = build_model({"inception_v3", 3, 299, 299, 1000});
+  // 5.719 GMACs per 299² example with the auxiliary head, as training runs it (forward hooks
+  // on torchvision's inception_v3 in train mode; 5.713 G in eval mode, without it).
+  EXPECT_EQ(g.forward_flops_per_example(), 2 * int64_t{5718899296});
+  ASSERT_EQ(g.heads().size(), 2u);
+  EXPECT_EQ(g.node(g.heads()[0].node).name, "fc");
+  EXPECT_EQ(g.node(g.heads()[1].node).name, "AuxLogits.fc");
+  EXPECT_EQ(g.num_classes(), 1000);
+  EXPECT_EQ(g.output_columns(), 2000);
+  int dropouts = 0, counted_padding = 0;
+  for (const nn::Node& n : g.nodes()) {
+    if (n.kind == nn::OpKind::batch_norm) {
+      EXPECT_EQ(std::get<ops::BatchNormParams>(n.params).eps, 0.001) << n.name;
+      EXPECT_TRUE(n.fuse_relu) << n.name;
+    }
+    if (n.kind == nn::OpKind::conv2d) {
+      EXPECT_EQ(n.init_stddev, 0.1) << n.name;
+    }
+    if (n.kind == nn::OpKind::dropout) {
+      ++dropouts;
+      EXPECT_EQ(std::get<ops::DropoutParams>(n.params).p, 0.5);
+    }
+    if (n.kind == nn::OpKind::avg_pool && !std::get<ops::PoolParams>(n.params).exclude_padding) ++counted_padding;
+    if (n.name == "Mixed_6b.branch7x7_2.conv") {
+      const auto& p = std::get<ops::Conv2dParams>(n.params);
+      EXPECT_EQ(p.kernel_h, 1);
+      EXPECT_EQ(p.kernel_w, 7);
+      EXPECT_EQ(p.pad_w, 3);
+      EXPECT_EQ(n.h, 17);
+    }
+    if (n.name == "Mixed_7c.branch_pool.bn") {
+      EXPECT_EQ(n.h, 8);
+    }
+  }
+  EXPECT_EQ(dropouts, 1);
+  EXPECT_EQ(counted_padding, 9 + 1);  // Mixed_5b..7c's branch_pool, and the aux head's 5x5/3
+  EXPECT_EQ(g.node(g.heads()[1].node).init_stddev, 0.001);
+  const nn::Graph noaux = build_model({"inception_v3_noaux", 3, 299, 299, 10});
+  EXPECT_EQ(noaux.heads().size(), 1u);
+  EXPECT_EQ(noaux.output_columns(), 10);
 }
 
 TEST(Models, Resnet50ForwardFlops) {
@@ -130,7 +189,7 @@ TEST(Models, ImagenetResnetStructure) {
 
 TEST(Models, NamesDescriptionsAndErrors) {
   const std::vector<std::string> names = model_names();
-  EXPECT_EQ(names.size(), 12u);
+  EXPECT_EQ(names.size(), 14u);
   for (const std::string& name : names) EXPECT_FALSE(model_description(name).empty()) << name;
   try {
     build_model({"resnet9"});

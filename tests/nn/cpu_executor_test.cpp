@@ -14,6 +14,7 @@
 #include "bigbatch/nn/executor.h"
 #include "bigbatch/nn/init.h"
 #include "bigbatch/nn/reference_executor.h"
+#include "nn/branch_graph.h"
 #include "testing/gradcheck.h"
 
 namespace bigbatch::nn {
@@ -106,7 +107,7 @@ class Parity {
     cpu_ = make_cpu_executor({&graph_, &params_, &grads_cpu_, &buffers_cpu_}, options);
     const Node& in = graph_.input_node();
     src_ = Tensor::zeros(Shape{batch, in.c, in.h, in.w});
-    diff_logits_ = Tensor::zeros(Shape{batch, graph_.num_classes()});
+    diff_logits_ = Tensor::zeros(Shape{batch, graph_.output_columns()});
   }
 
   // One training step on both, then every comparison.
@@ -139,6 +140,10 @@ class Parity {
   }
 
   Executor& cpu() { return *cpu_; }
+  void set_dropout_draw(const DropoutDraw& draw) {
+    reference_->set_dropout_draw(draw);
+    cpu_->set_dropout_draw(draw);
+  }
   const Tensor& src() const { return src_; }
   const Tensor& diff_logits() const { return diff_logits_; }
 
@@ -158,6 +163,7 @@ Graph model(const char* name, int64_t channels, int64_t size, int64_t classes) {
 
 void check_model(Graph graph, int64_t batch, int64_t bn_group, DType precision, double bf16_tolerance = 0.0) {
   Parity parity(std::move(graph), batch, bn_group, precision, 7, bf16_tolerance);
+  parity.set_dropout_draw({.seed = 3, .step = 11, .first_example = 8});
   {
     SCOPED_TRACE("step 1");
     parity.check_step(100);
@@ -217,6 +223,37 @@ TEST(CpuExecutorTest, MixedGraphF32) { check_model(mixed_graph(), 4, 2, DType::f
 TEST(CpuExecutorTest, MixedGraphBf16) {
   if (!backend::cpu::has_native_bf16()) GTEST_SKIP() << "no native bf16 on this CPU";
   check_model(mixed_graph(), 4, 0, DType::bf16, 0.2);
+}
+
+// Concatenations (oneDNN concat, backward as reorders of views), asymmetric kernels, both
+// average-pool paddings, BN ε 0.001, dropout (the reference's mask, multiplied by oneDNN) and
+// two heads; odd channel counts (4, 5, 2, 6, 17) so that no slice falls on a channel block.
+TEST(CpuExecutorTest, BranchGraphF32) { check_model(testing::branch_graph(), 4, 2, DType::f32); }
+
+TEST(CpuExecutorTest, BranchGraphBatchOne) { check_model(testing::branch_graph(3, 7, 4), 1, 0, DType::f32); }
+
+TEST(CpuExecutorTest, BranchGraphBf16) {
+  if (!backend::cpu::has_native_bf16()) GTEST_SKIP() << "no native bf16 on this CPU";
+  // The deepest BN biases see bf16's roundings of every layer above (b2a.bn.bias: 0.21 here).
+  check_model(testing::branch_graph(), 4, 0, DType::bf16, 0.3);
+}
+
+// Channel counts that are multiples of the blocks oneDNN picks, as in Inception-v3 (64 + 96
+// + 32): the concat keeps a blocked layout and its slices are blocked views.
+TEST(CpuExecutorTest, BlockedConcatF32) {
+  Graph g;
+  const int x = g.input(16, 5, 5);
+  ops::Conv2dParams p;
+  p.in_channels = 16;
+  p.kernel_h = p.kernel_w = 1;
+  std::vector<int> branches;
+  for (int64_t out : {64, 96, 32}) {
+    p.out_channels = out;
+    branches.push_back(g.batch_norm("bn" + std::to_string(out), g.conv2d("conv" + std::to_string(out), x, p), true));
+  }
+  const int cat = g.concat(branches);
+  g.set_output(g.linear("fc", g.global_avg_pool(cat), {192, 3, true}));
+  check_model(std::move(g), 2, 0, DType::f32);
 }
 
 TEST(CpuExecutorTest, RejectsBadShapes) {

@@ -44,7 +44,7 @@ class NetworkGradcheck {
     float* s = src_.data<float>();
     fill_uniform(s, src_.numel(), seed + 1);
     for (int64_t j = 0; j < src_.numel(); ++j) s[j] = quantize(s[j]);
-    r_ = random_vector(batch * graph.num_classes(), seed + 2);
+    r_ = random_vector(batch * graph.output_columns(), seed + 2);
     executor_ = std::make_unique<nn::ReferenceExecutor<double>>(
         nn::ExecutorBindings{&graph_, &params_, &grads_, &buffers_}, nn::ExecutorOptions{batch, bn_group, DType::f32});
   }

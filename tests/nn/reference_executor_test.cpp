@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "nn/branch_graph.h"
 #include "nn/network_gradcheck.h"
 #include "testing/op_params.h"
 
@@ -38,6 +39,51 @@ TEST(ReferenceExecutor, GradientsMatchFiniteDifferences) {
   testing::NetworkGradcheck check(g, 4, 2, 11);
   for (const ArenaEntry& e : g.parameter_layout()->entries()) EXPECT_TRUE(check.check_param(e.name, 12));
   EXPECT_TRUE(check.check_input(24));
+}
+
+// Concatenations, asymmetric kernels, both average-pool paddings, BN ε 0.001, dropout (its
+// mask fixed by the draw) and two heads: finite differences through all of them.
+TEST(ReferenceExecutor, BranchGraphGradientsMatchFiniteDifferences) {
+  const Graph g = testing::branch_graph();
+  testing::NetworkGradcheck check(g, 3, 3, 5);
+  check.executor().set_dropout_draw({.seed = 9, .step = 4, .first_example = 6});
+  for (const ArenaEntry& e : g.parameter_layout()->entries()) EXPECT_TRUE(check.check_param(e.name, 8));
+  EXPECT_TRUE(check.check_input(24));
+}
+
+// Dropout is the identity at evaluation, and in training zeroes about p of its elements and
+// scales the rest by 1/(1 − p); the mask follows the draw.
+TEST(ReferenceExecutor, DropoutFollowsTheDraw) {
+  Graph g;
+  const int x = g.input(64, 1, 1);
+  const int d = g.dropout(x, {0.5});
+  g.set_output(g.linear("fc", d, linear_params(64, 2)));
+  Arena params(g.parameter_layout()), buffers(g.buffer_layout());
+  auto identity_fc = [&] {
+    float* w = params.tensor(0).data<float>();  // fc.weight: 2 x 64, picks elements 0 and 1
+    for (int i = 0; i < 128; ++i) w[i] = (i == 0 || i == 65) ? 1.0f : 0.0f;
+  };
+  identity_fc();
+  ReferenceExecutor<double> ex({&g, &params, nullptr, &buffers}, {4, 0, DType::f32});
+  Tensor src = Tensor::zeros(Shape{4, 64, 1, 1});
+  src.fill(1.0f);
+  ex.forward(src, false);
+  for (int64_t i = 0; i < 4 * 64; ++i) EXPECT_EQ(ex.activation(d)[static_cast<size_t>(i)], 1.0);
+  ex.set_dropout_draw({.seed = 1, .step = 0, .first_example = 0});
+  ex.forward(src, true);
+  const std::vector<double> first = ex.activation(d);
+  int64_t kept = 0;
+  for (double v : first) {
+    EXPECT_TRUE(v == 0.0 || v == 2.0) << v;
+    kept += v == 2.0;
+  }
+  EXPECT_GT(kept, 4 * 64 / 4);
+  EXPECT_LT(kept, 3 * 4 * 64 / 4);
+  ex.forward(src, true);
+  EXPECT_EQ(ex.activation(d), first);  // the same draw, the same mask
+  ex.set_dropout_draw({.seed = 1, .step = 1, .first_example = 0});
+  ex.forward(src, true);
+  EXPECT_NE(ex.activation(d), first);  // the next step draws anew
 }
 
 TEST(ReferenceExecutor, WritesF32GradsAndCallsHooksInReverse) {

@@ -83,7 +83,7 @@ StepResult two_steps(Device device, int64_t micro) {
   for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int32_t>((7 * i) % 10);
   for (int s = 0; s < 2; ++s) {
     int64_t correct = 0;
-    run.loss = step.run(images, labels.data(), 0.1, correct);
+    run.loss = step.run(images, labels.data(), 0.1, s, correct);
     EXPECT_GE(correct, 0);
   }
   nn::copy_arena(run.params, step.params());

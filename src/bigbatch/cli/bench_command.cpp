@@ -63,7 +63,7 @@ DType parse_precision(const std::string& text) {
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& options) {
   CLI::App* sub = app.add_subcommand("bench", "Time the full training step of a model on synthetic data");
   sub->add_option("--model", options.model, "Model name (see 'bigbatch models')")->required();
-  sub->add_option("--input", options.input, "Input CxHxW (default: 3x224x224 for resnet18..152, else 1x28x28)");
+  sub->add_option("--input", options.input, "Input CxHxW (default: 3x224x224 for resnet18..152, 3x299x299 for inception_v3, else 1x28x28)");
   sub->add_option("--batch", options.batch, "Examples per step")->capture_default_str();
   sub->add_option("--threads", options.threads, "Compute threads (default: OMP_NUM_THREADS or the cores this process may use)");
   sub->add_option("--device", options.device, "cpu or cuda")->capture_default_str();
@@ -74,7 +74,7 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& options) {
       ->capture_default_str();
   sub->add_option("--warmup", options.warmup, "Untimed steps first")->capture_default_str();
   sub->add_option("--steps", options.steps, "Timed steps")->capture_default_str();
-  sub->add_option("--classes", options.classes, "Number of classes (default: 1000 for resnet18..152, else 10)");
+  sub->add_option("--classes", options.classes, "Number of classes (default: 1000 for resnet18..152 and inception_v3, else 10)");
   sub->add_option("--seed", options.seed, "Seed of the weights and the synthetic data")->capture_default_str();
   sub->add_flag("--json", options.json, "Print the result as one JSON object on one line");
   return sub;
@@ -138,7 +138,7 @@ int run_bench_command(const BenchOptions& options, std::ostream& out, std::ostre
   for (int32_t& label : labels) label = static_cast<int32_t>(rng.below(static_cast<uint64_t>(classes)));
   auto step = [&]() {
     int64_t correct = 0;
-    return train_step.run(src, labels.data(), kLearningRate, correct);
+    return train_step.run(src, labels.data(), kLearningRate, 0, correct);
   };
 
   log << "bench: " << options.warmup << " warm-up steps\n";

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bigbatch/core/error.h"
+#include "bigbatch/models/registry.h"
 
 namespace bigbatch::cli {
 
@@ -37,9 +38,8 @@ InputDims parse_input_dims(const std::string& text, const std::string& flag) {
 }
 
 ModelDefaults model_defaults(const std::string& model) {
-  static const std::vector<std::string> kImageNet = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"};
-  if (std::find(kImageNet.begin(), kImageNet.end(), model) != kImageNet.end()) return {{3, 224, 224}, 1000};
-  return {{1, 28, 28}, 10};
+  const models::ModelSpec spec = models::usual_spec(model);
+  return {{spec.in_channels, spec.height, spec.width}, spec.num_classes};
 }
 
 std::string with_thousands(int64_t value) {

@@ -15,8 +15,7 @@ struct InputDims {
 // Parses "CxHxW" (positive integers, 'x' or 'X'); throws InvalidArgument naming `flag`.
 InputDims parse_input_dims(const std::string& text, const std::string& flag);
 
-// The input and class count a model is usually run at: 3x224x224 and 1000 classes for the
-// ImageNet ResNets (resnet18..152), 1x28x28 and 10 classes (Fashion-MNIST) for the others.
+// The input and class count a model is usually run at (models::usual_spec).
 struct ModelDefaults {
   InputDims input;
   int64_t classes = 0;

@@ -2,6 +2,7 @@
 #include "bigbatch/models/registry.h"
 
 #include "bigbatch/core/error.h"
+#include "bigbatch/models/inception_v3.h"
 #include "bigbatch/models/resnet_cifar.h"
 #include "bigbatch/models/resnet_imagenet.h"
 
@@ -9,12 +10,12 @@ namespace bigbatch::models {
 
 namespace {
 
-enum class Family { cifar, imagenet };
+enum class Family { cifar, imagenet, inception };
 
 struct Entry {
   const char* name;
   Family family;
-  int depth;
+  int depth;  // ResNets; Inception: 1 with the auxiliary head, 0 without
   const char* description;
 };
 
@@ -32,6 +33,10 @@ constexpr Entry kModels[] = {
     {"resnet50", Family::imagenet, 50, "ImageNet ResNet-50 as torchvision (v1.5): Bottlenecks [3,4,6,3]"},
     {"resnet101", Family::imagenet, 101, "ImageNet ResNet-101 as torchvision (v1.5): Bottlenecks [3,4,23,3]"},
     {"resnet152", Family::imagenet, 152, "ImageNet ResNet-152 as torchvision (v1.5): Bottlenecks [3,8,36,3]"},
+    {"inception_v3", Family::inception, 1,
+     "Inception-v3 as torchvision (input 3x299x299), with the auxiliary classifier (--aux-loss-weight)"},
+    {"inception_v3_noaux", Family::inception, 0,
+     "Inception-v3 as torchvision with aux_logits=False (no AuxLogits.* tensors)"},
 };
 
 const Entry& find_model(const std::string& name) {
@@ -55,8 +60,25 @@ nn::Graph build_model(const ModelSpec& spec) {
       return resnet_cifar(e.depth, spec);
     case Family::imagenet:
       return resnet_imagenet(e.depth, spec);
+    case Family::inception:
+      return inception_v3(spec, e.depth == 1);
   }
   BIGBATCH_THROW(InvalidArgument, "[models] unreachable family for '" << spec.name << "'");
+}
+
+ModelSpec usual_spec(const std::string& name) {
+  for (const Entry& e : kModels) {
+    if (name != e.name) continue;
+    switch (e.family) {
+      case Family::cifar:
+        break;
+      case Family::imagenet:
+        return {name, 3, 224, 224, 1000};
+      case Family::inception:
+        return {name, 3, 299, 299, 1000};
+    }
+  }
+  return {name, 1, 28, 28, 10};
 }
 
 std::vector<std::string> model_names() {

@@ -13,6 +13,7 @@ namespace bigbatch::models {
 struct ModelSpec {
   std::string name;
   int64_t in_channels = 3, height = 32, width = 32, num_classes = 10;
+  double dropout = 0.5;  // inception_v3: the dropout before fc (torchvision's `dropout`)
 };
 
 // Throws InvalidArgument "[models] unknown model 'x'; known: ..." for an unknown name, or a
@@ -20,6 +21,10 @@ struct ModelSpec {
 nn::Graph build_model(const ModelSpec& spec);
 // Every known name, in a fixed order (CIFAR-style first, then ImageNet-style).
 std::vector<std::string> model_names();
+// The input and classes a model is usually run at: 3x224x224 and 1000 for the ImageNet ResNets,
+// 3x299x299 and 1000 for Inception-v3, 1x28x28 and 10 (Fashion-MNIST) for the CIFAR-style
+// ResNets, and for a name it does not know (which build_model then rejects).
+ModelSpec usual_spec(const std::string& name);
 // One line about the model; throws like build_model for an unknown name.
 std::string model_description(const std::string& name);
 

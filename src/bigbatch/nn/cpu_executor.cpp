@@ -62,6 +62,7 @@ class CpuExecutor final : public Executor {
   IntervalPlan buffers_{64};              // activations, diffs and temporaries, by liveness
   std::shared_ptr<Storage> arena_;        // their bytes
   std::shared_ptr<Storage> staging_;      // reordered weights / diff_weights of the current layer
+  std::vector<ops::DropoutKey> dropout_keys_;  // per node, set at each training forward
   std::unique_ptr<cpu::Reorder> input_reorder_, logits_reorder_, diff_logits_reorder_;
   memory input_user_, logits_mem_, diff_logits_user_;
   Tensor logits_;
@@ -78,6 +79,7 @@ CpuExecutor::CpuExecutor(const ExecutorBindings& bindings, const ExecutorOptions
   BIGBATCH_CHECK(options.precision != DType::bf16 || cpu::has_native_bf16(),
                  "[cpu_executor] bf16 needs a CPU with AVX512-BF16 or AMX");
   nodes_.resize(static_cast<size_t>(size()));
+  dropout_keys_.resize(static_cast<size_t>(size()));
   for (int id = 0; id < size(); ++id) plan(id).routes.resize(graph_.node(id).inputs.size());
   const Node& out = graph_.node(graph_.output());
   logits_ = Tensor::zeros(Shape{options.batch, out.c * out.h * out.w});
@@ -167,6 +169,17 @@ void CpuExecutor::plan_kernels() {
         if (!p.add->supports_in_place()) p.in_place = -1;
         break;
       }
+      case OpKind::concat: {
+        std::vector<memory::desc> mds;
+        for (int j : n.inputs) mds.push_back(src_md(j));
+        p.concat = std::make_unique<cpu::Concat>(mds, dtype_);
+        p.md = p.concat->dst_md();
+        break;
+      }
+      case OpKind::dropout:
+        p.dropout = std::make_unique<cpu::Dropout>(std::get<ops::DropoutParams>(n.params), exec_.dims(id), src_md(in));
+        p.md = p.dropout->dst_md();
+        break;
     }
     // A ReLU may overwrite an input that only it reads (its backward needs only its dst).
     if (n.kind == OpKind::relu && in != 0 && consumers(in).size() == 1 && !needs_own_dst(src)) p.in_place = 0;
@@ -306,6 +319,8 @@ size_t CpuExecutor::scratchpad_bytes() const {
     if (p.pool) bytes = std::max(bytes, p.pool->scratchpad_bytes());
     if (p.linear) bytes = std::max(bytes, p.linear->scratchpad_bytes());
     if (p.add) bytes = std::max(bytes, p.add->scratchpad_bytes());
+    if (p.concat) bytes = std::max(bytes, p.concat->scratchpad_bytes());
+    if (p.dropout) bytes = std::max(bytes, p.dropout->scratchpad_bytes());
     for (const Route& r : p.routes) {
       if (r.accumulate) bytes = std::max(bytes, r.accumulate->scratchpad_bytes());
       if (r.copy) bytes = std::max(bytes, r.copy->scratchpad_bytes());
@@ -342,6 +357,16 @@ memory CpuExecutor::stat_memory(int index, int64_t channels) const {
 }
 
 void CpuExecutor::build_forward(cpu::StepList& steps, bool training) {
+  const bool has_dropout = std::any_of(nodes_.begin(), nodes_.end(), [](const NodePlan& p) { return p.dropout != nullptr; });
+  if (training && has_dropout) {
+    steps.add_host([this] {
+      const DropoutDraw& draw = dropout_draw();
+      for (int id = 0; id < size(); ++id)
+        if (plan(id).dropout)
+          dropout_keys_[static_cast<size_t>(id)] = {ops::dropout_stream(draw.seed, draw.step, static_cast<uint64_t>(id)),
+                                                    draw.first_example};
+    });
+  }
   input_reorder_->forward(steps, input_user_, plan(0).act_mem);
   const Arena* params = bindings_.params;
   for (int id = 1; id < size(); ++id) {
@@ -387,6 +412,19 @@ void CpuExecutor::build_forward(cpu::StepList& steps, bool training) {
         p.add->forward(steps, plan(n.inputs[swap ? 1 : 0]).act_mem, plan(n.inputs[swap ? 0 : 1]).act_mem, p.act_mem);
         break;
       }
+      case OpKind::concat: {
+        std::vector<memory> srcs;
+        for (int j : n.inputs) srcs.push_back(plan(j).act_mem);
+        p.concat->forward(steps, srcs, p.act_mem);
+        break;
+      }
+      case OpKind::dropout:
+        if (training) {
+          p.dropout->forward_training(steps, &dropout_keys_[static_cast<size_t>(id)], src, p.act_mem);
+        } else {
+          p.dropout->forward_inference(steps, src, p.act_mem);
+        }
+        break;
     }
   }
   if (logits_reorder_) logits_reorder_->forward(steps, plan(graph_.output()).act_mem, logits_mem_);
@@ -443,6 +481,13 @@ void CpuExecutor::build_backward() {
         break;
       case OpKind::add:
         p.add->backward_relu(steps, p.act_mem, p.diff_mem, p.diff_mem);
+        break;
+      case OpKind::concat:
+        for (size_t k = 0; k < p.routes.size(); ++k)
+          if (p.routes[k].kind != RouteKind::none) p.concat->backward(steps, p.diff_mem, k, target(k));
+        break;
+      case OpKind::dropout:
+        if (data) p.dropout->backward(steps, p.diff_mem, target(0));
         break;
     }
     for (size_t k = 0; k < p.routes.size(); ++k) {

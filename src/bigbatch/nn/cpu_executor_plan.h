@@ -10,7 +10,9 @@
 
 #include "bigbatch/backend/cpu/batch_norm.h"
 #include "bigbatch/backend/cpu/binary.h"
+#include "bigbatch/backend/cpu/concat.h"
 #include "bigbatch/backend/cpu/conv2d.h"
+#include "bigbatch/backend/cpu/dropout.h"
 #include "bigbatch/backend/cpu/eltwise.h"
 #include "bigbatch/backend/cpu/inner_product.h"
 #include "bigbatch/backend/cpu/pooling.h"
@@ -50,6 +52,8 @@ struct NodePlan {
   std::unique_ptr<cpu::Pool> pool;
   std::unique_ptr<cpu::InnerProduct> linear;
   std::unique_ptr<cpu::Add> add;
+  std::unique_ptr<cpu::Concat> concat;
+  std::unique_ptr<cpu::Dropout> dropout;
   memory::desc md;          // layout of the output (and of its diff)
   int in_place = -1;        // add / relu: the input position whose buffer dst overwrites
   int act = -1, diff = -1;  // buffer ids (-1: none or user memory)
@@ -60,7 +64,8 @@ struct NodePlan {
 inline bool needs_own_dst(const Node& n) { return n.kind == OpKind::relu || (n.kind == OpKind::add && n.fuse_relu); }
 
 // What the oneDNN backward primitives read of their forward: conv, BN and fc their src, ReLU
-// and a fused add their dst; pooling neither (max pooling keeps its workspace).
+// and a fused add their dst; pooling, concat and dropout neither (max pooling keeps its
+// workspace, dropout its mask).
 inline BackwardReads cpu_backward_reads(const Node& n) {
   return {n.kind == OpKind::conv2d || n.kind == OpKind::batch_norm || n.kind == OpKind::linear, needs_own_dst(n)};
 }

@@ -6,7 +6,9 @@
 #include <cstring>
 
 #include "bigbatch/backend/cuda/check.h"
+#include "bigbatch/backend/cuda/concat.h"
 #include "bigbatch/backend/cuda/device.h"
+#include "bigbatch/backend/cuda/dropout.h"
 #include "bigbatch/backend/cuda/eltwise.h"
 #include "bigbatch/core/error.h"
 #include "bigbatch/nn/cuda_executor_impl.h"
@@ -42,10 +44,10 @@ CudaExecutorImpl::CudaExecutorImpl(const ExecutorBindings& bindings, const Execu
   plan_nodes();
   const Node& in = graph_.input_node();
   input_f32_ = cuda::DeviceBuffer(u(options.batch * in.c * in.h * in.w) * sizeof(float));
-  const size_t logits_bytes = u(options.batch * graph_.num_classes()) * sizeof(float);
+  const size_t logits_bytes = u(options.batch * graph_.output_columns()) * sizeof(float);
   logits_f32_ = cuda::DeviceBuffer(logits_bytes);
   diff_logits_f32_ = cuda::DeviceBuffer(logits_bytes);
-  logits_ = Tensor::zeros(Shape{options.batch, graph_.num_classes()});
+  logits_ = Tensor::zeros(Shape{options.batch, graph_.output_columns()});
 }
 
 void CudaExecutorImpl::plan_params() {
@@ -88,6 +90,10 @@ void CudaExecutorImpl::plan_nodes() {
       case OpKind::relu:
       case OpKind::global_avg_pool:
       case OpKind::add:
+      case OpKind::dropout:
+        break;
+      case OpKind::concat:
+        for (int j : n.inputs) p.concat_inputs.push_back(plan(j).dims);
         break;
       case OpKind::conv2d:
         p.conv = std::make_unique<cuda::Conv2d>(ctx_, std::get<ops::Conv2dParams>(n.params), in, dtype_, layout_, tf32);
@@ -218,6 +224,21 @@ void CudaExecutorImpl::run_forward(bool training) {
       case OpKind::add:
         cuda::add_forward(dtype_, p.dims.numel(), act(in0), act(n.inputs[1]), act(id), n.fuse_relu, stream());
         break;
+      case OpKind::concat: {
+        std::vector<const void*> srcs;
+        for (int j : n.inputs) srcs.push_back(act(j));
+        cuda::concat_forward(dtype_, layout_, p.concat_inputs, srcs, act(id), stream());
+        break;
+      }
+      case OpKind::dropout:
+        if (training) {
+          cuda::dropout_forward(dtype_, layout_, p.dims, std::get<ops::DropoutParams>(n.params).p, dropout_key(id),
+                                act(in0), act(id), stream());
+        } else {
+          CUDA_CHECK(cudaMemcpyAsync(act(id), act(in0), u(p.dims.numel()) * dtype_size(dtype_),
+                                     cudaMemcpyDeviceToDevice, stream()));
+        }
+        break;
     }
   }
   const int out = graph_.output();
@@ -267,12 +288,28 @@ void CudaExecutorImpl::run_backward(const GradsReadyHook& hook) {
             cuda::copy_diff(dtype_, p.dims.numel(), dd, diff(in), accumulates(id, k), stream());
         }
         break;
+      case OpKind::concat:
+        for (size_t k = 0; k < n.inputs.size(); ++k)
+          if (n.inputs[k] != 0)
+            cuda::concat_backward(dtype_, layout_, p.concat_inputs, k, dd, diff(n.inputs[k]), accumulates(id, k),
+                                  stream());
+        break;
+      case OpKind::dropout:
+        if (in0 != 0)
+          cuda::dropout_backward(dtype_, layout_, p.dims, std::get<ops::DropoutParams>(n.params).p, dropout_key(id), dd,
+                                 diff(in0), acc0, stream());
+        break;
     }
     if (!p.params.empty()) {
       finish_grads(id);
       if (hook) hook(id);  // enqueued: a stream-ordered allreduce may follow at once
     }
   }
+}
+
+ops::DropoutKey CudaExecutorImpl::dropout_key(int id) const {
+  return {ops::dropout_stream(forward_draw_.seed, forward_draw_.step, static_cast<uint64_t>(id)),
+          forward_draw_.first_example};
 }
 
 void CudaExecutorImpl::check_input(const Tensor& src) const {
@@ -287,6 +324,7 @@ void CudaExecutorImpl::forward(const Tensor& src, bool training) {
   check_input(src);
   CUDA_CHECK(cudaMemcpyAsync(input_f32_.get(), src.raw(), src.nbytes(), cudaMemcpyHostToDevice, stream()));
   pack_params();
+  if (training) forward_draw_ = dropout_draw();
   run_forward(training);
   CUDA_CHECK(cudaMemcpyAsync(logits_.raw(), logits_f32_.get(), logits_.nbytes(), cudaMemcpyDeviceToHost, stream()));
   CUDA_CHECK(cudaStreamSynchronize(stream()));

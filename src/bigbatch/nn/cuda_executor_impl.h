@@ -23,6 +23,7 @@ struct NodePlan {
   std::unique_ptr<cuda::Pool> pool;
   std::unique_ptr<cuda::Linear> linear;
   ops::Dims4 dims;           // output extents (N = batch)
+  std::vector<ops::Dims4> concat_inputs;  // concat: each input's extents
   size_t act = 0, diff = 0;  // byte offsets into the activation and diff arenas (diffs shared by liveness)
   std::vector<int> params;   // parameter entries of this node (weights, bias, gamma, beta)
 };
@@ -63,6 +64,7 @@ class CudaExecutorImpl final : public Executor {
   void run_forward(bool training);
   void run_backward(const GradsReadyHook& hook);
   void finish_grads(int id);  // compute-form gradients -> the f32 arena
+  ops::DropoutKey dropout_key(int id) const;  // of the last training forward
 
   ExecutionPlan exec_;
   const Graph& graph_;
@@ -80,6 +82,7 @@ class CudaExecutorImpl final : public Executor {
   cuda::DeviceBuffer logits_f32_, diff_logits_f32_;
   Tensor logits_;
   bool trained_forward_ = false;
+  DropoutDraw forward_draw_;  // the last training forward's (backward redraws its masks)
 };
 
 }  // namespace bigbatch::nn::cuda_plan

@@ -19,6 +19,15 @@ struct ExecutorOptions {
   DType precision = DType::f32;  // compute type of activations; parameters stay f32
 };
 
+// Which dropout masks the next training forwards draw (ops/dropout.h): the run's seed, the
+// optimizer step, and the pass's first example in the step's global batch (its worker's offset
+// plus its micro-batch's), so that the masks do not depend on how the batch is split.
+struct DropoutDraw {
+  uint64_t seed = 0;
+  uint64_t step = 0;
+  int64_t first_example = 0;
+};
+
 // Called during backward as soon as the parameter gradients of node `id` are final.
 using GradsReadyHook = std::function<void(int id)>;
 
@@ -34,6 +43,13 @@ class Executor {
   // Back-propagates diff_logits (batch×classes f32) through the last training forward,
   // overwriting the gradient arena; hook(id) fires when node id's gradients are final.
   virtual void backward(const Tensor& diff_logits, const GradsReadyHook& hook = {}) = 0;
+
+  // Read by the next training forward (graphs with dropout only); backward reuses its masks.
+  void set_dropout_draw(const DropoutDraw& draw) { draw_ = draw; }
+  const DropoutDraw& dropout_draw() const { return draw_; }
+
+ private:
+  DropoutDraw draw_;
 };
 
 // The bound arenas must outlive the executor; the executor reads params at every forward.

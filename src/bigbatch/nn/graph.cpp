@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "bigbatch/core/error.h"
+#include "bigbatch/ops/concat.h"
 
 namespace bigbatch::nn {
 
@@ -28,6 +29,10 @@ const char* op_kind_name(OpKind kind) {
       return "linear";
     case OpKind::add:
       return "add";
+    case OpKind::concat:
+      return "concat";
+    case OpKind::dropout:
+      return "dropout";
   }
   return "?";
 }
@@ -106,13 +111,15 @@ int Graph::conv2d(const std::string& name, int src, const ops::Conv2dParams& par
   return push(std::move(n));
 }
 
-int Graph::batch_norm(const std::string& name, int src, bool fuse_relu, bool last_bn_in_block) {
+int Graph::batch_norm(const std::string& name, int src, bool fuse_relu, bool last_bn_in_block, double eps) {
   check_new_layer_name("batch_norm", name);
   BIGBATCH_CHECK(src >= 0 && src < size(),
                  "[graph] batch_norm '" << name << "': input node " << src << " does not exist");
+  BIGBATCH_CHECK(eps > 0.0, "[graph] batch_norm '" << name << "': eps must be positive, got " << eps);
   const Node& in = node(src);
   ops::BatchNormParams p;
   p.channels = in.c;
+  p.eps = eps;
   p.fuse_relu = fuse_relu;
   Node n;
   n.kind = OpKind::batch_norm;
@@ -219,6 +226,77 @@ int Graph::add(int a, int b, bool fuse_relu) {
   n.h = x.h;
   n.w = x.w;
   return push(std::move(n));
+}
+
+int Graph::concat(const std::vector<int>& srcs) {
+  std::vector<ops::Dims4> dims;
+  for (int src : srcs) {
+    BIGBATCH_CHECK(src >= 0 && src < size(), "[graph] concat: input node " << src << " does not exist");
+    dims.push_back(example_dims(node(src)));
+  }
+  const ops::Dims4 d = dst_dims_or_throw("concat", [&] { return ops::concat_dst_dims(dims); });
+  Node n;
+  n.kind = OpKind::concat;
+  n.name = "concat" + std::to_string(size());
+  n.inputs = srcs;
+  n.c = d.c;
+  n.h = d.h;
+  n.w = d.w;
+  return push(std::move(n));
+}
+
+int Graph::dropout(int src, const ops::DropoutParams& params) {
+  BIGBATCH_CHECK(src >= 0 && src < size(), "[graph] dropout: input node " << src << " does not exist");
+  try {
+    ops::check_dropout_params(params);
+  } catch (const InvalidArgument& e) {
+    BIGBATCH_THROW(InvalidArgument, "[graph] " << e.what());
+  }
+  const Node& in = node(src);
+  Node n;
+  n.kind = OpKind::dropout;
+  n.name = "dropout" + std::to_string(size());
+  n.inputs = {src};
+  n.params = params;
+  n.c = in.c;
+  n.h = in.h;
+  n.w = in.w;
+  return push(std::move(n));
+}
+
+void Graph::set_init_stddev(int id, double stddev) {
+  BIGBATCH_CHECK(id > 0 && id < size() && (node(id).kind == OpKind::conv2d || node(id).kind == OpKind::linear),
+                 "[graph] set_init_stddev: node " << id << " is not a conv2d or linear layer");
+  BIGBATCH_CHECK(stddev > 0.0, "[graph] set_init_stddev: '" << node(id).name << "': stddev must be positive");
+  nodes_[static_cast<size_t>(id)].init_stddev = stddev;
+}
+
+void Graph::set_output(int id) {
+  BIGBATCH_CHECK(id > 0 && id < size(), "[graph] set_output: node " << id << " does not exist");
+  output_ = id;
+  heads_ = {{id, node(id).c, 0}};
+}
+
+void Graph::set_heads(const std::vector<int>& heads) {
+  BIGBATCH_CHECK(!heads.empty(), "[graph] set_heads: no head");
+  if (heads.size() == 1) return set_output(heads[0]);
+  std::vector<Head> table;
+  int64_t offset = 0;
+  for (int id : heads) {
+    BIGBATCH_CHECK(id > 0 && id < size() && node(id).h == 1 && node(id).w == 1,
+                   "[graph] set_heads: node " << id << " is not a classes x 1 x 1 node");
+    table.push_back({id, node(id).c, offset});
+    offset += node(id).c;
+  }
+  output_ = concat(heads);
+  nodes_.back().name = "heads";
+  heads_ = std::move(table);
+}
+
+void gather_head(const Head& head, int64_t columns, int64_t batch, const float* logits, float* dst) {
+  for (int64_t i = 0; i < batch; ++i)
+    std::copy(logits + i * columns + head.offset, logits + i * columns + head.offset + head.classes,
+              dst + i * head.classes);
 }
 
 int64_t Graph::forward_flops_per_example() const {

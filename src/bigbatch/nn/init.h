@@ -1,6 +1,7 @@
 // Parameter and buffer initialisation of a Graph (RECIPE §6–7): He normal fan-out convs,
 // N(0, 0.01²) fully connected weights, zero biases, BN γ = 1 (zero-γ on the last BN of
-// each residual block), β = 0, running mean 0, running variance 1.
+// each residual block), β = 0, running mean 0, running variance 1; a layer with its own
+// Node::init_stddev (Inception-v3) draws N(0, σ²) truncated to [−2, 2] instead.
 #pragma once
 
 #include "bigbatch/core/arena.h"

@@ -7,6 +7,8 @@
 
 #include "bigbatch/core/error.h"
 #include "bigbatch/ops/add.h"
+#include "bigbatch/ops/concat.h"
+#include "bigbatch/ops/dropout.h"
 #include "bigbatch/ops/relu.h"
 
 namespace bigbatch::nn {
@@ -41,6 +43,19 @@ ReferenceExecutor<T>::ReferenceExecutor(const ExecutorBindings& bindings, const 
 }
 
 template <class T>
+ops::DropoutKey ReferenceExecutor<T>::dropout_key(int id) const {
+  return {ops::dropout_stream(forward_draw_.seed, forward_draw_.step, static_cast<uint64_t>(id)),
+          forward_draw_.first_example};
+}
+
+template <class T>
+std::vector<ops::Dims4> ReferenceExecutor<T>::input_dims(const Node& n) const {
+  std::vector<ops::Dims4> d;
+  for (int j : n.inputs) d.push_back(dims(j));
+  return d;
+}
+
+template <class T>
 ops::BatchNormParams ReferenceExecutor<T>::unfused_batch_norm(int id) const {
   ops::BatchNormParams p = exec_.batch_norm(id);
   p.fuse_relu = false;
@@ -63,6 +78,7 @@ void ReferenceExecutor<T>::forward(const Tensor& src, bool training) {
                      << Shape({options_.batch, in.c, in.h, in.w}).to_string() << ", got " << dtype_name(src.dtype())
                      << " " << src.shape().to_string());
   load_params();
+  if (training) forward_draw_ = dropout_draw();
   const float* s = src.data<float>();
   std::copy(s, s + src.numel(), acts_.front().begin());
   for (const Node& n : graph_.nodes()) forward_node(n, training);
@@ -127,6 +143,19 @@ void ReferenceExecutor<T>::forward_node(const Node& n, bool training) {
         ops::relu_forward(count, scratch_.data(), dst);
       } else {
         ops::add_forward(count, src(0), src(1), dst);
+      }
+      break;
+    case OpKind::concat: {
+      std::vector<const T*> srcs;
+      for (size_t k = 0; k < n.inputs.size(); ++k) srcs.push_back(src(k));
+      ops::concat_forward<T>(input_dims(n), srcs, dst);
+      break;
+    }
+    case OpKind::dropout:
+      if (training) {
+        ops::dropout_forward(std::get<ops::DropoutParams>(n.params), dropout_key(id), dims(id), src(0), dst);
+      } else {
+        std::copy(src(0), src(0) + count, dst);
       }
       break;
   }
@@ -221,6 +250,19 @@ void ReferenceExecutor<T>::backward_node(const Node& n) {
         std::copy(diff_dst, diff_dst + count, diff_src);
       }
       accumulate(n.inputs[1], diff_src);
+      break;
+    case OpKind::concat: {
+      // Each input's slice, into a buffer of its own, then summed into its diff.
+      std::vector<std::vector<T>> slices;
+      std::vector<T*> targets;
+      for (int j : n.inputs) slices.emplace_back(u(dims(j).numel()));
+      for (std::vector<T>& slice : slices) targets.push_back(slice.data());
+      ops::concat_backward<T>(input_dims(n), diff_dst, targets);
+      for (size_t k = 0; k < n.inputs.size(); ++k) accumulate(n.inputs[k], slices[k].data());
+      return;
+    }
+    case OpKind::dropout:
+      ops::dropout_backward(std::get<ops::DropoutParams>(n.params), dropout_key(id), dims(id), diff_dst, diff_src);
       break;
   }
   accumulate(n.inputs[0], diff_src);

@@ -45,6 +45,9 @@ class ReferenceExecutor : public Executor {
   void forward_node(const Node& n, bool training);
   void backward_node(const Node& n);
   void accumulate(int id, const T* diff);
+  // The mask stream of dropout node id in the last training forward.
+  ops::DropoutKey dropout_key(int id) const;
+  std::vector<ops::Dims4> input_dims(const Node& n) const;
 
   ExecutionPlan exec_;
   const Graph& graph_;
@@ -52,6 +55,7 @@ class ReferenceExecutor : public Executor {
   ExecutorOptions options_;
   Tensor logits_;
   bool trained_forward_ = false;  // backward needs the saved statistics of a training forward
+  DropoutDraw forward_draw_;      // the draw of the last training forward (backward's masks)
   std::vector<std::vector<T>> params_t_, grads_t_;
   std::vector<std::vector<T>> acts_, diffs_;             // per node, batch×c×h×w
   std::vector<std::vector<T>> save_mean_, save_invstd_;  // per BN node, groups×C

@@ -19,7 +19,7 @@ namespace bigbatch::train {
 Evaluator::Evaluator(const nn::Graph& graph, const Arena& params, const Arena& buffers,
                      const data::ExampleSource& source, int64_t batch, DType precision, comm::Communicator* comm,
                      data::TaskPool* pool, const nn::DeviceChoice& device)
-    : source_(source), comm_(comm), pool_(pool) {
+    : graph_(graph), source_(source), comm_(comm), pool_(pool) {
   const int64_t ranks = comm ? comm->size() : 1, rank = comm ? comm->rank() : 0;
   BIGBATCH_CHECK(source.size() >= ranks, "[eval] " << source.name() << " has " << source.size()
                                                    << " examples, fewer than the " << ranks << " ranks");
@@ -34,6 +34,7 @@ Evaluator::Evaluator(const nn::Graph& graph, const Arena& params, const Arena& b
   images_ = Tensor::zeros({batch_, shape.channels, shape.height, shape.width});
   labels_.resize(static_cast<size_t>(batch_));
   indices_.resize(static_cast<size_t>(batch_));
+  if (graph.heads().size() > 1) head_logits_.resize(static_cast<size_t>(batch_ * graph.num_classes()));
 }
 
 EvalResult Evaluator::run() {
@@ -52,6 +53,11 @@ EvalResult Evaluator::run() {
                       std::span<int32_t>(labels_.data(), static_cast<size_t>(count)));
     executor.forward(images, /*training=*/false);
     const float* logits = executor.logits().data<float>();
+    if (graph_.heads().size() > 1) {
+      // Evaluation reads the main head only (the auxiliary one trains the network).
+      nn::gather_head(graph_.heads()[0], graph_.output_columns(), count, logits, head_logits_.data());
+      logits = head_logits_.data();
+    }
     loss_sum += ops::softmax_cross_entropy_forward(count, classes, logits, labels_.data(), 1.0);
     top1 += ops::topk_correct(count, classes, logits, labels_.data(), 1);
     top5 += ops::topk_correct(count, classes, logits, labels_.data(), std::min<int64_t>(5, classes));

@@ -35,6 +35,7 @@ class Evaluator {
   EvalResult run();
 
  private:
+  const nn::Graph& graph_;
   const data::ExampleSource& source_;
   comm::Communicator* comm_;
   data::TaskPool* pool_;
@@ -44,6 +45,7 @@ class Evaluator {
   Tensor images_;
   std::vector<int32_t> labels_;
   std::vector<int64_t> indices_;
+  std::vector<float> head_logits_;  // the main head's columns (graphs with several heads)
 };
 
 // `bigbatch eval`: a checkpoint (or PyTorch weights) on a dataset's test split, set up as the

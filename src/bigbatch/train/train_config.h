@@ -21,6 +21,8 @@ namespace bigbatch::train {
 struct ModelConfig {
   std::string name = "resnet20";  // models::build_model's name (`bigbatch models`)
   nn::InitOptions init;           // zero-γ (RECIPE §6)
+  // Models with an auxiliary classifier (inception_v3): its loss's weight in training.
+  double aux_loss_weight = 0.4;
 };
 
 // Where the examples come from and how a batch is made (RECIPE §5, §7).

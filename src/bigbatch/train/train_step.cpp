@@ -29,6 +29,9 @@ TrainStep::TrainStep(const StepPlan& plan)
       global_batch_(plan.global_batch),
       local_batch_(plan.local_batch),
       micro_(plan.micro_batch > 0 ? plan.micro_batch : plan.local_batch),
+      aux_loss_weight_(plan.aux_loss_weight),
+      seed_(plan.seed),
+      first_example_(plan.first_example),
       servers_update_(plan.servers_update),
       scaler_(plan.precision == DType::f16) {
   BIGBATCH_CHECK(local_batch_ % micro_ == 0,
@@ -51,7 +54,9 @@ TrainStep::TrainStep(const StepPlan& plan)
     reducer_ = std::make_unique<comm::GradientReducer>(
         graph_.gradient_ranges(), micro_batches() > 1 ? grad_sum_ : grads_, *grad_comm, plan.reducer);
   }
-  diff_logits_ = Tensor::zeros({micro_, graph_.num_classes()});
+  BIGBATCH_CHECK(std::isfinite(aux_loss_weight_) && aux_loss_weight_ >= 0.0,
+                 "[train] the auxiliary loss weight must be finite and >= 0, got " << aux_loss_weight_);
+  diff_logits_ = Tensor::zeros({micro_, graph_.output_columns()});
   if (servers_update_ != nullptr) {
     BIGBATCH_CHECK(reducer_ != nullptr && plan.reducer.exchange != nullptr,
                    "[train] the update on the servers needs the parameter servers' exchange");
@@ -59,10 +64,39 @@ TrainStep::TrainStep(const StepPlan& plan)
   }
 }
 
-double TrainStep::run(const Tensor& images, const int32_t* labels, double lr, int64_t& correct) {
-  const int64_t classes = graph_.num_classes();
-  const int64_t parts = micro_batches();
+double TrainStep::pass_loss(const float* logits, const int32_t* labels, int64_t& correct) {
   const auto kn = static_cast<double>(global_batch_);
+  const std::vector<nn::Head>& heads = graph_.heads();
+  float* diff = diff_logits_.data<float>();
+  if (heads.size() == 1) {
+    // Each worker's loss is its examples' sum divided by the global kn (RECIPE §4).
+    const int64_t classes = heads[0].classes;
+    correct += ops::topk_correct(micro_, classes, logits, labels, 1);
+    ops::softmax_cross_entropy_backward(micro_, classes, logits, labels, kn, diff);
+    return ops::softmax_cross_entropy_forward(micro_, classes, logits, labels, kn);
+  }
+  // Several heads side by side in the logits: each one's columns in turn, its loss weighted.
+  const int64_t columns = graph_.output_columns();
+  double loss = 0.0;
+  for (size_t h = 0; h < heads.size(); ++h) {
+    const int64_t classes = heads[h].classes, offset = heads[h].offset;
+    const double weight = h == 0 ? 1.0 : aux_loss_weight_;
+    head_logits_.resize(static_cast<size_t>(micro_ * classes));
+    head_diff_.resize(head_logits_.size());
+    nn::gather_head(heads[h], columns, micro_, logits, head_logits_.data());
+    if (h == 0) correct += ops::topk_correct(micro_, classes, head_logits_.data(), labels, 1);
+    loss += weight * ops::softmax_cross_entropy_forward(micro_, classes, head_logits_.data(), labels, kn);
+    ops::softmax_cross_entropy_backward(micro_, classes, head_logits_.data(), labels, kn, head_diff_.data());
+    for (int64_t i = 0; i < micro_; ++i)
+      for (int64_t j = 0; j < classes; ++j)
+        diff[i * columns + offset + j] =
+            static_cast<float>(weight * head_diff_[static_cast<size_t>(i * classes + j)]);
+  }
+  return loss;
+}
+
+double TrainStep::run(const Tensor& images, const int32_t* labels, double lr, int64_t step, int64_t& correct) {
+  const int64_t parts = micro_batches();
   double loss = 0.0;
   if (servers_update_ != nullptr) servers_update_->set_lr(lr);
   if (parts > 1) nn::copy_arena(buffers_start_, buffers_);
@@ -74,13 +108,10 @@ double TrainStep::run(const Tensor& images, const int32_t* labels, double lr, in
     const Tensor part = images.slice(j * micro_, (j + 1) * micro_);
     // (this rank's v·n examples: workers r·v .. r·v+v−1 of the global batch)
     const int32_t* part_labels = labels + j * micro_;
+    executor_->set_dropout_draw({seed_, static_cast<uint64_t>(step), first_example_ + j * micro_});
     executor_->forward(part, /*training=*/true);
-    const float* logits = executor_->logits().data<float>();
-    // Each worker's loss is its examples' sum divided by the global kn (RECIPE §4).
-    loss += ops::softmax_cross_entropy_forward(micro_, classes, logits, part_labels, kn);
-    correct += ops::topk_correct(micro_, classes, logits, part_labels, 1);
+    loss += pass_loss(executor_->logits().data<float>(), part_labels, correct);
     float* diff = diff_logits_.data<float>();
-    ops::softmax_cross_entropy_backward(micro_, classes, logits, part_labels, kn, diff);
     if (scaler_.enabled())
       for (int64_t i = 0; i < diff_logits_.numel(); ++i) diff[i] *= scaler_.scale();
     // One pass: each bucket's allreduce starts as soon as backward has finished its layers.

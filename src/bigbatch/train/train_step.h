@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "bigbatch/comm/communicator.h"
 #include "bigbatch/comm/gradient_reducer.h"
@@ -31,6 +32,13 @@ struct StepPlan {
   int64_t micro_batch = 0;   // examples per forward/backward pass, whole workers (0: local_batch)
   int64_t bn_group = 0;      // n: examples per batch-norm statistics group (0: the pass)
   DType precision = DType::f32;
+  // Graphs with several heads (Inception-v3's auxiliary classifier): the loss is head 0's plus
+  // this weight times each other head's (torchvision's reference recipe: 0.4).
+  double aux_loss_weight = 0.4;
+  // Dropout masks (ops/dropout.h) are drawn from the run's seed, the step, and each example's
+  // index in the global batch: this rank's first example is first_example (its workers' offset).
+  uint64_t seed = 0;
+  int64_t first_example = 0;
   nn::DeviceChoice device{};
   optim::SgdOptions sgd{};
   // Ranks (null: one). Host collectives (loss, counts) go through comm; the gradients through
@@ -52,10 +60,12 @@ class TrainStep {
   TrainStep(const TrainStep&) = delete;
   TrainStep& operator=(const TrainStep&) = delete;
 
-  // images: local_batch x C x H x W f32 on the host, labels: local_batch. Returns the loss of
-  // the global batch (sum over kn / kn, summed over ranks) and adds the top-1 hits of every
-  // rank to `correct`. A non-finite loss returns before the update, on every rank alike.
-  double run(const Tensor& images, const int32_t* labels, double lr, int64_t& correct);
+  // images: local_batch x C x H x W f32 on the host, labels: local_batch; step: the optimizer
+  // step (the dropout masks' key). Returns the loss of the global batch (sum over kn / kn,
+  // summed over ranks; with several heads their weighted sum) and adds the main head's top-1
+  // hits of every rank to `correct`. A non-finite loss returns before the update, on every
+  // rank alike.
+  double run(const Tensor& images, const int32_t* labels, double lr, int64_t step, int64_t& correct);
 
   // Precise batch-norm statistics (as pycls, from the paper's group, computes them): the
   // running mean and variance become plain averages, over `count` batches of this rank
@@ -76,9 +86,16 @@ class TrainStep {
   int64_t micro_batches() const { return local_batch_ / micro_; }
 
  private:
+  // The heads' weighted loss of one pass (sum over its examples / kn); writes diff_logits_ and
+  // adds the main head's hits to correct.
+  double pass_loss(const float* logits, const int32_t* labels, int64_t& correct);
+
   const nn::Graph& graph_;
   comm::Communicator* comm_;
   int64_t global_batch_, local_batch_, micro_;
+  double aux_loss_weight_;
+  uint64_t seed_;
+  int64_t first_example_;
   Arena params_, grads_, buffers_;
   Arena grad_sum_, buffers_start_, buffers_sum_;  // accumulated micro-batches only
   std::optional<optim::Sgd> sgd_;
@@ -87,6 +104,7 @@ class TrainStep {
   comm::ParameterServerJob* servers_update_;
   LossScaler scaler_;
   Tensor diff_logits_;
+  std::vector<float> head_logits_, head_diff_;  // one head's columns (several heads only)
 };
 
 }  // namespace bigbatch::train

@@ -150,6 +150,9 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
   plan.micro_batch = micro;
   plan.bn_group = batch.per_worker;
   plan.precision = run.precision;
+  plan.aux_loss_weight = config.model.aux_loss_weight;
+  plan.seed = run.seed;
+  plan.first_example = static_cast<int64_t>(s.rank) * s.local_batch;
   plan.device = device;
   plan.sgd = config.optimizer;
   plan.comm = comm;
@@ -371,7 +374,7 @@ TrainResult Trainer::run() {
                    "[train] the loader fell out of step at epoch " << pos.epoch << " iteration " << pos.iter);
     const double lr = s.lr_policy->lr_at(pos.step);
     int64_t correct = 0;
-    const double loss = s.step->run(batch->images, batch->labels.data(), lr, correct);
+    const double loss = s.step->run(batch->images, batch->labels.data(), lr, pos.step, correct);
     if (!std::isfinite(loss) || loss > exploded) {
       log.finish();
       std::error_code ec;

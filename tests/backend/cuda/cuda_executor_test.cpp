@@ -127,7 +127,7 @@ class Parity {
                               {.device = 0, .tf32 = mode.tf32, .nhwc = mode.nhwc});
     const Node& in = graph_.input_node();
     src_ = Tensor::zeros(Shape{batch, in.c, in.h, in.w});
-    diff_logits_ = Tensor::zeros(Shape{batch, graph_.num_classes()});
+    diff_logits_ = Tensor::zeros(Shape{batch, graph_.output_columns()});
   }
 
   void check_step(uint64_t seed) {
