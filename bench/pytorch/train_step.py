@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch peer of `bigbatch bench`: times the same full training step (forward, softmax
-cross-entropy summed / batch, backward, SGD momentum 0.9 with weight decay 1e-4 on conv
-and fc weights only) on the same model, batch and synthetic data shape.
+cross-entropy summed / batch, plus 0.4 x the auxiliary head's for Inception-v3, backward, SGD
+momentum 0.9 with weight decay 1e-4 on conv and fc weights only) on the same model, batch and
+synthetic data shape.
 
 Run with Debian's interpreter (/usr/bin/python3, which has python3-torch)."""
 
@@ -20,7 +21,8 @@ import torch.nn.functional as F
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9
 WEIGHT_DECAY = 1e-4
-IMAGENET_MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+IMAGENET_MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "inception_v3")
+AUX_LOSS_WEIGHT = 0.4  # inception_v3: bigbatch's --aux-loss-weight default (torchvision's recipe)
 CIFAR_DEPTHS = {"resnet8": 8, "resnet14": 14, "resnet20": 20, "resnet32": 32, "resnet44": 44, "resnet56": 56,
                 "resnet110": 110}
 
@@ -80,6 +82,8 @@ def build_model(name, in_channels, num_classes):
             import torchvision.models
         except ImportError:
             sys.exit("train_step.py: error: torchvision is needed for " + name + " (apt-get install python3-torchvision)")
+        if name == "inception_v3":  # with its auxiliary head, as bigbatch's inception_v3
+            return torchvision.models.inception_v3(num_classes=num_classes, aux_logits=True, init_weights=True)
         model = getattr(torchvision.models, name)(num_classes=num_classes)
         if in_channels != 3:
             model.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
@@ -102,7 +106,8 @@ def parse_input(text):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True)
-    parser.add_argument("--input", type=parse_input, help="CxHxW (default: 3x224x224 for resnet18..152, else 1x28x28)")
+    parser.add_argument("--input", type=parse_input,
+                        help="CxHxW (default: 3x224x224 for resnet18..152, 3x299x299 for inception_v3, else 1x28x28)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--precision", choices=("f32", "bf16"), default="f32")
@@ -117,7 +122,8 @@ def main():
         parser.error("--batch, --threads and --steps must be >= 1, --warmup >= 0")
 
     imagenet = args.model in IMAGENET_MODELS
-    channels, height, width = args.input or ((3, 224, 224) if imagenet else (1, 28, 28))
+    usual = (3, 299, 299) if args.model == "inception_v3" else (3, 224, 224) if imagenet else (1, 28, 28)
+    channels, height, width = args.input or usual
     classes = args.classes or (1000 if imagenet else 10)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -139,8 +145,12 @@ def main():
     def step():
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
-            logits = model(src)
-        loss = F.cross_entropy(logits.float(), labels, reduction="sum") / args.batch
+            out = model(src)
+        if isinstance(out, tuple):  # Inception-v3 in training: (logits, aux_logits)
+            loss = (F.cross_entropy(out[0].float(), labels, reduction="sum") +
+                    AUX_LOSS_WEIGHT * F.cross_entropy(out[1].float(), labels, reduction="sum")) / args.batch
+        else:
+            loss = F.cross_entropy(out.float(), labels, reduction="sum") / args.batch
         loss.backward()
         optimizer.step()
         return loss.item()

@@ -149,6 +149,8 @@ TEST(EvalGeometry, ResizesTheShorterSideThenCropsTheCentre) {
   EXPECT_EQ(o.eval_resize(), 256);
   o.size = 32;
   EXPECT_EQ(o.eval_resize(), 37);  // 32·256/224 = 36.6
+  o.size = 299;
+  EXPECT_EQ(o.eval_resize(), 342);  // Inception-v3: torchvision's reference resizes to 342
 }
 
 TEST(EvalPlan, UsesTheDctScaleThatKeepsTheResizedSize) {

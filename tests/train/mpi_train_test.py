@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Real-rank tests of `bigbatch train` under mpirun (ctest label `mpi`).
 
-  mpi_train_test.py equivalence|kill|preempt|resume BIGBATCH SCRATCH
+  mpi_train_test.py equivalence|kill|preempt|resume|inception|stall|... BIGBATCH SCRATCH
 
 equivalence: -np 2 and -np 4 runs of 30 iterations give the losses and final weights of one
              process with the same k workers as virtual workers (relative 1e-5).
@@ -10,6 +10,12 @@ preempt:     SIGTERM to one rank of two stops both after the same step with one 
              that step (exit 3); the same command with --resume auto continues from it.
 resume:      a 4-rank run stopped mid-epoch and resumed on 2 ranks continues like the
              uninterrupted run (relative 1e-5).
+inception:   inception_v3 (dropout and the auxiliary head on) on a generated JPEG tree: -np 2 and
+             one process in micro-batches give the loss (dropout's masks follow each example's
+             place in the global batch, not the rank's) and weights of one process after a step.
+             One step only: from torchvision's initialisation on these smooth, upsampled images
+             training is chaotic (BN over nearly constant maps, ε 0.001; the aux head's last BN
+             over n values at 1x1), so rounding alone moves a second step's loss by percents.
 stall:       SIGSTOP of one rank (the last, then rank 0) under --stall-timeout 5 ends the job
              within 60 s, non-zero, with one line naming the stopped rank.
 slurm_srun:  `srun -n 2 --mpi=pmix bigbatch train` gives the losses and weights of `mpirun -np 2`
@@ -29,6 +35,9 @@ import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
+from jpeg_tree import make_tree  # noqa: E402  ImageFolder trees of real JPEGs, no PIL
 
 MPIRUN = shutil.which("mpirun")
 JOB = ["train", "--model", "resnet8", "--dataset", "synthetic", "--synthetic-size", "512",
@@ -116,6 +125,23 @@ def test_equivalence(binary, scratch):
         many = os.path.join(scratch, "np%d" % ranks)
         run(mpi(ranks, binary, *JOB, "--max-iters", "30", "--out", many))
         compare(one, many, "-np %d vs 1 process" % ranks)
+
+
+def test_inception(binary, scratch):
+    tree = os.path.join(scratch, "tree")
+    make_tree(tree, classes=("a", "b", "c"), train=4, val=1)
+    job = ["train", "--model", "inception_v3", "--dataset", "imagefolder", "--data-dir", tree, "--image-size", "299",
+           "--global-batch", "4", "--per-worker-batch", "2", "--epochs", "1", "--max-iters", "1", "--warmup-epochs", "0",
+           "--decay-epochs", "", "--log-every", "1", "--seed", "3", "--threads", "1", "--decode-threads", "1",
+           "--progress", "off", "--eval-batch", "3"]
+    one = os.path.join(scratch, "one")
+    run([binary, *job, "--out", one])
+    micro = os.path.join(scratch, "micro")
+    run([binary, *job, "--micro-batch", "2", "--out", micro])
+    compare(one, micro, "inception_v3 in micro-batches of 2 vs 1 pass")
+    many = os.path.join(scratch, "np2")
+    run(mpi(2, binary, *job, "--out", many))
+    compare(one, many, "inception_v3 -np 2 vs 1 process")
 
 
 def test_resume(binary, scratch):
@@ -326,7 +352,7 @@ def run_case(cases):
 
 def main():
     run_case({"equivalence": test_equivalence, "kill": test_kill, "preempt": test_preempt, "resume": test_resume,
-              "stall": test_stall, "slurm_srun": test_slurm_srun, "slurm_requeue": test_slurm_requeue})
+              "inception": test_inception, "stall": test_stall, "slurm_srun": test_slurm_srun, "slurm_requeue": test_slurm_requeue})
 
 
 if __name__ == "__main__":
