@@ -12,7 +12,7 @@
 #   5 bench      ResNet-50, batch 256, through the trainer's own step (train::TrainStep, what
 #                `train --device cuda` runs): bigbatch bf16 NHWC and PyTorch bf16 autocast
 #                channels_last alternated (eager; torch.compile once if time allows), then TF32
-#                and f32 pairs
+#                and f32 pairs; Inception-v3 bf16 NHWC batch 64 (concat, dropout, the aux head)
 #   6 tta        `bigbatch train --device cuda` on the default Fashion-MNIST job: time to 92%
 # Every stage is guarded: a failure is logged (tail into summary.txt) and later stages still
 # run when they can. Results: $OUT/summary.txt, $OUT/bench.jsonl, $OUT/tta.json, $OUT/*.log.
@@ -156,14 +156,22 @@ bigbatch_bench() {  # PRECISION LAYOUT [STEPS]
 torch_bench() {  # PRECISION [--channels-last] [--compile] ...
   "$python" "$root/bench/gpu/torch_step_cuda.py" --batch 256 --precision "$@" | tee -a "$bench_json"
 }
+inception_bench() {
+  "$bb" bench --device cuda --model inception_v3 --batch 64 --precision bf16 --layout nhwc --warmup 2 --steps 8 \
+    --json | tee -a "$bench_json"
+}
 export bb bench_json
-export -f bigbatch_bench torch_bench
+export -f bigbatch_bench torch_bench inception_bench
 if [[ -x "$bb" ]]; then
   for round in 1 2; do
     (( $(left) > 200 )) || { log "bench round $round skipped: time"; break; }
     stage "bench_bigbatch_bf16_nhwc_$round" 120 bigbatch_bench bf16 nhwc
     stage "bench_torch_bf16_cl_$round" 90 torch_bench bf16 --channels-last
   done
+  # Inception-v3 (concat, dropout, the aux head) through the same step, beside ResNet-50.
+  if (( $(left) > 200 )); then
+    stage bench_bigbatch_inception_v3 90 inception_bench
+  else log "inception_v3 bench skipped: time"; fi
   if (( $(left) > 170 )); then stage bench_torch_bf16_cl_compile 150 torch_bench bf16 --channels-last --compile
   else log "torch.compile skipped: time"; fi
   for p in tf32 f32; do
@@ -174,10 +182,11 @@ if [[ -x "$bb" ]]; then
   "$python" - "$bench_json" <<'PY' | tee -a "$summary" || true
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
-print("    engine            precision layout   img/s     ms/step")
+print("    engine            model         precision layout   img/s     ms/step")
 for r in rows:
     layout = r.get("layout") or ("channels_last" if r.get("channels_last") else "nchw")
-    print(f"    {r['engine']:<17} {r['precision']:<9} {layout:<8} {r['img_per_s']:>8.1f} {r['median_ms']:>9.2f}")
+    print(f"    {r['engine']:<17} {r.get('model', 'resnet50'):<13} {r['precision']:<9} {layout:<8} "
+          f"{r['img_per_s']:>8.1f} {r['median_ms']:>9.2f}")
 PY
 else
   log "bench skipped: no $bb"

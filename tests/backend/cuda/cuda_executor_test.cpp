@@ -14,6 +14,7 @@
 #include "backend/cuda/cuda_test_util.h"
 #include "bigbatch/backend/cuda/arena_ops.h"
 #include "bigbatch/models/registry.h"
+#include "nn/branch_graph.h"
 #include "bigbatch/nn/device_arena.h"
 #include "bigbatch/nn/init.h"
 #include "bigbatch/nn/reference_executor.h"
@@ -221,6 +222,13 @@ TEST(CudaExecutorTest, Resnet8GhostBatchNorm) {
 TEST(CudaExecutorTest, MixedGraph) {
   BIGBATCH_REQUIRE_CUDA_DEVICE();
   check_model(mixed_graph, 4, 2);
+}
+
+// Inception-v3's ops: concatenations, asymmetric kernels, both average-pool paddings, BN ε
+// 0.001, dropout (the reference's mask, drawn on the GPU) and two heads.
+TEST(CudaExecutorTest, BranchGraph) {
+  BIGBATCH_REQUIRE_CUDA_DEVICE();
+  check_model([] { return testing::branch_graph(); }, 4, 2);
 }
 
 TEST(CudaExecutorTest, RejectsBadShapesAndHostArenas) {
