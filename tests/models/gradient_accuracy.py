@@ -44,9 +44,12 @@ from fmnist_torch import (DATA_DIR, ROOT, SKIP, THREADS, F, fail, f32, load_spli
                           safetensors_py, torch, train_step)
 
 
-def pytorch_steps(model_name, init, images, labels, steps, dtype):
-    """`steps` SGD steps as bigbatch's u-form (optim/sgd.h) with decay on conv/fc weights only."""
+def pytorch_steps(model_name, init, images, labels, steps, dtype, channels_last=False):
+    """`steps` SGD steps as bigbatch's u-form (optim/sgd.h) with decay on conv/fc weights only;
+    channels_last: PyTorch's NHWC kernels, another float32 engine with its own roundings."""
     model = train_step.build_model(model_name, 1, 10).to(dtype)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     model.load_state_dict({k: v.to(dtype) if v.is_floating_point() else v for k, v in init.items()}, strict=True)
     model.train()
     decay = [p for p in model.parameters() if p.dim() > 1]
@@ -55,6 +58,8 @@ def pytorch_steps(model_name, init, images, labels, steps, dtype):
                                 lr=LR, momentum=MOMENTUM, dampening=0.0)
     for step in range(steps):
         x = images[step * BATCH:(step + 1) * BATCH].to(dtype)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         y = labels[step * BATCH:(step + 1) * BATCH]
         optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x), y, reduction="sum") / BATCH
@@ -87,6 +92,9 @@ def main():
     parser.add_argument("--init-from", choices=("bigbatch", "torch"), default="bigbatch",
                         help="bigbatch's initialisation (default) or PyTorch's")
     parser.add_argument("--report-only", action="store_true", help="print the table, never fail")
+    parser.add_argument("--channels-last-peer", action="store_true",
+                        help="also PyTorch float32 channels_last's update error (a second f32 engine): how much "
+                             "of a tensor's error is the luck of its rounding (ReLU masks flipping), not accuracy")
     args = parser.parse_args()
     if not (DATA_DIR / "train-images-idx3-ubyte.gz").exists():
         print(f"SKIP: Fashion-MNIST not found in {DATA_DIR}", flush=True)
@@ -113,12 +121,14 @@ def main():
     images, labels = load_split(True, BATCH * args.steps)
     w32 = pytorch_steps(args.model, init, images, labels, args.steps, torch.float32)
     w64 = pytorch_steps(args.model, init, images, labels, args.steps, torch.float64)
+    wcl = pytorch_steps(args.model, init, images, labels, args.steps, torch.float32, True) \
+        if args.channels_last_peer else None
     w0 = {k: v.double() for k, v in init.items()}
 
     params = [k for k in w64 if k.endswith(".weight") or k.endswith(".bias")]
     rows = []
     print(f"{'tensor':34s} {'|dw|/|w|':>9s} {'bb w-dist':>10s} {'pt w-dist':>10s} {'bb dw-err':>10s} "
-          f"{'pt dw-err':>10s} {'ratio':>6s}", flush=True)
+          f"{'pt dw-err':>10s} {'ratio':>6s}" + (f" {'cl dw-err':>10s}" if wcl else ""), flush=True)
     for k in params:
         d64 = w64[k] - w0[k]
         row = (distance(ours[k], w64[k]), distance(w32[k], w64[k]), distance(ours[k] - w0[k], d64),
@@ -126,7 +136,7 @@ def main():
         rows.append(row)
         ratio = row[2] / max(row[3], 1e-300)
         print(f"{k:34s} {float(d64.norm() / w64[k].norm()):9.2e} {row[0]:10.2e} {row[1]:10.2e} {row[2]:10.2e} "
-              f"{row[3]:10.2e} {ratio:6.1f}", flush=True)
+              f"{row[3]:10.2e} {ratio:6.1f}" + (f" {distance(wcl[k] - w0[k], d64):10.2e}" if wcl else ""), flush=True)
 
     def column(i):
         return [r[i] for r in rows]
