@@ -27,9 +27,10 @@ in double. --channels-last-peer answers why: PyTorch float32 in channels_last, a
 engine with other roundings, is further off on those tensors than bigbatch (layer3.2.bn2.bias
 5.3e-4 vs bigbatch's 1.8e-4 and NCHW's 5.8e-8; layer3.2.conv2.weight 4.5e-3 vs 1.4e-3 and 2.7e-6)
 and on all 65 tensors (median 1.6e-2 vs bigbatch's 3.0e-3 and NCHW's 1.0e-3; AMD EPYC, 2026-12-04).
-A ReLU whose input sits within rounding of 0 flips its mask in one engine and not another, and
-each flip moves a gradient by a whole term: PyTorch NCHW matches float64's masks there, which is
-luck of rounding, not accuracy. Not asserted from PyTorch's init for that reason.
+So the ratio measures how far each engine's roundings happen to fall from float64's, not one
+engine's accuracy; the likely mechanism (not measured directly) is ReLU masks: an input within
+rounding of 0 flips in one engine and not another, and each flip moves a gradient by a whole
+term. Not asserted from PyTorch's init for that reason.
 
 Exits 77 (ctest SKIP_RETURN_CODE) when torch is missing or the data set is absent."""
 
