@@ -53,6 +53,25 @@ def main():
     check(by[(256, "ring")]["iteration_ms"] > by[(256, "hier-hd")]["iteration_ms"], "ring slower than hier-hd at 256",
           out)
 
+    # MXNet's clusters: its models with their real keys, parameter servers, the K80 step times
+    # taken from MXNet's README (ResNet-152 57 img/s, Inception-v3 30 img/s at n = 32), and the
+    # published efficiency beside the model's (which misses it: docs/distributed.md).
+    for preset, model, step_ms, published in (("mxnet-inception-v3", "inception_v3", 1067.0, 0.856),
+                                              ("mxnet-resnet152", "resnet152", 561.0, 0.901)):
+        rc, out, err = run(binary, "simulate", "--preset", preset, "--json")
+        check(rc == 0, f"--preset {preset} --json exits 0", err)
+        r = json.loads(out) if rc == 0 else {}
+        check(r.get("model") == model and abs(r.get("forward_ms", 0) + r.get("backward_ms", 0) - step_ms) < 1e-9,
+              f"{preset}: its model and K80 step time", out)
+        check(r.get("gpus_per_server") == 16 and r.get("inter", {}).get("gbit") == 20.0 and "ps" in r,
+              f"{preset}: 16 K80s per machine, 20 Gbit/s, parameter servers", out)
+        check(r.get("published_efficiency") == {"gpus": 256, "efficiency": published}, f"{preset}: the published figure",
+              out)
+        check([row["gpus"] for row in r.get("rows", [])] == [1, 16, 32, 64, 128, 256], f"{preset}: 1..256 GPUs", out)
+        rc, table, err = run(binary, "simulate", "--preset", preset, "--gpus", "1,256")
+        check(rc == 0 and f"published ({preset}): {100 * published:.1f}% at 256 GPUs" in table,
+              f"{preset}: the table names the published figure", table + err)
+
     rc, table, err = run(binary, "simulate", "--preset", "goyal2017", "--gpus", "8,256", "--algorithms", "hier-hd")
     check(rc == 0 and "hier-hd" in table and "eff/8" in table and "resnet50" in table, "the table", table + err)
     check(len([l for l in table.splitlines() if l.split() and l.split()[0] in ("8", "256")]) == 2, "two rows", table)
@@ -114,7 +133,7 @@ def main():
     expect_error(binary, ["simulate", "--profile", "/nonexistent.profile"], "cannot open")
     expect_error(binary, ["simulate", "--backward-ms", "100", "--gpus", "8,x"], "--gpus")
     expect_error(binary, ["simulate", "--backward-ms", "100", "--algorithms", "ring,tree"], "'tree'")
-    expect_error(binary, ["simulate", "--preset", "goyal2016"], "goyal2017")
+    expect_error(binary, ["simulate", "--preset", "goyal2016"], "goyal2017, mxnet-inception-v3, mxnet-resnet152")
     expect_error(binary, ["simulate"], "--backward-ms")
     expect_error(binary, ["simulate", "--preset", "goyal2017", "--gpus", "12", "--algorithms", "hier-hd"],
                  "not whole servers of 8")

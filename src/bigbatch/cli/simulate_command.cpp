@@ -28,7 +28,9 @@ CLI::App* add_simulate_command(CLI::App& app, SimulateOptions& o) {
   const std::string max_gpus = std::to_string(kMaxSimulatedGpus);
   sub->add_option("--preset", o.preset,
                   "goyal2017: ResNet-50 on 8..352 P100s, 8 per server on NVLink, 50 Gbit/s Ethernet (the paper's "
-                  "cluster; flags given beside it win)");
+                  "cluster); mxnet-inception-v3, mxnet-resnet152: MXNet's parameter servers on 16 machines of 16 "
+                  "K80s, 20 Gbit/s Ethernet (published: 85.6% and 90.1% at 256 GPUs). Flags given beside a preset "
+                  "win; docs/distributed.md says which inputs are measured, taken or assumed");
   sub->add_option("--model", o.model, "Model whose gradients are reduced (see 'bigbatch models')")->capture_default_str();
   sub->add_option("--input", o.input,
                   "Input CxHxW, each at most " + std::to_string(kMaxSimulatedInputSize) + " (default: the model's)");
@@ -106,25 +108,65 @@ bool given(const SimulateOptions& o, const char* flag) {
   return o.command != nullptr && o.command->get_option(flag)->count() > 0;
 }
 
-// The paper's setting (Goyal et al. 2017, §5): ResNet-50, n = 32 per P100, 8 per server on
-// NVLink, 50 Gbit/s Ethernet, up to 352 GPUs. Backward ~120 ms per GPU is the figure;
-// forward = backward / 2 (backward costs about twice the forward FLOPs).
+// The published clusters; flags given beside a preset win.
+//   goyal2017 (Goyal et al. 2017, §5): ResNet-50, n = 32 per P100, 8 per server on NVLink, 50 Gbit/s
+//     Ethernet, up to 352 GPUs. Backward ~120 ms per GPU is the figure; forward =
+//     backward / 2 (backward costs about twice the forward FLOPs).
+//   mxnet-inception-v3, mxnet-resnet152: MXNet's KVStore (dist_device_sync) on 16 machines of 16
+//     K80s (p2.16xlarge) on 20 Gbit/s Ethernet, n = 32 per GPU; one parameter server per machine,
+//     co-located, every tensor a key (no buckets), MXNet's big-array bound. Taken from MXNet's
+//     example/image-classification README: one K80 trains ResNet-152 at 57 img/s at batch 32 and
+//     Inception-v3 at 30 img/s at batch 64 (taken for batch 32 too). Assumed: forward:backward
+//     1:2, 64 Gbit/s between a machine's GPUs (PCIe), 50 us per message, no straggler spread.
+//     Published at 256 GPUs: Inception-v3 85.6%, ResNet-152 90.1% of linear.
+struct Preset {
+  const char* name;
+  const char* model;
+  double forward_ms, backward_ms;
+  const char* gpus;
+  int64_t gpus_per_server;
+  const char* comm;
+  double intra_gbit, inter_gbit;
+  double bucket_mib;
+  double published_efficiency;  // at the largest GPU count; 0: none quoted
+};
+
+constexpr Preset kPresets[] = {
+    {"goyal2017", "resnet50", 60.0, 120.0, "8,16,32,64,128,256,352", 8, "allreduce", 160.0, 40.0, 25.0, 0.0},
+    {"mxnet-inception-v3", "inception_v3", 1067.0 / 3, 1067.0 * 2 / 3, "1,16,32,64,128,256", 16, "ps", 64.0, 20.0, 0.0,
+     0.856},
+    {"mxnet-resnet152", "resnet152", 561.0 / 3, 561.0 * 2 / 3, "1,16,32,64,128,256", 16, "ps", 64.0, 20.0, 0.0, 0.901},
+};
+
+const Preset* find_preset(const std::string& name) {
+  if (name.empty()) return nullptr;
+  std::string known;
+  for (const Preset& p : kPresets) {
+    if (name == p.name) return &p;
+    known += (known.empty() ? "" : ", ") + std::string(p.name);
+  }
+  BIGBATCH_THROW(InvalidArgument, "[simulate] --preset: expected one of " << known << ", got '" << printable(name)
+                                                                        << "'");
+}
+
 void apply_preset(SimulateOptions& o) {
-  if (o.preset.empty()) return;
-  BIGBATCH_CHECK(o.preset == "goyal2017", "[simulate] --preset: expected goyal2017, got '" << o.preset << "'");
+  const Preset* preset = find_preset(o.preset);
+  if (preset == nullptr) return;
   auto set = [&](const char* flag, auto& field, auto value) {
     if (!given(o, flag)) field = value;
   };
-  set("--model", o.model, std::string("resnet50"));
-  set("--backward-ms", o.backward_ms, 120.0);
-  set("--forward-ms", o.forward_ms, 60.0);
-  set("--gpus", o.gpus, std::string("8,16,32,64,128,256,352"));
-  set("--gpus-per-server", o.gpus_per_server, int64_t{8});
-  set("--algorithms", o.algorithms, std::string("hier-hd,hier-ring,hd,ring"));
-  set("--intra-gbit", o.intra_gbit, 160.0);
+  set("--model", o.model, std::string(preset->model));
+  set("--backward-ms", o.backward_ms, preset->backward_ms);
+  set("--forward-ms", o.forward_ms, preset->forward_ms);
+  set("--gpus", o.gpus, std::string(preset->gpus));
+  set("--gpus-per-server", o.gpus_per_server, preset->gpus_per_server);
+  set("--comm", o.comm, std::string(preset->comm));
+  if (o.comm == "allreduce") set("--algorithms", o.algorithms, std::string("hier-hd,hier-ring,hd,ring"));
+  set("--intra-gbit", o.intra_gbit, preset->intra_gbit);
   set("--intra-alpha-us", o.intra_alpha_us, 10.0);
-  set("--inter-gbit", o.inter_gbit, 40.0);
+  set("--inter-gbit", o.inter_gbit, preset->inter_gbit);
   set("--inter-alpha-us", o.inter_alpha_us, 50.0);
+  set("--bucket-mib", o.bucket_mib, preset->bucket_mib);
 }
 
 std::vector<std::string> split(const std::string& text) {
@@ -325,6 +367,8 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
                            {"efficiency", r.efficiency},
                            {"efficiency_vs_first", r.efficiency_vs_first},
                            {"straggler_factor", r.straggler_factor}});
+    if (const Preset* preset = find_preset(o.preset); preset && preset->published_efficiency > 0)
+      j["published_efficiency"] = {{"gpus", gpus.back()}, {"efficiency", preset->published_efficiency}};
     out << j.dump() << '\n';
   } else {
     std::string sizes;
@@ -372,6 +416,11 @@ int run_simulate_command(SimulateOptions o, std::ostream& out) {
                     static_cast<long long>(r.gpus), static_cast<long long>(r.servers), sim::algorithm_name(r.algorithm),
                     r.step.comm_s * 1e3, r.step.exposed_s * 1e3, r.step.iteration_s * 1e3, 100 * r.efficiency,
                     100 * r.efficiency_vs_first);
+      out << line;
+    }
+    if (const Preset* preset = find_preset(o.preset); preset && preset->published_efficiency > 0) {
+      std::snprintf(line, sizeof line, "published (%s): %.1f%% at %lld GPUs\n", preset->name,
+                    100 * preset->published_efficiency, static_cast<long long>(gpus.back()));
       out << line;
     }
   }
