@@ -97,6 +97,17 @@ TEST(TrainOptions, FlagsOverrideTheFile) {
   std::filesystem::remove(path);
 }
 
+TEST(TrainOptions, ImageSizeFollowsInceptionUnlessSet) {
+  TrainFlags flags;
+  flags.values["model"] = "inception_v3";
+  EXPECT_EQ(resolve_train_config(flags).input.data.image_size, 299);
+  flags.values["image_size"] = "320";
+  EXPECT_EQ(resolve_train_config(flags).input.data.image_size, 320);
+  TrainFlags resnet;
+  resnet.values["model"] = "resnet50";
+  EXPECT_EQ(resolve_train_config(resnet).input.data.image_size, 224);
+}
+
 TEST(TrainOptions, UnknownKeyNamesFileAndKey) {
   std::string e = error_of([] { apply_toml({}, "global_bach = 1024\n", "my.toml"); });
   EXPECT_NE(e.find("my.toml"), std::string::npos) << e;

@@ -121,6 +121,16 @@ TEST(Models, InceptionV3Structure) {
   const nn::Graph noaux = build_model({"inception_v3_noaux", 3, 299, 299, 10});
   EXPECT_EQ(noaux.heads().size(), 1u);
   EXPECT_EQ(noaux.output_columns(), 10);
+  // The smallest inputs, and one clear error below them.
+  EXPECT_NO_THROW(build_model({"inception_v3_noaux", 3, 75, 75, 10}));
+  EXPECT_THROW(build_model({"inception_v3", 3, 298, 299, 10}), InvalidArgument);
+  try {
+    build_model({"inception_v3", 1, 28, 28, 10});
+    ADD_FAILURE() << "no error for a 28x28 input";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("inception_v3 needs an input of at least 299x299"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Models, Resnet50ForwardFlops) {

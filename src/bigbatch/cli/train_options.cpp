@@ -1,5 +1,6 @@
 #include "bigbatch/cli/train_options.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -13,6 +14,7 @@
 
 #include "bigbatch/core/error.h"
 #include "bigbatch/core/read_file.h"
+#include "bigbatch/models/registry.h"
 
 namespace bigbatch::cli {
 
@@ -214,7 +216,9 @@ const std::vector<OptionSpec>& option_specs() {
        [](const TrainConfig& c) { return quoted(data::augment_kind_name(c.input.augment)); }},
       int_option("augment_until_epoch", "stop augmenting from this epoch on (-1 = never)", input,
                  &InputConfig::augment_until_epoch),
-      int_option("image_size", "JPEG datasets: training crop and evaluation centre crop in pixels", input, data,
+      int_option("image_size",
+                 "JPEG datasets: training crop and evaluation centre crop in pixels (inception_v3: 299 unless set)",
+                 input, data,
                  &DatasetSpec::image_size),
       int_option("decode_threads", "threads reading and decoding batches (0 = half the cores for JPEG, 1 in memory)",
                  input, &InputConfig::decode_threads),
@@ -403,6 +407,14 @@ void fit_schedule_to_epochs(train::TrainConfig& config, const std::set<std::stri
   *note = line.str();
 }
 
+// --image-size not set: the model's usual input where it is larger than ImageNet's 224 (299 for
+// Inception-v3, whose maps vanish below it).
+void fit_image_size_to_model(train::TrainConfig& config, const std::set<std::string>& keys) {
+  if (keys.contains("image_size")) return;
+  const models::ModelSpec usual = models::usual_spec(config.model.name);
+  config.input.data.image_size = std::max(config.input.data.image_size, usual.height);
+}
+
 // Defaults (or DIR/config.toml of the run resumed), then the file, then the flags.
 train::TrainConfig layered_config(const TrainFlags& flags, const std::string& resume_dir, std::string* note) {
   train::TrainConfig config;
@@ -424,6 +436,7 @@ train::TrainConfig layered_config(const TrainFlags& flags, const std::string& re
     }
   }
   fit_schedule_to_epochs(config, keys, note);
+  fit_image_size_to_model(config, keys);
   return config;
 }
 

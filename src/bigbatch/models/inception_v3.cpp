@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "bigbatch/core/error.h"
+
 namespace bigbatch::models {
 
 namespace {
@@ -127,6 +129,14 @@ int aux_logits(nn::Graph& g, int x, int64_t classes) {
 }  // namespace
 
 nn::Graph inception_v3(const ModelSpec& spec, bool aux) {
+  // The smallest inputs whose maps do not vanish: the auxiliary head's 5x5 conv needs Mixed_6e
+  // at 17x17 (as torchvision, which documents 75 for the net without it).
+  const int64_t smallest = aux ? 299 : 75;
+  BIGBATCH_CHECK(spec.height >= smallest && spec.width >= smallest,
+                 "[models] " << spec.name << " needs an input of at least " << smallest << "x" << smallest
+                             << (aux ? " (its auxiliary head; inception_v3_noaux: 75x75)" : "") << ", got "
+                             << spec.in_channels << "x" << spec.height << "x" << spec.width
+                             << ": an ImageNet-style folder with --image-size 299, say");
   nn::Graph g;
   int x = g.input(spec.in_channels, spec.height, spec.width);
   x = basic_conv(g, "Conv2d_1a_3x3", x, 32, k3_stride2);
