@@ -145,6 +145,13 @@ def test_inception(binary, scratch):
     many = os.path.join(scratch, "np2")
     run(mpi(2, binary, *job, "--out", many), env=env)
     compare(one, many, "inception_v3 -np 2 vs 1 process")
+    # eval takes the model's 299 crop without being told (224 would be an error for it).
+    done = run([binary, "eval", "--checkpoint", os.path.join(one, "checkpoints", "last.safetensors"), "--dataset",
+                "imagefolder", "--data-dir", tree, "--threads", "1"])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if result.get("model") != "inception_v3" or result.get("examples") != 3:
+        fail("eval of the inception_v3 checkpoint: %s" % done.stdout)
+    print("eval of the checkpoint at the model's crop: %s" % done.stdout.strip())
 
 
 def test_resume(binary, scratch):

@@ -124,7 +124,8 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& o) {
   command->add_option("--threads", o.threads, "compute threads (0 = the cores this process may use)");
   command->add_option("--precision", o.precision, "f32 | bf16 (cuda: also f16)")->capture_default_str();
   command->add_option("--device", o.device, "cpu | cuda")->capture_default_str();
-  command->add_option("--image-size", o.image_size, "JPEG datasets: centre crop in pixels")->capture_default_str();
+  command->add_option("--image-size", o.image_size,
+                      "JPEG datasets: centre crop in pixels (default: 224; 299 for inception_v3)");
   command->add_option("--decode-threads", o.decode_threads, "JPEG datasets: decoding threads (0 = half the cores)");
   return command;
 }

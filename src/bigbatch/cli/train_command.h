@@ -32,7 +32,7 @@ struct EvalOptions {
   int threads = 0;
   std::string precision = "f32";
   std::string device = "cpu";  // cpu | cuda
-  int64_t image_size = 224;   // JPEG datasets: the centre crop
+  int64_t image_size = 0;     // JPEG datasets: the centre crop; 0 = the model's (224; inception_v3 299)
   int decode_threads = 0;     // JPEG datasets: 0 = half the cores
 };
 CLI::App* add_eval_command(CLI::App& app, EvalOptions& options);

@@ -407,12 +407,9 @@ void fit_schedule_to_epochs(train::TrainConfig& config, const std::set<std::stri
   *note = line.str();
 }
 
-// --image-size not set: the model's usual input where it is larger than ImageNet's 224 (299 for
-// Inception-v3, whose maps vanish below it).
+// --image-size not set: the model's (models::usual_image_size: 299 for Inception-v3).
 void fit_image_size_to_model(train::TrainConfig& config, const std::set<std::string>& keys) {
-  if (keys.contains("image_size")) return;
-  const models::ModelSpec usual = models::usual_spec(config.model.name);
-  config.input.data.image_size = std::max(config.input.data.image_size, usual.height);
+  if (!keys.contains("image_size")) config.input.data.image_size = models::usual_image_size(config.model.name);
 }
 
 // Defaults (or DIR/config.toml of the run resumed), then the file, then the flags.

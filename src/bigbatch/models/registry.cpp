@@ -1,6 +1,8 @@
 // The model table: names, one-line descriptions and builders, in one explicit list.
 #include "bigbatch/models/registry.h"
 
+#include <algorithm>
+
 #include "bigbatch/core/error.h"
 #include "bigbatch/models/inception_v3.h"
 #include "bigbatch/models/resnet_cifar.h"
@@ -80,6 +82,8 @@ ModelSpec usual_spec(const std::string& name) {
   }
   return {name, 1, 28, 28, 10};
 }
+
+int64_t usual_image_size(const std::string& name) { return std::max<int64_t>(224, usual_spec(name).height); }
 
 std::vector<std::string> model_names() {
   std::vector<std::string> names;

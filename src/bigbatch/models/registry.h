@@ -25,6 +25,9 @@ std::vector<std::string> model_names();
 // 3x299x299 and 1000 for Inception-v3, 1x28x28 and 10 (Fashion-MNIST) for the CIFAR-style
 // ResNets, and for a name it does not know (which build_model then rejects).
 ModelSpec usual_spec(const std::string& name);
+// The crop JPEG datasets default to for the model: ImageNet's 224, or its usual input where that
+// is larger (299 for Inception-v3, whose maps vanish below it).
+int64_t usual_image_size(const std::string& name);
 // One line about the model; throws like build_model for an unknown name.
 std::string model_description(const std::string& name);
 

@@ -92,12 +92,12 @@ EvalResult evaluate_checkpoint(const CheckpointEval& job, std::string& model) {
     model = it->second;
   }
   BIGBATCH_CHECK(job.batch > 0, "[eval] --batch: expected > 0, got " << job.batch);
-  BIGBATCH_CHECK(job.image_size > 0, "[eval] --image-size: expected > 0, got " << job.image_size);
+  BIGBATCH_CHECK(job.image_size >= 0, "[eval] --image-size: expected > 0, got " << job.image_size);
   BIGBATCH_CHECK(job.decode_threads >= 0, "[eval] --decode-threads: expected >= 0, got " << job.decode_threads);
   DatasetSpec spec;
   spec.name = job.dataset;
   spec.dir = job.data_dir;
-  spec.image_size = job.image_size;
+  spec.image_size = job.image_size > 0 ? job.image_size : models::usual_image_size(model);
   std::unique_ptr<data::ExampleSource> test = open_dataset(spec, false, data::AugmentOptions{});
   const data::ExampleShape shape = test->example_shape();
   const nn::Graph graph = models::build_model({model, shape.channels, shape.height, shape.width, test->num_classes()});

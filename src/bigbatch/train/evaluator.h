@@ -58,7 +58,7 @@ struct CheckpointEval {
   int64_t batch = 500;
   DType precision = DType::f32;
   nn::DeviceChoice device{};
-  int64_t image_size = 224;    // JPEG datasets: the centre crop
+  int64_t image_size = 0;      // JPEG datasets: the centre crop; 0 = 224, or the model's if larger (299)
   int64_t decode_threads = 0;  // 0: decode_threads_for's default
 };
 // Throws InvalidArgument naming the flag for a bad value, or the reader's error. `model` is set
