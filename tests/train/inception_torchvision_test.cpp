@@ -70,8 +70,7 @@ TEST(InceptionV3Torchvision, LogitsLossStepAndStrictLoadMatch) {
     auto executor = nn::make_cpu_executor({&graph, &params, nullptr, &buffers}, {kBatch, 0, DType::f32});
     executor->forward(images, /*training=*/false);
     std::vector<float> logits(static_cast<size_t>(kBatch * 1000));
-    nn::gather_head(graph.heads()[0], graph.output_columns(), kBatch, executor->logits().data<float>(),
-                    logits.data());
+    nn::gather_head(graph.heads()[0], graph.output_columns(), kBatch, executor->logits().data<float>(), logits.data());
     const std::vector<float> expected = read(oracle, "eval_logits", Shape{kBatch, 1000});
     const double distance = relative_l2(logits.data(), expected.data(), logits.size());
     std::printf("eval logits: relative L2 distance %.3g to torchvision's\n", distance);

@@ -3,8 +3,8 @@
 #include "bigbatch/cli/models_command.h"
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <ostream>
@@ -18,8 +18,10 @@ namespace bigbatch::cli {
 CLI::App* add_models_command(CLI::App& app, ModelsOptions& options) {
   CLI::App* sub = app.add_subcommand("models", "List the models with their parameter count and forward GFLOPs");
   sub->add_option("--input", options.input,
-                  "Input CxHxW for every model (default: 3x224x224 for resnet18..152, 3x299x299 for inception_v3, 1x28x28 for the others)");
-  sub->add_option("--classes", options.classes, "Number of classes (default: 1000 for resnet18..152 and inception_v3, 10 otherwise)");
+                  "Input CxHxW for every model (default: 3x224x224 for resnet18..152, 3x299x299 for inception_v3, "
+                  "1x28x28 for the others)");
+  sub->add_option("--classes", options.classes,
+                  "Number of classes (default: 1000 for resnet18..152 and inception_v3, 10 otherwise)");
   return sub;
 }
 
@@ -31,10 +33,10 @@ int run_models_command(const ModelsOptions& options, std::ostream& out) {
   size_t name_width = 10;
   for (const std::string& name : models::model_names()) name_width = std::max(name_width, name.size());
   auto row = [&out, name_width](const std::string& model, const std::string& input_text, const std::string& classes,
-                    const std::string& params, const std::string& gflops, const std::string& description) {
-    out << std::left << std::setw(static_cast<int>(name_width)) << model << ' ' << std::setw(10) << input_text << ' ' << std::right
-        << std::setw(7) << classes << ' ' << std::setw(13) << params << ' ' << std::setw(10) << gflops << "  "
-        << description << '\n';
+                                const std::string& params, const std::string& gflops, const std::string& description) {
+    out << std::left << std::setw(static_cast<int>(name_width)) << model << ' ' << std::setw(10) << input_text << ' '
+        << std::right << std::setw(7) << classes << ' ' << std::setw(13) << params << ' ' << std::setw(10) << gflops
+        << "  " << description << '\n';
   };
   row("model", "input", "classes", "params", "GFLOPs/ex", "description");
   for (const std::string& name : models::model_names()) {

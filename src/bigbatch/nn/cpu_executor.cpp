@@ -57,11 +57,11 @@ class CpuExecutor final : public Executor {
   memory::data_type dtype_;
   bool linear_output_ = false;
   std::vector<NodePlan> nodes_;
-  std::vector<int> diff_group_;           // per node: the alias group of its diff
-  std::vector<std::vector<int>> groups_;  // alias group -> member nodes
-  IntervalPlan buffers_{64};              // activations, diffs and temporaries, by liveness
-  std::shared_ptr<Storage> arena_;        // their bytes
-  std::shared_ptr<Storage> staging_;      // reordered weights / diff_weights of the current layer
+  std::vector<int> diff_group_;                // per node: the alias group of its diff
+  std::vector<std::vector<int>> groups_;       // alias group -> member nodes
+  IntervalPlan buffers_{64};                   // activations, diffs and temporaries, by liveness
+  std::shared_ptr<Storage> arena_;             // their bytes
+  std::shared_ptr<Storage> staging_;           // reordered weights / diff_weights of the current layer
   std::vector<ops::DropoutKey> dropout_keys_;  // per node, set at each training forward
   std::unique_ptr<cpu::Reorder> input_reorder_, logits_reorder_, diff_logits_reorder_;
   memory input_user_, logits_mem_, diff_logits_user_;
@@ -357,14 +357,15 @@ memory CpuExecutor::stat_memory(int index, int64_t channels) const {
 }
 
 void CpuExecutor::build_forward(cpu::StepList& steps, bool training) {
-  const bool has_dropout = std::any_of(nodes_.begin(), nodes_.end(), [](const NodePlan& p) { return p.dropout != nullptr; });
+  const bool has_dropout =
+      std::any_of(nodes_.begin(), nodes_.end(), [](const NodePlan& p) { return p.dropout != nullptr; });
   if (training && has_dropout) {
     steps.add_host([this] {
       const DropoutDraw& draw = dropout_draw();
       for (int id = 0; id < size(); ++id)
         if (plan(id).dropout)
-          dropout_keys_[static_cast<size_t>(id)] = {ops::dropout_stream(draw.seed, draw.step, static_cast<uint64_t>(id)),
-                                                    draw.first_example};
+          dropout_keys_[static_cast<size_t>(id)] = {
+              ops::dropout_stream(draw.seed, draw.step, static_cast<uint64_t>(id)), draw.first_example};
     });
   }
   input_reorder_->forward(steps, input_user_, plan(0).act_mem);

@@ -22,10 +22,10 @@ struct NodePlan {
   std::unique_ptr<cuda::BatchNorm> bn;
   std::unique_ptr<cuda::Pool> pool;
   std::unique_ptr<cuda::Linear> linear;
-  ops::Dims4 dims;           // output extents (N = batch)
+  ops::Dims4 dims;                        // output extents (N = batch)
   std::vector<ops::Dims4> concat_inputs;  // concat: each input's extents
-  size_t act = 0, diff = 0;  // byte offsets into the activation and diff arenas (diffs shared by liveness)
-  std::vector<int> params;   // parameter entries of this node (weights, bias, gamma, beta)
+  size_t act = 0, diff = 0;               // byte offsets into the activation and diff arenas (diffs shared by liveness)
+  std::vector<int> params;                // parameter entries of this node (weights, bias, gamma, beta)
 };
 
 // Where a parameter entry is read from and its gradient written to in compute form: the f32
@@ -63,7 +63,7 @@ class CudaExecutorImpl final : public Executor {
   void pack_params();  // f32 masters -> compute copies
   void run_forward(bool training);
   void run_backward(const GradsReadyHook& hook);
-  void finish_grads(int id);  // compute-form gradients -> the f32 arena
+  void finish_grads(int id);                  // compute-form gradients -> the f32 arena
   ops::DropoutKey dropout_key(int id) const;  // of the last training forward
 
   ExecutionPlan exec_;

@@ -18,7 +18,19 @@
 
 namespace bigbatch::nn {
 
-enum class OpKind { input, conv2d, batch_norm, relu, max_pool, avg_pool, global_avg_pool, linear, add, concat, dropout };
+enum class OpKind {
+  input,
+  conv2d,
+  batch_norm,
+  relu,
+  max_pool,
+  avg_pool,
+  global_avg_pool,
+  linear,
+  add,
+  concat,
+  dropout
+};
 
 const char* op_kind_name(OpKind kind);
 
@@ -33,7 +45,7 @@ struct Node {
   std::string name;         // state-dict prefix for layers with tensors ("layer1.0.bn2"); else a label
   std::vector<int> inputs;  // node ids, each < this node's id
   NodeParams params;
-  bool fuse_relu = false;   // batch_norm and add: dst = max(0, result)
+  bool fuse_relu = false;  // batch_norm and add: dst = max(0, result)
   // Per-example output extents (C, H, W; H = W = 1 after global pooling and linear).
   int64_t c = 0, h = 0, w = 0;
   // Indices into the parameter layout (-1 when absent).

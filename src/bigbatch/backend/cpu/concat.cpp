@@ -44,8 +44,8 @@ Concat::Concat(const std::vector<memory::desc>& src_mds, memory::data_type dtype
     concat_ = dnnl::concat(pd_);
   });
   dst_md_ = pd_.dst_desc();
-  BIGBATCH_CHECK(slices_.size() == src_mds.size(), "[concat] no layout of " << describe(dst_md_)
-                                                                            << " whose channel slices are views");
+  BIGBATCH_CHECK(slices_.size() == src_mds.size(),
+                 "[concat] no layout of " << describe(dst_md_) << " whose channel slices are views");
   backward_.reserve(src_mds.size());
   for (size_t k = 0; k < src_mds.size(); ++k) backward_.emplace_back(slices_[k], src_mds[k]);
 }

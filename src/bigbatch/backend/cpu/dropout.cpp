@@ -15,8 +15,8 @@ Dropout::Dropout(const ops::DropoutParams& params, const ops::Dims4& dims, const
   const memory::desc mask_md = nchw_md(dims, memory::data_type::f32);
   mask_ = make_memory(mask_md);
   BIGBATCH_DNNL("[dropout] plan " + describe(src_md), {
-    mul_pd_ = dnnl::binary::primitive_desc({dnnl::algorithm::binary_mul, md_, mask_md, md_}, scratchpad_attr(),
-                                           ctx.engine);
+    mul_pd_ =
+        dnnl::binary::primitive_desc({dnnl::algorithm::binary_mul, md_, mask_md, md_}, scratchpad_attr(), ctx.engine);
     mul_ = dnnl::binary(mul_pd_);
     copy_pd_ = dnnl::reorder::primitive_desc(ctx.engine, md_, ctx.engine, md_, scratchpad_attr());
     copy_ = dnnl::reorder(copy_pd_);
@@ -27,7 +27,8 @@ size_t Dropout::scratchpad_bytes() const {
   return std::max(mul_pd_.scratchpad_desc().get_size(), copy_pd_.scratchpad_desc().get_size());
 }
 
-void Dropout::forward_training(StepList& steps, const ops::DropoutKey* key, const memory& src, const memory& dst) const {
+void Dropout::forward_training(StepList& steps, const ops::DropoutKey* key, const memory& src,
+                               const memory& dst) const {
   float* mask = static_cast<float*>(mask_.get_data_handle());
   steps.add_host([this, key, mask] {
     // The mask of ones: the reference op applied to 1 gives exactly 0 or 1/(1 − p).
