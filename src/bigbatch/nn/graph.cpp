@@ -41,6 +41,18 @@ namespace {
 
 ops::Dims4 example_dims(const Node& n) { return {1, n.c, n.h, n.w}; }
 
+// A node of `kind` named `name`, reading `inputs`, whose output has one example's extents d.
+Node make_node(OpKind kind, std::string name, std::vector<int> inputs, const ops::Dims4& d) {
+  Node n;
+  n.kind = kind;
+  n.name = std::move(name);
+  n.inputs = std::move(inputs);
+  n.c = d.c;
+  n.h = d.h;
+  n.w = d.w;
+  return n;
+}
+
 // Wraps an op's own shape error so the message also names the graph node.
 template <class F>
 ops::Dims4 dst_dims_or_throw(const std::string& what, F&& f) {
@@ -143,15 +155,7 @@ int Graph::batch_norm(const std::string& name, int src, bool fuse_relu, bool las
 
 int Graph::relu(int src) {
   BIGBATCH_CHECK(src >= 0 && src < size(), "[graph] relu: input node " << src << " does not exist");
-  const Node& in = node(src);
-  Node n;
-  n.kind = OpKind::relu;
-  n.name = "relu" + std::to_string(size());
-  n.inputs = {src};
-  n.c = in.c;
-  n.h = in.h;
-  n.w = in.w;
-  return push(std::move(n));
+  return push(make_node(OpKind::relu, "relu" + std::to_string(size()), {src}, example_dims(node(src))));
 }
 
 int Graph::max_pool(int src, const ops::PoolParams& params) { return pool(OpKind::max_pool, "maxpool", src, params); }
@@ -162,27 +166,14 @@ int Graph::pool(OpKind kind, const char* name_prefix, int src, const ops::PoolPa
   const char* what = op_kind_name(kind);
   BIGBATCH_CHECK(src >= 0 && src < size(), "[graph] " << what << ": input node " << src << " does not exist");
   ops::Dims4 d = dst_dims_or_throw(what, [&] { return ops::pool_dst_dims(params, example_dims(node(src))); });
-  Node n;
-  n.kind = kind;
-  n.name = name_prefix + std::to_string(size());
-  n.inputs = {src};
+  Node n = make_node(kind, name_prefix + std::to_string(size()), {src}, d);
   n.params = params;
-  n.c = d.c;
-  n.h = d.h;
-  n.w = d.w;
   return push(std::move(n));
 }
 
 int Graph::global_avg_pool(int src) {
   BIGBATCH_CHECK(src >= 0 && src < size(), "[graph] global_avg_pool: input node " << src << " does not exist");
-  Node n;
-  n.kind = OpKind::global_avg_pool;
-  n.name = "avgpool";
-  n.inputs = {src};
-  n.c = node(src).c;
-  n.h = 1;
-  n.w = 1;
-  return push(std::move(n));
+  return push(make_node(OpKind::global_avg_pool, "avgpool", {src}, {1, node(src).c, 1, 1}));
 }
 
 int Graph::linear(const std::string& name, int src, const ops::LinearParams& params) {
@@ -217,14 +208,8 @@ int Graph::add(int a, int b, bool fuse_relu) {
   BIGBATCH_CHECK(x.c == y.c && x.h == y.h && x.w == y.w, "[graph] add: '" << x.name << "' is " << x.c << "x" << x.h
                                                                           << "x" << x.w << " but '" << y.name << "' is "
                                                                           << y.c << "x" << y.h << "x" << y.w);
-  Node n;
-  n.kind = OpKind::add;
-  n.name = "add" + std::to_string(size());
-  n.inputs = {a, b};
+  Node n = make_node(OpKind::add, "add" + std::to_string(size()), {a, b}, example_dims(x));
   n.fuse_relu = fuse_relu;
-  n.c = x.c;
-  n.h = x.h;
-  n.w = x.w;
   return push(std::move(n));
 }
 
@@ -235,14 +220,7 @@ int Graph::concat(const std::vector<int>& srcs) {
     dims.push_back(example_dims(node(src)));
   }
   const ops::Dims4 d = dst_dims_or_throw("concat", [&] { return ops::concat_dst_dims(dims); });
-  Node n;
-  n.kind = OpKind::concat;
-  n.name = "concat" + std::to_string(size());
-  n.inputs = srcs;
-  n.c = d.c;
-  n.h = d.h;
-  n.w = d.w;
-  return push(std::move(n));
+  return push(make_node(OpKind::concat, "concat" + std::to_string(size()), srcs, d));
 }
 
 int Graph::dropout(int src, const ops::DropoutParams& params) {
@@ -252,15 +230,8 @@ int Graph::dropout(int src, const ops::DropoutParams& params) {
   } catch (const InvalidArgument& e) {
     BIGBATCH_THROW(InvalidArgument, "[graph] " << e.what());
   }
-  const Node& in = node(src);
-  Node n;
-  n.kind = OpKind::dropout;
-  n.name = "dropout" + std::to_string(size());
-  n.inputs = {src};
+  Node n = make_node(OpKind::dropout, "dropout" + std::to_string(size()), {src}, example_dims(node(src)));
   n.params = params;
-  n.c = in.c;
-  n.h = in.h;
-  n.w = in.w;
   return push(std::move(n));
 }
 
