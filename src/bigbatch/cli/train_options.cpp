@@ -74,13 +74,12 @@ std::string quoted(const std::string& s) {
   return out + "\"";
 }
 
+// The shortest text that reads back as x (0.4, not 0.40000000000000002), as a TOML float.
 std::string number(double x) {
-  std::ostringstream out;
-  out.imbue(std::locale::classic());
-  out.precision(17);
-  out << x;
-  std::string s = out.str();
-  if (s.find_first_of(".eE") == std::string::npos) s += ".0";
+  char buf[64];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
+  std::string s = ec == std::errc() ? std::string(buf, end) : std::string("nan");
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
   return s;
 }
 
