@@ -1,6 +1,8 @@
 // Inverted dropout on the GPU, drawing exactly ops/dropout.h's mask: each element's keep bit
 // is ops::dropout_keeps of its logical NCHW index in the step's global batch, whatever the
 // layout it is stored in, and backward redraws it from the same key (nothing is stored).
+// Our kernel, not cuDNN's dropout: cuDNN draws from its own generator state, which can give
+// neither the CPU's masks nor the same masks for another split of the batch.
 // Arrays: device pointers of dtype, N×C×H×W (dims) in layout. Enqueued on `stream`.
 #pragma once
 
