@@ -12,7 +12,8 @@ resume:      a 4-rank run stopped mid-epoch and resumed on 2 ranks continues lik
              uninterrupted run (relative 1e-5).
 inception:   inception_v3 (dropout and the auxiliary head on) on a generated JPEG tree: -np 2 and
              one process in micro-batches give the loss (dropout's masks follow each example's
-             place in the global batch, not the rank's) and weights of one process after a step.
+             place in the global batch, not the rank's) and weights of one process after a step;
+             a run resumed after a step ends as the run of two steps does.
              One step only: from torchvision's initialisation on these smooth, upsampled images
              training is chaotic (BN over nearly constant maps, ε 0.001; the aux head's last BN
              over n values at 1x1), so rounding alone moves a second step's loss by percents.
@@ -131,20 +132,28 @@ def test_inception(binary, scratch):
     tree = os.path.join(scratch, "tree")
     make_tree(tree, classes=("a", "b", "c"), train=4, val=1)
     job = ["train", "--model", "inception_v3", "--dataset", "imagefolder", "--data-dir", tree, "--image-size", "299",
-           "--global-batch", "4", "--per-worker-batch", "2", "--epochs", "1", "--max-iters", "1", "--warmup-epochs", "0",
+           "--global-batch", "4", "--per-worker-batch", "2", "--epochs", "1", "--warmup-epochs", "0",
            "--decay-epochs", "", "--log-every", "1", "--seed", "3", "--threads", "1", "--decode-threads", "1",
            "--progress", "off", "--eval-batch", "3"]
     # One convolution algorithm everywhere: each process times winograd against direct for itself,
     # and in this chaotic start their different roundings alone can exceed the tolerance.
     env = dict(os.environ, BIGBATCH_CONV_ALGORITHM="direct")
     one = os.path.join(scratch, "one")
-    run([binary, *job, "--out", one], env=env)
+    run([binary, *job, "--max-iters", "1", "--out", one], env=env)
     micro = os.path.join(scratch, "micro")
-    run([binary, *job, "--micro-batch", "2", "--out", micro], env=env)
+    run([binary, *job, "--max-iters", "1", "--micro-batch", "2", "--out", micro], env=env)
     compare(one, micro, "inception_v3 in micro-batches of 2 vs 1 pass")
     many = os.path.join(scratch, "np2")
-    run(mpi(2, binary, *job, "--out", many), env=env)
+    run(mpi(2, binary, *job, "--max-iters", "1", "--out", many), env=env)
     compare(one, many, "inception_v3 -np 2 vs 1 process")
+    # Resumed after a step, the second step draws the uninterrupted run's masks (they are keyed
+    # by the step, not by the process): the two runs end with the same weights.
+    two = os.path.join(scratch, "two")
+    run([binary, *job, "--max-iters", "2", "--out", two], env=env)
+    resumed = os.path.join(scratch, "resumed")
+    run([binary, *job, "--max-iters", "1", "--out", resumed], env=env)
+    run([binary, "train", "--resume", resumed, "--max-iters", "2", "--threads", "1"], env=env)
+    compare(two, resumed, "inception_v3 resumed after a step vs 2 steps straight")
     # eval takes the model's 299 crop without being told (224 would be an error for it).
     done = run([binary, "eval", "--checkpoint", os.path.join(one, "checkpoints", "last.safetensors"), "--dataset",
                 "imagefolder", "--data-dir", tree, "--threads", "1"])
