@@ -7,7 +7,9 @@
 #include "bigbatch/core/threading.h"
 #include "bigbatch/ops/add.h"
 #include "bigbatch/ops/batch_norm.h"
+#include "bigbatch/ops/concat.h"
 #include "bigbatch/ops/conv2d.h"
+#include "bigbatch/ops/dropout.h"
 #include "bigbatch/ops/linear.h"
 #include "bigbatch/ops/pool.h"
 #include "bigbatch/ops/relu.h"
@@ -54,6 +56,23 @@ TEST(ThreadInvariance, Conv2d) {
       return Outputs{dst, diff_src, diff_weights, diff_bias};
     });
   }
+}
+
+// Dropout's mask is a hash of each element's index, whatever thread draws it; concat copies.
+TEST(ThreadInvariance, DropoutAndConcat) {
+  const Dims4 d{8, 64, 16, 16};  // 131,072 elements: past the ops' parallel threshold
+  const auto src = random_vector<float>(d.numel(), 5);
+  const DropoutKey key{dropout_stream(7, 3, 11), 40};
+  const std::vector<Dims4> parts{{8, 24, 16, 16}, {8, 40, 16, 16}};
+  expect_thread_invariant([&] {
+    auto dst = nan_vector<float>(d.numel()), diff_src = nan_vector<float>(d.numel());
+    dropout_forward(DropoutParams{0.5}, key, d, src.data(), dst.data());
+    dropout_backward(DropoutParams{0.5}, key, d, src.data(), diff_src.data());
+    auto cat = nan_vector<float>(d.numel());
+    const std::vector<const float*> srcs{src.data(), src.data() + parts[0].numel()};
+    concat_forward<float>(parts, srcs, cat.data());
+    return Outputs{dst, diff_src, cat};
+  });
 }
 
 TEST(ThreadInvariance, BatchNorm) {
