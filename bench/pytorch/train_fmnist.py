@@ -12,6 +12,8 @@ Every key of a bigbatch config is also a flag here, with - for _ (--global-batch
                       examples (bigbatch's virtual workers); off: plain BN over the whole batch.
   --channels-last     NHWC activations and weights (often PyTorch's fastest CPU layout).
   --threads T         torch.set_num_threads(T); default: the config's threads, else 2.
+  --resume DIR        continue the run in DIR after its last whole epoch (DIR/checkpoint.pt, written
+                      at every epoch's end; DIR/config.toml is the configuration, flags over it).
 
 The recipe, as bigbatch (src/bigbatch/train/trainer.cpp):
   loss = sum of cross-entropy / kn; SGD momentum m (u-form: u <- m.u + g + wd.w; w <- w - lr.u),
@@ -231,7 +233,7 @@ def validate(c):
     check(c["dataset"] == "fashion-mnist" or c["data_dir"] != "",
           "data-dir: mnist needs its directory (only Fashion-MNIST has a default)")
     check(c["init"] == "", "init: not supported by the PyTorch peer")
-    check(c["resume"] == "", "resume: not supported by the PyTorch peer")
+    check(c["resume"] == "" or c["resume"] == c["out"], "resume: the run directory continued is the run's out")
 
 
 def to_toml(c):
@@ -504,6 +506,11 @@ def apply_lars(params, eta):
             p.grad.add_(p, alpha=wd).mul_(local)
 
 
+def run_identity(c):
+    """The configuration a checkpoint must match to be resumed: all but how the run is driven."""
+    return to_toml(dict(c, resume="", max_iters=0, threads=0, progress=False))
+
+
 def train(c, ghost_bn, channels_last, threads):
     torch.set_num_threads(threads)
     torch.manual_seed(c["seed"])
@@ -538,11 +545,24 @@ def train(c, ghost_bn, channels_last, threads):
     autocast = c["precision"] == "bf16"
 
     os.makedirs(c["out"], exist_ok=True)
-    with open(os.path.join(c["out"], "config.toml"), "w", encoding="utf-8") as f:
-        f.write(to_toml(c))
     metrics_path = os.path.join(c["out"], "metrics.jsonl")
-    if os.path.exists(metrics_path):
-        os.remove(metrics_path)  # a new run starts a new record
+    checkpoint_path = os.path.join(c["out"], "checkpoint.pt")
+    resumed = None
+    if c["resume"]:
+        # The state after the last whole epoch; the record is cut back to what it had then.
+        resumed = torch.load(checkpoint_path)
+        if resumed["config"] != run_identity(c):
+            raise ValueError(f"[train] {checkpoint_path}: written by another configuration than "
+                             f"{c['out']}/config.toml")
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        with open(metrics_path, "r+b") as f:
+            f.truncate(resumed["metrics_bytes"])
+    else:
+        with open(os.path.join(c["out"], "config.toml"), "w", encoding="utf-8") as f:
+            f.write(to_toml(c))
+        if os.path.exists(metrics_path):
+            os.remove(metrics_path)  # a new run starts a new record
     metrics = open(metrics_path, "a", encoding="utf-8")
 
     def write(obj):
@@ -550,11 +570,12 @@ def train(c, ghost_bn, channels_last, threads):
         metrics.flush()
 
     label = os.path.basename(os.path.normpath(c["out"])) or os.path.basename(os.path.abspath(c["out"]))
-    write({"kind": "run", "model": c["model"], "dataset": c["dataset"], "global_batch": kn, "per_worker_batch": n,
+    if resumed is None:
+        write({"kind": "run", "model": c["model"], "dataset": c["dataset"], "global_batch": kn, "per_worker_batch": n,
            "workers": kn // n, "lr_policy": policy.describe(), "label": label, "engine": "pytorch",
-           "optimizer": c["optimizer"], **({"lars_eta": c["lars_eta"]} if lars else {}),
-           "torch_version": torch.__version__, "threads": threads, "ghost_bn": ghost_bn,
-           "channels_last": channels_last, "precision": c["precision"]})
+               "optimizer": c["optimizer"], **({"lars_eta": c["lars_eta"]} if lars else {}),
+               "torch_version": torch.__version__, "threads": threads, "ghost_bn": ghost_bn,
+               "channels_last": channels_last, "precision": c["precision"]})
     log = sys.stderr
     tty = log.isatty()
     bn_text = f"BN per worker of {n}" if ghost_bn else f"BN over the whole batch of {micro}"
@@ -564,12 +585,14 @@ def train(c, ghost_bn, channels_last, threads):
 
     total = c["epochs"] * ipe
     stop = min(total, c["max_iters"]) if c["max_iters"] > 0 else total
-    step = 0
-    start = time.perf_counter()
-    interval_start, interval_steps = start, 0
+    step = resumed["step"] if resumed else 0
+    start = time.perf_counter() - (resumed["wall_s"] if resumed else 0.0)
+    interval_start, interval_steps = time.perf_counter(), 0
     final = None
     evaluated_last = False
-    for epoch in range(c["epochs"]):
+    if resumed:
+        print(f"pytorch: resumed {c['out']} after epoch {resumed['epoch']} (step {step})", file=log, flush=True)
+    for epoch in range(resumed["epoch"] if resumed else 0, c["epochs"]):
         if step >= stop:
             break
         order = (torch.from_numpy(epoch_rng(c["seed"], epoch, 0).permutation(train_x.shape[0]))
@@ -652,6 +675,12 @@ def train(c, ghost_bn, channels_last, threads):
             print(("\r\033[K" if tty and c["progress"] else "") + line, file=log, flush=True)
             final = (test_loss, top1_err, top5_err)
             evaluated_last = True
+            # Every epoch, the state a resume continues from: written aside, then renamed over.
+            metrics.flush()
+            torch.save({"config": run_identity(c), "epoch": epoch + 1, "step": step,
+                        "wall_s": wall, "metrics_bytes": os.path.getsize(metrics_path),
+                        "model": model.state_dict(), "optimizer": optimizer.state_dict()}, checkpoint_path + ".tmp")
+            os.replace(checkpoint_path + ".tmp", checkpoint_path)
     if not evaluated_last:
         if tty and c["progress"]:
             print(file=log)
@@ -677,7 +706,16 @@ def main():
     args = parser.parse_args()
     flags = {key: getattr(args, "key_" + key) for key in KEYS if getattr(args, "key_" + key) is not None}
     try:
-        config = resolve_config(args.config, flags)
+        if "resume" in flags:
+            # As bigbatch: the run's own configuration, flags (say --max-iters) over it.
+            directory = flags.pop("resume")
+            if args.config:
+                raise ValueError("--resume: the run's own config.toml is read; give no --config")
+            flags["out"] = directory
+            config = resolve_config(os.path.join(directory, "config.toml"), flags)
+            config["resume"] = directory
+        else:
+            config = resolve_config(args.config, flags)
         threads = config["threads"] if config["threads"] > 0 else 2
         train(config, args.ghost_bn == "on", args.channels_last, threads)
     except ValueError as e:

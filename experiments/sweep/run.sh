@@ -123,14 +123,19 @@ train_one() {
   fi
   local t0=$SECONDS cmd
   if [[ "${1:-}" == "--peer" ]]; then
-    # The PyTorch peer (bench/pytorch/train_fmnist.py) on the same base and flags; it has no
-    # resume, so an unfinished run starts over.
+    # The PyTorch peer (bench/pytorch/train_fmnist.py) on the same base and flags; an unfinished
+    # run continues after its last whole epoch (its checkpoint.pt).
     [[ "${2:-}" == pytorch ]] || { echo "[sweep] s$seed/$cell: unknown peer '${2:-}'" >&2; return 1; }
     shift 2
-    rm -rf "$dir"
-    : >"$out/s$seed/$cell.log"
-    cmd=("$python" "$root/bench/pytorch/train_fmnist.py" --config "$sweep/base.toml" "$@" --seed "$seed"
-         --threads "$threads" "${overrides[@]}" --out "$dir")
+    if [[ -f "$dir/config.toml" && -f "$dir/checkpoint.pt" ]]; then
+      echo "[sweep] s$seed/$cell: continuing from its checkpoint" >&2
+      cmd=("$python" "$root/bench/pytorch/train_fmnist.py" --resume "$dir" --threads "$threads")
+    else
+      rm -rf "$dir"
+      : >"$out/s$seed/$cell.log"
+      cmd=("$python" "$root/bench/pytorch/train_fmnist.py" --config "$sweep/base.toml" "$@" --seed "$seed"
+           --threads "$threads" "${overrides[@]}" --out "$dir")
+    fi
   elif [[ -f "$dir/config.toml" && -f "$dir/checkpoints/last.safetensors" ]]; then
     echo "[sweep] s$seed/$cell: continuing from its checkpoint" >&2
     cmd=("$bigbatch" train --resume "$dir" --threads "$threads")
