@@ -7,13 +7,14 @@ Exits 77 (skipped) without PIL."""
 
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
 try:
     from PIL import Image
+    from jpeg_tree import make_tree  # noqa: E402  the tests' ImageFolder trees
 except ImportError:
     print("image_input_test: skipped: PIL missing")
     sys.exit(77)
@@ -30,19 +31,6 @@ def check(condition, what, detail=""):
 def run(*args):
     proc = subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=240)
     return proc.returncode, proc.stdout, proc.stderr
-
-
-def make_tree(root, classes=("a", "b", "c"), train=4, val=2):
-    rng = random.Random(0)
-    for split, count in (("train", train), ("val", val)):
-        for name in classes:
-            os.makedirs(os.path.join(root, split, name), exist_ok=True)
-            for i in range(count):
-                w, h = 40 + rng.randrange(20), 36 + rng.randrange(20)
-                color = tuple(rng.randrange(256) for _ in range(3))
-                img = Image.new("RGB", (w, h), color)
-                img.paste(tuple(255 - c for c in color), (w // 4, h // 4, w // 2, h // 2))
-                img.save(os.path.join(root, split, name, f"{i}.jpg"), quality=90)
 
 
 TRAIN = ["--model", "resnet18", "--image-size", "32", "--global-batch", "4", "--per-worker-batch", "2",
