@@ -6,8 +6,8 @@ gradual warmup.
 For each of the six configs:
 1. the file's own keys are exactly the schedule its README states (model, kn, n, eta and how it
    is reached, warmup, decay epochs, augmentation stop, epochs, momentum, wd), and no other;
-2. `bigbatch train --config FILE` trains one step of it on a tiny JPEG tree written here (no PIL:
-   a baseline encoder below), with only the sizes overridden (--image-size, threads, n 32 -> 2, and
+2. `bigbatch train --config FILE` trains one step of it on a tiny JPEG tree (tests/testing/
+   jpeg_tree.py, PIL; skipped without), with only the sizes overridden (--image-size, threads, n 32 -> 2, and
    kn and B0 shrunk by the same factor, so that kn/B0, and with it the linear rule's eta, is the
    config's), and bigbatch's own account of the job is checked: its learning-rate line (eta,
    warmup, decay epochs, 110 epochs) and its resolved config.toml (every key of the file not
