@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """End-to-end checks of the `bigbatch` binary: help, the model table, a tiny benchmark's
 JSON, and that bad input exits non-zero with exactly one error line.
-Usage: cli_test.py {help|models|bench|errors|resume|preempt|threads} PATH/TO/bigbatch"""
+Usage: cli_test.py {help|models|bench|errors|resume|preempt|threads|aux_loss_weight} PATH/TO/bigbatch"""
 
 import json
 import os
@@ -119,6 +119,20 @@ def test_threads():
             check(rc == 0, f"{what} --threads {cores + 1}: exits 0", err)
             check(len(warnings) == 1 and f"--threads {cores + 1} is more than the {cores} core" in warnings[0],
                   f"{what} --threads {cores + 1}: one warning naming the cores", err)
+
+
+def test_aux_loss_weight_warns():
+    """--aux-loss-weight on a model without an auxiliary classifier: one warning, then the run."""
+    job = ["train", "--model", "resnet8", "--dataset", "synthetic", "--synthetic-size", "64", "--global-batch", "16",
+           "--per-worker-batch", "8", "--epochs", "1", "--warmup-epochs", "0", "--decay", "cosine", "--max-iters", "1",
+           "--threads", "1", "--progress", "off"]
+    for extra, expected in ((["--aux-loss-weight", "0.3"], 1), ([], 0)):
+        with tempfile.TemporaryDirectory(prefix="bigbatch_cli_aux_") as scratch:
+            rc, out, err = run(*job, *extra, "--out", os.path.join(scratch, "run"))
+            warnings = [line for line in err.splitlines() if "--aux-loss-weight" in line]
+            check(rc == 0, f"train {extra}: exits 0", err)
+            check(len(warnings) == expected and all("resnet8 has no auxiliary classifier" in w for w in warnings),
+                  f"train {extra}: {expected} warning(s) about --aux-loss-weight", err)
 
 
 def test_errors():
@@ -337,7 +351,7 @@ def main():
     case, BINARY = sys.argv[1], sys.argv[2]
     {"help": test_help, "models": test_models, "bench": test_bench, "errors": test_errors,
      "resume": test_resume, "preempt": test_preempt,
-     "threads": test_threads}[case]()
+     "threads": test_threads, "aux_loss_weight": test_aux_loss_weight_warns}[case]()
     for f in failures:
         print("FAIL:", f, "\n")
     print(f"cli_test {case}: {'FAILED' if failures else 'passed'}")

@@ -138,6 +138,9 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
   const data::ExampleShape shape = s.train_set->example_shape();
   s.graph = models::build_model(
       {config.model.name, shape.channels, shape.height, shape.width, s.train_set->num_classes()});
+  if (s.root() && s.graph.heads().size() == 1 && config.model.aux_loss_weight != ModelConfig{}.aux_loss_weight)
+    std::cerr << "bigbatch: warning: --aux-loss-weight " << config.model.aux_loss_weight << " is ignored: "
+              << config.model.name << " has no auxiliary classifier\n";
   const bool resumed = !run.resume.empty();
   s.run_dir.emplace(resumed ? fs::path(run.resume) : fs::path(run.out), resumed, s.root());
   if (!resumed) s.run_dir->claim_for_new_run(run.overwrite);
