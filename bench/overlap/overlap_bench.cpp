@@ -153,15 +153,13 @@ struct RealModel {
     src = Tensor::zeros({batch, in.c, in.h, in.w});
     float* s = src.data<float>();
     for (int64_t i = 0; i < src.numel(); ++i) s[i] = static_cast<float>(rng.normal());
-    diff_logits = Tensor::zeros({batch, graph.num_classes()});
+    diff_logits = Tensor::zeros({batch, graph.output_columns()});
     float* d = diff_logits.data<float>();
     for (int64_t i = 0; i < diff_logits.numel(); ++i) d[i] = static_cast<float>(rng.normal()) * 1e-3f;
   }
+  // At the input and classes the model is usually run at (the registry's rule).
   static nn::Graph build(const std::string& model) {
-    const bool imagenet = model == "resnet18" || model == "resnet34" || model == "resnet50" ||
-                          model == "resnet101" || model == "resnet152";
-    return bigbatch::models::build_model(
-        imagenet ? bigbatch::models::ModelSpec{model, 3, 224, 224, 1000} : bigbatch::models::ModelSpec{model, 1, 28, 28, 10});
+    return bigbatch::models::build_model(bigbatch::models::usual_spec(model));
   }
 };
 

@@ -109,6 +109,11 @@ def fmt(cell):
     return text + f" (n={len(cell['runs'])})"
 
 
+def train_fmt(cell):
+    """The mean training error of a cell's finished runs, or a dash."""
+    return f"{cell['train']:.2f}" if cell is not None and cell["runs"] else "—"
+
+
 def delta(cell, base):
     if cell is None or base is None or not cell["runs"] or not base["runs"]:
         return ""
@@ -151,10 +156,13 @@ def report(by_name, cells, seeds, last):
         nearest = min(PAPER_BY_BATCH, key=lambda kn: abs(math.log2(kn / equivalent)))
         paper = (f"{PAPER_BY_BATCH[nearest][0] - PAPER_BY_BATCH[256][0]:+.2f} (at {batch_name(nearest)})"
                  if abs(math.log2(nearest / equivalent)) <= 0.5 else "—")
-        train = f"{c['train']:.2f}" if c["runs"] else "—"
         w(f"| {batch_name(c['batch'])} | {0.1 * c['batch'] / 256:g} | {steps_per_epoch(c['batch'])} | "
-          f"{batch_name(round(equivalent))} | {train} | {fmt(c)} | {delta(c, base)} | {paper} |")
+          f"{batch_name(round(equivalent))} | {train_fmt(c)} | {fmt(c)} | {delta(c, base)} | {paper} |")
     w("")
+
+    def sgd_at(kn):
+        """Group a's cell at global batch kn (linear scaling, gradual warmup), or None."""
+        return next((a for a in group_a if a["batch"] == kn), None)
 
     def variants(title, rows):
         w(title + "\n")
@@ -163,8 +171,7 @@ def report(by_name, cells, seeds, last):
         ref = by_name.get("kn512")
         for label, name in rows:
             c = by_name.get(name)
-            train = f"{c['train']:.2f}" if c and c["runs"] else "—"
-            w(f"| {label} | {train} | {fmt(c)} | {delta(c, base)} | {delta(c, ref) if name != 'kn512' else ''} | "
+            w(f"| {label} | {train_fmt(c)} | {fmt(c)} | {delta(c, base)} | {delta(c, ref) if name != 'kn512' else ''} | "
               f"{PAPER_8K_VARIANTS.get(name, '—')} |")
         w("")
 
@@ -194,10 +201,9 @@ def report(by_name, cells, seeds, last):
         w("| kn | SGD train err % | SGD test err % | Δ | LARS train err % | LARS test err % | Δ |")
         w("| --- | --- | --- | --- | --- | --- | --- |")
         for c in lars:
-            sgd = next((s for s in group_a if s["batch"] == c["batch"]), None)
-            st = f"{sgd['train']:.2f}" if sgd and sgd["runs"] else "—"
-            lt = f"{c['train']:.2f}" if c["runs"] else "—"
-            w(f"| {batch_name(c['batch'])} | {st} | {fmt(sgd)} | {delta(sgd, base)} | {lt} | {fmt(c)} | "
+            sgd = sgd_at(c["batch"])
+            w(f"| {batch_name(c['batch'])} | {train_fmt(sgd)} | {fmt(sgd)} | {delta(sgd, base)} | {train_fmt(c)} | "
+              f"{fmt(c)} | "
               f"{delta(c, base)} |")
         w("")
 
@@ -207,10 +213,8 @@ def report(by_name, cells, seeds, last):
         w("| kn | bigbatch train err % | bigbatch test err % | PyTorch train err % | PyTorch test err % |")
         w("| --- | --- | --- | --- | --- |")
         for c in peers:
-            ours = next((a for a in group_a if a["batch"] == c["batch"]), None)
-            ot = f"{ours['train']:.2f}" if ours and ours["runs"] else "—"
-            pt = f"{c['train']:.2f}" if c["runs"] else "—"
-            w(f"| {batch_name(c['batch'])} | {ot} | {fmt(ours)} | {pt} | {fmt(c)} |")
+            ours = sgd_at(c["batch"])
+            w(f"| {batch_name(c['batch'])} | {train_fmt(ours)} | {fmt(ours)} | {train_fmt(c)} | {fmt(c)} |")
         w("")
 
     precise = [c for c in cells if c["group"] == "f"]
@@ -222,9 +226,8 @@ def report(by_name, cells, seeds, last):
         for c in precise:
             twin = by_name.get(c["name"].removesuffix("-precise-bn"))
             n = c["flags"][c["flags"].index("--precise-bn-batches") + 1]
-            train = f"{c['train']:.2f}" if c["runs"] else "—"
             worst = (f"{twin['worst']:.2f} → {c['worst']:.2f}" if c["runs"] and twin and twin["runs"] else "—")
-            w(f"| {twin['name'] if twin else c['name']} | {n} | {train} | {fmt(twin)} | {fmt(c)} | {delta(c, twin)} | "
+            w(f"| {twin['name'] if twin else c['name']} | {n} | {train_fmt(c)} | {fmt(twin)} | {fmt(c)} | {delta(c, twin)} | "
               f"{worst} |")
         w("")
 

@@ -256,6 +256,27 @@ TEST(CpuExecutorTest, BlockedConcatF32) {
   check_model(std::move(g), 2, 0, DType::f32);
 }
 
+// Inputs in padded blocked layouts (4 and 6 channels in blocks of 16): a blocked output's slices
+// would start inside a block, so the concat's output is plain (NCHW here, by DNNL_VERBOSE).
+TEST(CpuExecutorTest, UnalignedBlockedConcatF32) {
+  Graph g;
+  const int x = g.input(3, 9, 9);
+  ops::Conv2dParams p;
+  p.in_channels = 3;
+  p.out_channels = 6;
+  p.kernel_h = p.kernel_w = 3;
+  p.pad_h = p.pad_w = 1;
+  const int stem = g.batch_norm("stem.bn", g.conv2d("stem.conv", x, p), true);
+  p.in_channels = 6;
+  p.out_channels = 4;
+  p.kernel_h = p.kernel_w = 1;
+  p.pad_h = p.pad_w = 0;
+  const int b1 = g.batch_norm("b1.bn", g.conv2d("b1.conv", stem, p), true);
+  const int cat = g.concat({b1, g.avg_pool(stem, {3, 3, 1, 1, 1, 1, false})});
+  g.set_output(g.linear("fc", g.global_avg_pool(cat), {10, 3, true}));
+  check_model(std::move(g), 2, 0, DType::f32);
+}
+
 TEST(CpuExecutorTest, RejectsBadShapes) {
   Parity parity(model("resnet8", 1, 16, 10), 8, 4, DType::f32, 1);
   EXPECT_THROW(parity.cpu().forward(Tensor::zeros(Shape{4, 1, 16, 16}), true), InvalidArgument);

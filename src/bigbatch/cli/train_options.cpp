@@ -124,6 +124,17 @@ OptionSpec bool_option(const char* key, const char* help, Members... path) {
           [=](const TrainConfig& c) { return on_off((c .* ... .* path)); }};
 }
 
+// One of two names, held as a bool: `yes` sets it, `no` clears it.
+template <class... Members>
+OptionSpec either_option(const char* key, const char* help, const char* no, const char* yes, Members... path) {
+  return {key, help,
+          [=](TrainConfig& c, const std::string& t) {
+            BIGBATCH_CHECK(t == no || t == yes, key << ": expected " << no << " or " << yes << ", got '" << t << "'");
+            (c .* ... .* path) = t == yes;
+          },
+          [=](const TrainConfig& c) { return quoted((c .* ... .* path) ? yes : no); }};
+}
+
 // A size in MiB, held in bytes (the reducer's unit); bounded so that the bytes cannot overflow.
 OptionSpec mib_option(const char* key, const char* help, int64_t comm::ReducerOptions::*bytes) {
   return {key, help,
@@ -189,12 +200,8 @@ const std::vector<OptionSpec>& option_specs() {
       double_option("final_lr", "cosine/poly: lr at the end", lr, &LrPolicyConfig::final_lr),
       double_option("poly_power", "poly: power p", lr, &LrPolicyConfig::poly_power),
       double_option("momentum", "momentum m", opt, &SgdOptions::momentum),
-      {"momentum_form", "u | v (v: with momentum correction, RECIPE 3)",
-       [](TrainConfig& c, const std::string& t) {
-         if (t != "u" && t != "v") BIGBATCH_THROW(InvalidArgument, "momentum_form: expected u or v, got '" << t << "'");
-         c.optimizer.v_form = t == "v";
-       },
-       [](const TrainConfig& c) { return quoted(c.optimizer.v_form ? "v" : "u"); }},
+      either_option("momentum_form", "u | v (v: with momentum correction, RECIPE 3)", "u", "v", opt,
+                    &SgdOptions::v_form),
       bool_option("nesterov", "Nesterov momentum: on | off", opt, &SgdOptions::nesterov),
       double_option("wd", "weight decay lambda", opt, &SgdOptions::weight_decay),
       bool_option("wd_on_bn", "also decay BN gamma/beta and biases: on | off", opt, &SgdOptions::decay_bn_and_bias),
@@ -230,33 +237,21 @@ const std::vector<OptionSpec>& option_specs() {
       mib_option("bucket_mib", "distributed: gradient bucket cap in MiB", &comm::ReducerOptions::bucket_cap_bytes),
       bool_option("overlap", "distributed: allreduce buckets during backward: on | off", reducer,
                   &comm::ReducerOptions::overlap),
-      {"comm",
-       "distributed: allreduce | ps (parameter servers, MXNet's dist_sync: under mpirun -np W+S the last "
-       "--ps-servers ranks serve, the first W train)",
-       [](TrainConfig& c, const std::string& t) {
-         BIGBATCH_CHECK(t == "allreduce" || t == "ps", "[config] comm: expected allreduce or ps, got '" << t << "'");
-         c.ps.enabled = t == "ps";
-       },
-       [](const TrainConfig& c) { return quoted(c.ps.enabled ? "ps" : "allreduce"); }},
+      either_option("comm",
+                    "distributed: allreduce | ps (parameter servers, MXNet's dist_sync: under mpirun -np W+S the "
+                    "last --ps-servers ranks serve, the first W train)",
+                    "allreduce", "ps", ps, &comm::PsOptions::enabled),
       int_option("ps_servers", "comm ps: the servers S, the last S ranks of the job", ps, &comm::PsOptions::servers),
-      {"ps_update",
-       "comm ps: server (MXNet's update_on_kvstore: the servers run SGD on their keys, the workers pull "
-       "weights) | worker (BytePS: the workers pull the summed gradients and update; needed for LARS)",
-       [](TrainConfig& c, const std::string& t) {
-         BIGBATCH_CHECK(t == "server" || t == "worker",
-                        "[config] ps-update: expected server or worker, got '" << t << "'");
-         c.ps.update_on_servers = t == "server";
-       },
-       [](const TrainConfig& c) { return quoted(c.ps.update_on_servers ? "server" : "worker"); }},
-      {"ps_mode",
-       "comm ps: sync (MXNet's dist_sync, the paper's recipe) | async (dist_async: a server applies each push "
-       "at once and a pull returns the latest weights; not the paper's recipe and NOT deterministic; needs "
-       "--ps-update server)",
-       [](TrainConfig& c, const std::string& t) {
-         BIGBATCH_CHECK(t == "sync" || t == "async", "[config] ps-mode: expected sync or async, got '" << t << "'");
-         c.ps.async = t == "async";
-       },
-       [](const TrainConfig& c) { return quoted(c.ps.async ? "async" : "sync"); }},
+      either_option("ps_update",
+                    "comm ps: server (MXNet's update_on_kvstore: the servers run SGD on their keys, the workers "
+                    "pull weights) | worker (BytePS: the workers pull the summed gradients and update; needed for "
+                    "LARS)",
+                    "worker", "server", ps, &comm::PsOptions::update_on_servers),
+      either_option("ps_mode",
+                    "comm ps: sync (MXNet's dist_sync, the paper's recipe) | async (dist_async: a server applies "
+                    "each push at once and a pull returns the latest weights; not the paper's recipe and NOT "
+                    "deterministic; needs --ps-update server)",
+                    "sync", "async", ps, &comm::PsOptions::async),
       int_option("ps_bigarray_bound",
                  "comm ps: a tensor of this many elements or more is split over every server, a smaller one lives "
                  "whole on one (MXNet's MXNET_KVSTORE_BIGARRAY_BOUND)",

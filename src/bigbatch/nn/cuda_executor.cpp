@@ -122,6 +122,10 @@ void CudaExecutorImpl::plan_nodes() {
   }
   diff_bytes = plan_diff_slots();
   acts_ = cuda::DeviceBuffer(act_bytes);
+  // A concat's sources are fixed slots of the activation arena: listed once, not per forward.
+  for (int id = 0; id < graph_.size(); ++id)
+    for (int j : graph_.node(id).inputs)
+      if (graph_.node(id).kind == OpKind::concat) plan(id).concat_srcs.push_back(act(j));
   diffs_ = cuda::DeviceBuffer(diff_bytes);
   workspace_ = cuda::DeviceBuffer(workspace);
 }
@@ -224,12 +228,9 @@ void CudaExecutorImpl::run_forward(bool training) {
       case OpKind::add:
         cuda::add_forward(dtype_, p.dims.numel(), act(in0), act(n.inputs[1]), act(id), n.fuse_relu, stream());
         break;
-      case OpKind::concat: {
-        std::vector<const void*> srcs;
-        for (int j : n.inputs) srcs.push_back(act(j));
-        cuda::concat_forward(dtype_, layout_, p.concat_inputs, srcs, act(id), stream());
+      case OpKind::concat:
+        cuda::concat_forward(dtype_, layout_, p.concat_inputs, p.concat_srcs, act(id), stream());
         break;
-      }
       case OpKind::dropout:
         if (training) {
           cuda::dropout_forward(dtype_, layout_, p.dims, std::get<ops::DropoutParams>(n.params).p, dropout_key(id),

@@ -24,6 +24,7 @@ struct NodePlan {
   std::unique_ptr<cuda::Linear> linear;
   ops::Dims4 dims;                        // output extents (N = batch)
   std::vector<ops::Dims4> concat_inputs;  // concat: each input's extents
+  std::vector<const void*> concat_srcs;   // concat: each input's activation (set once planned)
   size_t act = 0, diff = 0;               // byte offsets into the activation and diff arenas (diffs shared by liveness)
   std::vector<int> params;                // parameter entries of this node (weights, bias, gamma, beta)
 };
