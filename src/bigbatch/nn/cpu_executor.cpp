@@ -363,9 +363,7 @@ void CpuExecutor::build_forward(cpu::StepList& steps, bool training) {
     steps.add_host([this] {
       const DropoutDraw& draw = dropout_draw();
       for (int id = 0; id < size(); ++id)
-        if (plan(id).dropout)
-          dropout_keys_[static_cast<size_t>(id)] = {
-              ops::dropout_stream(draw.seed, draw.step, static_cast<uint64_t>(id)), draw.first_example};
+        if (plan(id).dropout) dropout_keys_[static_cast<size_t>(id)] = dropout_key(draw, id);
     });
   }
   input_reorder_->forward(steps, input_user_, plan(0).act_mem);

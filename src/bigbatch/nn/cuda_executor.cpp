@@ -309,8 +309,7 @@ void CudaExecutorImpl::run_backward(const GradsReadyHook& hook) {
 }
 
 ops::DropoutKey CudaExecutorImpl::dropout_key(int id) const {
-  return {ops::dropout_stream(forward_draw_.seed, forward_draw_.step, static_cast<uint64_t>(id)),
-          forward_draw_.first_example};
+  return nn::dropout_key(forward_draw_, id);
 }
 
 void CudaExecutorImpl::check_input(const Tensor& src) const {

@@ -14,8 +14,8 @@
 namespace bigbatch::nn {
 
 struct ExecutorOptions {
-  int64_t batch = 1;        // examples per forward call (v virtual workers × n)
-  int64_t bn_group = 0;     // examples per batch-norm statistics group (n); 0 = whole batch
+  int64_t batch = 1;             // examples per forward call (v virtual workers × n)
+  int64_t bn_group = 0;          // examples per batch-norm statistics group (n); 0 = whole batch
   DType precision = DType::f32;  // compute type of activations; parameters stay f32
 };
 
@@ -27,6 +27,11 @@ struct DropoutDraw {
   uint64_t step = 0;
   int64_t first_example = 0;
 };
+
+// The mask key of dropout node `node` under `draw`: every executor draws through this.
+inline ops::DropoutKey dropout_key(const DropoutDraw& draw, int node) {
+  return {ops::dropout_stream(draw.seed, draw.step, static_cast<uint64_t>(node)), draw.first_example};
+}
 
 // Called during backward as soon as the parameter gradients of node `id` are final.
 using GradsReadyHook = std::function<void(int id)>;

@@ -44,8 +44,7 @@ ReferenceExecutor<T>::ReferenceExecutor(const ExecutorBindings& bindings, const 
 
 template <class T>
 ops::DropoutKey ReferenceExecutor<T>::dropout_key(int id) const {
-  return {ops::dropout_stream(forward_draw_.seed, forward_draw_.step, static_cast<uint64_t>(id)),
-          forward_draw_.first_example};
+  return nn::dropout_key(forward_draw_, id);
 }
 
 template <class T>
