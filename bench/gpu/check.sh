@@ -9,6 +9,8 @@
 #   4 tests      backend_cuda_test, cuda_executor_test and train_test's step cases (ops vs the
 #                reference, executor vs the reference executor, optim::Sgd on the GPU vs the CPU,
 #                the reducer on NCCL, the trainer's step on the GPU vs the reference step), XML
+#   4b ps_gpu    `train --device cuda --comm ps` (W = 2, S = 1 and 2) vs one GPU process, where
+#                the machine has mpirun (tests/comm/parameter_server_test.py gpu)
 #   5 bench      ResNet-50, batch 256, through the trainer's own step (train::TrainStep, what
 #                `train --device cuda` runs): bigbatch bf16 NHWC and PyTorch bf16 autocast
 #                channels_last alternated (eager; torch.compile once if time allows), then TF32
@@ -144,6 +146,15 @@ run_tests() {
 export -f run_tests
 stage tests 150 run_tests
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]" "$OUT/tests.log" | sed 's/^/    /' | tee -a "$summary" || true
+
+# ---- 4b comm ps on the GPU (the gradients staged through pinned host copies) ----------------
+ps_gpu() { "$python" "$root/tests/comm/parameter_server_test.py" gpu "$build/bigbatch" /tmp/bigbatch-ps-gpu; }
+export -f ps_gpu
+if [[ -x "$build/bigbatch" ]] && command -v mpirun >/dev/null && grep -q '^BIGBATCH_MPI:BOOL=ON' "$build/CMakeCache.txt"; then
+  if (( $(left) > 300 )); then stage ps_gpu 120 ps_gpu; else log "ps_gpu skipped: time"; fi
+else
+  log "ps_gpu skipped: no mpirun here, or a build without MPI"
+fi
 
 # ---- 5 bench: ResNet-50, batch 256 ---------------------------------------------------------
 bb="$build/bigbatch"

@@ -149,6 +149,14 @@ def test_errors():
     rc, _, _ = run(*base, "--device", "cuda", "--json")
     if rc != 0:
         expect_error(base + ["--device", "cuda"], 1, "[cuda]")
+        # train says the same before it allocates anything (the allocation's error would name
+        # cudaMalloc and the driver, not the missing device).
+        with tempfile.TemporaryDirectory(prefix="bigbatch_cli_cuda_") as scratch:
+            rc, _, err = run("train", "--model", "resnet8", "--dataset", "synthetic", "--synthetic-size", "64",
+                             "--global-batch", "32", "--epochs", "1", "--device", "cuda", "--progress", "off",
+                             "--out", os.path.join(scratch, "run"))
+            check(rc == 1 and ("no CUDA device" in err or "built without CUDA" in err) and "cudaMalloc" not in err,
+                  "train --device cuda without a GPU: one line naming why", err)
     expect_error(["bench", "--model", "resnet8", "--batch", "0"], 1, "--batch")
     expect_error(["bench", "--model", "resnet8", "--steps", "0"], 1, "--steps")
     expect_error(["bench", "--model", "resnet8", "--batch", "8", "--batch", "16"], 2, "--batch")

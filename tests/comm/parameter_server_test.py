@@ -27,6 +27,10 @@ uneven:      a data set that is not a multiple of kn: every worker runs the same
 kill:        SIGKILL of a server, then of a worker, ends the job within 60 s, non-zero.
 stall:       SIGSTOP of a server, then of a worker, under --stall-timeout 5 ends the job within
              60 s, non-zero, with one line naming the stopped rank's role and rank.
+gpu:         --device cuda (skipped without a GPU): the pushes and pulls go through pinned host
+             copies of the device gradients; W = 2 with S = 1 and 2, both placements, gives the
+             losses and weights of one GPU process with the same k virtual workers (6 gentle
+             steps; the workers may share one GPU: no NCCL under comm ps).
 """
 import os
 import signal
@@ -223,8 +227,29 @@ def test_stall(binary, scratch):
         print("SIGSTOP of %s: the job ended %.1f s later: %s" % (name, waited, lines[0]))
 
 
+def has_gpu():
+    try:
+        return subprocess.run(["nvidia-smi", "-L"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def test_gpu(binary, scratch):
+    if not has_gpu():
+        print("SKIP: no GPU (nvidia-smi -L)")
+        sys.exit(77)
+    cuda = ["--device", "cuda", *GENTLE]
+    one = os.path.join(scratch, "gpu-one")
+    run([binary, *JOB, *cuda, "--out", one])
+    for servers in (1, 2):
+        for update in ("server", "worker"):
+            out = os.path.join(scratch, "gpu-ps2-%d-%s" % (servers, update))
+            run(ps(2, servers, binary, *JOB, *cuda, "--ps-update", update, "--out", out))
+            compare(one, out, "GPU: ps W=2 S=%d, the %ss update, vs 1 GPU process" % (servers, update))
+
+
 def main():
-    run_case({"equivalence": test_equivalence, "bitwise": test_bitwise, "resume": test_resume, "async": test_async,
+    run_case({"gpu": test_gpu, "equivalence": test_equivalence, "bitwise": test_bitwise, "resume": test_resume, "async": test_async,
               "sharding": test_sharding, "uneven": test_uneven, "kill": test_kill, "stall": test_stall})
 
 

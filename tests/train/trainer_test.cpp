@@ -300,5 +300,23 @@ TEST_F(TrainerTest, BadConfigurationsAreRejected) {
   EXPECT_THROW(Trainer(c, ""), InvalidArgument);
 }
 
+// comm ps runs on either device; only the servers' update of loss-scaled f16 gradients is refused.
+TEST_F(TrainerTest, ParameterServersTakeEitherDeviceButNotF16OnTheServers) {
+  TrainConfig c = small_config("ps");
+  c.ps.enabled = true;
+  c.run.device = Device::cuda;
+  c.run.precision = DType::bf16;
+  EXPECT_NO_THROW(validate(c));
+  c.run.precision = DType::f16;
+  try {
+    validate(c);
+    ADD_FAILURE() << "f16 with the update on the servers was accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("--ps-update worker"), std::string::npos) << e.what();
+  }
+  c.ps.update_on_servers = false;  // the workers unscale, as the allreduce does
+  EXPECT_NO_THROW(validate(c));
+}
+
 }  // namespace
 }  // namespace bigbatch::train

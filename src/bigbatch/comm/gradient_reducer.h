@@ -21,8 +21,10 @@ class BucketExchange {
  public:
   virtual ~BucketExchange() = default;
   // Starts summing bucket `index` ([bucket.begin, bucket.end) of the arena at `grads`) over the
-  // workers; every worker starts its buckets in index order, each step from 0.
-  virtual std::unique_ptr<Work> start(size_t index, float* grads, const Bucket& bucket) = 0;
+  // workers; every worker starts its buckets in index order, each step from 0. `ready`, when
+  // set, runs where the exchange runs, before it reads the bucket (a staged copy's wait).
+  virtual std::unique_ptr<Work> start(size_t index, float* grads, const Bucket& bucket,
+                                      std::function<void()> ready = {}) = 0;
 };
 
 struct ReducerOptions {

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <numeric>
 #include <thread>
+#include <utility>
 
 #include "bigbatch/comm/parameter_server_impl.h"
 #include "bigbatch/core/error.h"
@@ -111,12 +112,16 @@ void ParameterServerJob::Impl::plan(const std::vector<PsKey>& keys) {
   }
 }
 
-std::unique_ptr<Work> ParameterServerJob::Impl::start(size_t index, float* grads, const Bucket& bucket) {
+std::unique_ptr<Work> ParameterServerJob::Impl::start(size_t index, float* grads, const Bucket& bucket,
+                                                     std::function<void()> ready) {
   BIGBATCH_CHECK(!options.update_on_servers || results != nullptr,
                  "[ps] the update is on the servers but no parameters were set to pull into");
   BIGBATCH_CHECK(index < buckets.size() && bucket.begin == buckets[index].begin && bucket.end == buckets[index].end,
                  "[ps] bucket " << index << " is not the one the servers were given");
-  return worker_comm->submit([this, index, grads] { exchange(index, grads); });
+  return worker_comm->submit([this, index, grads, ready = std::move(ready)] {
+    if (ready) ready();
+    exchange(index, grads);
+  });
 }
 
 void ParameterServerJob::Impl::exchange(size_t b, float* grads) {

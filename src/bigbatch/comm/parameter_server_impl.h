@@ -122,7 +122,8 @@ struct ParameterServerJob::Impl final : BucketExchange {
     return out;
   }
 
-  std::unique_ptr<Work> start(size_t index, float* grads, const Bucket& bucket) override;
+  std::unique_ptr<Work> start(size_t index, float* grads, const Bucket& bucket,
+                              std::function<void()> ready = {}) override;
 
   // On the communication thread: push bucket b's pieces to their servers, unit by unit, and
   // pull the sums (or the new weights).

@@ -82,8 +82,9 @@ void validate(const TrainConfig& c) {
                  "[config] ps-update server runs SGD on the servers; LARS needs whole tensors: use --ps-update worker");
   BIGBATCH_CHECK(!ps.async || ps.update_on_servers,
                  "[config] ps-mode async: the servers apply each push, so it needs --ps-update server");
-  BIGBATCH_CHECK(!ps.enabled || r.device == Device::cpu,
-                 "[config] comm ps: parameter servers take host gradients (device cpu); GPU runs allreduce with NCCL");
+  BIGBATCH_CHECK(!ps.enabled || !ps.update_on_servers || r.precision != DType::f16,
+                 "[config] ps-update server: the servers would apply f16 gradients still loss-scaled; use "
+                 "--ps-update worker or precision bf16");
 }
 
 }  // namespace bigbatch::train

@@ -5,6 +5,8 @@
 #include <variant>
 #include <vector>
 
+#include "bigbatch/backend/cuda/arena_ops.h"
+#include "bigbatch/backend/cuda/device.h"
 #include "bigbatch/core/error.h"
 #include "bigbatch/nn/device_arena.h"
 #include "bigbatch/ops/accuracy.h"
@@ -37,6 +39,8 @@ TrainStep::TrainStep(const StepPlan& plan)
   BIGBATCH_CHECK(local_batch_ % micro_ == 0,
                  "[train] micro-batch " << micro_ << " does not divide the " << local_batch_ << " examples of a rank");
   const Device device = plan.device.device;
+  // No GPU is one line saying so, before the first allocation fails less clearly.
+  if (device == Device::cuda) backend::cuda::require_device("[cuda]", plan.device.cuda.device);
   params_ = nn::make_arena(graph_.parameter_layout(), device);
   grads_ = nn::make_arena(graph_.parameter_layout(), device);
   buffers_ = nn::make_arena(graph_.buffer_layout(), device);
@@ -49,18 +53,32 @@ TrainStep::TrainStep(const StepPlan& plan)
   executor_ =
       nn::make_executor(plan.device, {&graph_, &params_, &grads_, &buffers_}, {micro_, plan.bn_group, plan.precision});
   comm::Communicator* grad_comm = plan.grad_comm ? plan.grad_comm : plan.comm;
-  // Parameter servers take every push even from a lone worker; an allreduce needs two ranks.
-  if (grad_comm != nullptr && (grad_comm->size() > 1 || plan.reducer.exchange != nullptr)) {
-    reducer_ = std::make_unique<comm::GradientReducer>(
-        graph_.gradient_ranges(), micro_batches() > 1 ? grad_sum_ : grads_, *grad_comm, plan.reducer);
+  const Arena& reduced = micro_batches() > 1 ? grad_sum_ : grads_;
+  comm::ReducerOptions reducer = plan.reducer;
+  if (reducer.exchange != nullptr && device == Device::cuda) {
+    // The servers speak host memory: pushes and pulls go through pinned copies.
+    auto pinned = [](const std::shared_ptr<const ArenaLayout>& layout) {
+      return Arena(layout, backend::cuda::allocate_pinned_host_storage(static_cast<size_t>(layout->total_elems()) *
+                                                                       sizeof(float)));
+    };
+    host_grads_ = pinned(graph_.parameter_layout());
+    if (servers_update_ != nullptr) host_params_ = pinned(graph_.parameter_layout());
+    const bool weights = servers_update_ != nullptr;
+    staged_ = std::make_unique<HostStagedExchange>(
+        *reducer.exchange,
+        StagedArenas{&reduced, &host_grads_, weights ? &host_params_ : &host_grads_, weights ? &params_ : &reduced});
+    reducer.exchange = staged_.get();
   }
+  // Parameter servers take every push even from a lone worker; an allreduce needs two ranks.
+  if (grad_comm != nullptr && (grad_comm->size() > 1 || reducer.exchange != nullptr))
+    reducer_ = std::make_unique<comm::GradientReducer>(graph_.gradient_ranges(), reduced, *grad_comm, reducer);
   BIGBATCH_CHECK(std::isfinite(aux_loss_weight_) && aux_loss_weight_ >= 0.0,
                  "[train] the auxiliary loss weight must be finite and >= 0, got " << aux_loss_weight_);
   diff_logits_ = Tensor::zeros({micro_, graph_.output_columns()});
   if (servers_update_ != nullptr) {
     BIGBATCH_CHECK(reducer_ != nullptr && plan.reducer.exchange != nullptr,
                    "[train] the update on the servers needs the parameter servers' exchange");
-    servers_update_->set_parameters(params_);
+    servers_update_->set_parameters(staged_ ? host_params_ : params_);
   }
 }
 

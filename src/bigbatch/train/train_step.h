@@ -21,6 +21,7 @@
 #include "bigbatch/nn/executor.h"
 #include "bigbatch/nn/graph.h"
 #include "bigbatch/optim/sgd.h"
+#include "bigbatch/train/host_staged_exchange.h"
 #include "bigbatch/train/loss_scaler.h"
 
 namespace bigbatch::train {
@@ -47,7 +48,8 @@ struct StepPlan {
   comm::Communicator* grad_comm = nullptr;
   comm::ReducerOptions reducer{};
   // comm ps with the update on the servers: the step sends them its lr, pulls the new weights
-  // (the reducer's exchange writes them into params) and does not update itself.
+  // (the reducer's exchange writes them into params) and does not update itself. On a GPU the
+  // exchange goes through pinned host copies (HostStagedExchange).
   comm::ParameterServerJob* servers_update = nullptr;
 };
 
@@ -100,6 +102,8 @@ class TrainStep {
   Arena grad_sum_, buffers_start_, buffers_sum_;  // accumulated micro-batches only
   std::optional<optim::Sgd> sgd_;
   std::unique_ptr<nn::Executor> executor_;
+  Arena host_grads_, host_params_;              // comm ps on a GPU: the pushes' and pulls' host side
+  std::unique_ptr<HostStagedExchange> staged_;  // before reducer_, which uses it
   std::unique_ptr<comm::GradientReducer> reducer_;
   comm::ParameterServerJob* servers_update_;
   LossScaler scaler_;

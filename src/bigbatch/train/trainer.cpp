@@ -160,8 +160,9 @@ Trainer::Trainer(const TrainConfig& config, const std::string& config_toml, comm
   plan.sgd = config.optimizer;
   plan.comm = comm;
   plan.reducer = config.reducer;
-  if (run.device == Device::cuda && s.distributed()) {
-    // One rank per GPU: NCCL's unique id travels over the job's communicator (MPI).
+  if (run.device == Device::cuda && s.distributed() && ps == nullptr) {
+    // One rank per GPU: NCCL's unique id travels over the job's communicator (MPI). (Under
+    // comm ps the servers sum the gradients, through host copies: train_step.h.)
     s.nccl = comm::make_nccl_communicator(*comm, device.cuda.device);
     plan.grad_comm = s.nccl.get();
     plan.reducer.stream = backend::cuda::compute_stream(device.cuda.device);

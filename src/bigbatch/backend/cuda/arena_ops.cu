@@ -1,12 +1,14 @@
 // Device arena memory and element-wise passes on the process's compute streams.
 #include <cuda_runtime_api.h>
 
+#include <cstring>
 #include <mutex>
 #include <vector>
 
 #include "bigbatch/backend/cuda/arena_ops.h"
 #include "bigbatch/backend/cuda/check.h"
 #include "bigbatch/backend/cuda/resources.h"
+#include "bigbatch/core/error.h"
 
 namespace bigbatch::backend::cuda {
 
@@ -15,6 +17,13 @@ namespace {
 cudaStream_t stream() { return static_cast<cudaStream_t>(current_stream()); }
 
 void free_device(void* p) { (void)cudaFree(p); }
+void free_pinned(void* p) { (void)cudaFreeHost(p); }
+
+bool is_host(const void* p) {
+  cudaPointerAttributes a{};
+  CUDA_CHECK(cudaPointerGetAttributes(&a, p));
+  return a.type != cudaMemoryTypeDevice;
+}
 
 __global__ void add_kernel(float* dst, const float* src, int64_t n) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
@@ -67,13 +76,29 @@ std::shared_ptr<Storage> allocate_storage(size_t bytes) {
   return storage;
 }
 
+std::shared_ptr<Storage> allocate_pinned_host_storage(size_t bytes) {
+  void* p = nullptr;
+  CUDA_CHECK(cudaHostAlloc(&p, bytes == 0 ? 1 : bytes, cudaHostAllocDefault));
+  std::memset(p, 0, bytes);
+  return Storage::adopt(p, bytes, Device::cpu, free_pinned);
+}
+
 void copy_bytes(void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
-  cudaPointerAttributes a{}, b{};
-  CUDA_CHECK(cudaPointerGetAttributes(&a, dst));
-  CUDA_CHECK(cudaPointerGetAttributes(&b, src));
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream()));
-  if (a.type != cudaMemoryTypeDevice || b.type != cudaMemoryTypeDevice) synchronize();
+  if (is_host(dst) || is_host(src)) synchronize();
+}
+
+void copy_bytes_async(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  for (const void* p : {static_cast<const void*>(dst), src}) {
+    cudaPointerAttributes a{};
+    CUDA_CHECK(cudaPointerGetAttributes(&a, p));
+    // Pageable memory would make cudaMemcpyAsync wait on the host, or copy too late.
+    BIGBATCH_CHECK(a.type != cudaMemoryTypeUnregistered,
+                   "[cuda] copy_bytes_async: host memory at either end must be page-locked");
+  }
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream()));
 }
 
 void zero_bytes(void* dst, size_t bytes) { CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, stream())); }
@@ -105,5 +130,19 @@ bool all_finite(const float* data, int64_t n) {
 }
 
 void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
+
+StreamMark::StreamMark() : device_(current_device()) {
+  cudaEvent_t event = nullptr;
+  CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  event_ = event;
+}
+
+StreamMark::~StreamMark() { (void)cudaEventDestroy(static_cast<cudaEvent_t>(event_)); }
+
+void StreamMark::record() {
+  CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(event_), static_cast<cudaStream_t>(compute_stream(device_))));
+}
+
+void StreamMark::wait() const { CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event_))); }
 
 }  // namespace bigbatch::backend::cuda

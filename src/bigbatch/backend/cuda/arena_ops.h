@@ -21,9 +21,16 @@ inline void* current_stream() { return compute_stream(current_device()); }
 
 // `bytes` of zero-filled memory on the current device, freed with the Storage.
 std::shared_ptr<Storage> allocate_storage(size_t bytes);
+// `bytes` of zero-filled page-locked host memory (a Device::cpu Storage), which the stream can
+// copy to and from without the host waiting (copy_bytes_async).
+std::shared_ptr<Storage> allocate_pinned_host_storage(size_t bytes);
 // Any direction (host or device at either end). Enqueued on the current compute stream;
 // returns once the bytes have landed when either end is host memory.
 void copy_bytes(void* dst, const void* src, size_t bytes);
+// Enqueued on the current compute stream and returns at once; host memory at either end must
+// be page-locked (allocate_pinned_host_storage: InvalidArgument otherwise) and stay untouched
+// until the stream has passed the copy (a StreamMark after it says when).
+void copy_bytes_async(void* dst, const void* src, size_t bytes);
 void zero_bytes(void* dst, size_t bytes);
 // dst[i] += src[i]; data[i] *= factor (device pointers, enqueued).
 void add_into(float* dst, const float* src, int64_t n);
@@ -32,5 +39,23 @@ void scale(float* data, int64_t n, float factor);
 bool all_finite(const float* data, int64_t n);
 // Waits for everything enqueued on the current compute stream.
 void synchronize();
+
+// A point on the compute stream of the device current at construction, that any host thread
+// can wait for (comm ps waits on its communication thread for a bucket's copy to the host).
+class StreamMark {
+ public:
+  StreamMark();  // BackendError in a build without CUDA
+  ~StreamMark();
+  StreamMark(const StreamMark&) = delete;
+  StreamMark& operator=(const StreamMark&) = delete;
+  // Marks the stream where it is now (everything enqueued on it so far).
+  void record();
+  // Blocks the calling thread until the stream has passed the last record().
+  void wait() const;
+
+ private:
+  void* event_ = nullptr;  // a cudaEvent_t
+  int device_ = 0;
+};
 
 }  // namespace bigbatch::backend::cuda

@@ -23,12 +23,18 @@ void require_device(const char* where, int /*index*/) {
 void* compute_stream(int) { no_cuda(); }
 int current_device() { no_cuda(); }
 std::shared_ptr<Storage> allocate_storage(size_t) { no_cuda(); }
+std::shared_ptr<Storage> allocate_pinned_host_storage(size_t) { no_cuda(); }
 void copy_bytes(void*, const void*, size_t) { no_cuda(); }
+void copy_bytes_async(void*, const void*, size_t) { no_cuda(); }
 void zero_bytes(void*, size_t) { no_cuda(); }
 void add_into(float*, const float*, int64_t) { no_cuda(); }
 void scale(float*, int64_t, float) { no_cuda(); }
 bool all_finite(const float*, int64_t) { no_cuda(); }
 void synchronize() { no_cuda(); }
+StreamMark::StreamMark() { no_cuda(); }
+StreamMark::~StreamMark() = default;
+void StreamMark::record() { no_cuda(); }
+void StreamMark::wait() const { no_cuda(); }
 void sgd_update(float*, const float*, float*, int64_t, const std::vector<SgdSegment>&, const SgdStep&) { no_cuda(); }
 void square_sums(const float*, const float*, const std::vector<int64_t>&, std::vector<double>&, std::vector<double>&) {
   no_cuda();
