@@ -9,7 +9,8 @@ deviation (n - 1) over the seeds that finished. Missing or unfinished runs are r
 guessed. B* is the largest global batch whose mean error is within 0.3 points of the small-batch
 baseline (kn = 64). Group f's cells are other cells (their name without "-precise-bn") trained
 with --precise-bn-batches: their table sets each beside its running-statistics twin, with the
-worst epoch's test error (the spikes precise BN is to explain). Prints Markdown on stdout and
+worst epoch's test error (the spikes precise BN is to explain), and the default job's pair of
+runs (--default-job, experiments/precise_bn_default: off/ and on/) beside them. Prints Markdown on stdout and
 writes it to DIR/report.md. With --figures DIR (default with $BIGBATCH set, as run.sh runs it:
 figures/ beside cells.txt) and $BIGBATCH, the binary, draws the paper's
 figures there through `bigbatch plot --panels`: test error vs kn with the paper's ImageNet points
@@ -138,7 +139,7 @@ def b_star(cells, base):
     return max(ok) if ok else None
 
 
-def report(by_name, cells, seeds, last):
+def report(by_name, cells, seeds, last, default_job=None):
     base = by_name.get(BASELINE)
     out = []
     w = out.append
@@ -229,6 +230,12 @@ def report(by_name, cells, seeds, last):
             worst = (f"{twin['worst']:.2f} → {c['worst']:.2f}" if c["runs"] and twin and twin["runs"] else "—")
             w(f"| {twin['name'] if twin else c['name']} | {n} | {train_fmt(c)} | {fmt(twin)} | {fmt(c)} | {delta(c, twin)} | "
               f"{worst} |")
+        if default_job:
+            off, on = (read_run(os.path.join(default_job, d), last) for d in ("off", "on"))
+            if off and on:
+                w(f"| the default job (resnet20, kn 1k, 10 epochs; {os.path.basename(default_job)}/, n=1) | 8 | "
+                  f"{on['train']:.2f} | {off['test']:.2f} | {on['test']:.2f} | {on['test'] - off['test']:+.2f} | "
+                  f"{off['worst']:.2f} → {on['worst']:.2f} |")
         w("")
 
     sgd_star = b_star(group_a, base)
@@ -306,11 +313,14 @@ def main():
     parser.add_argument("--last", type=int, default=3)
     # Default with $BIGBATCH set (as run.sh runs it): the sweep's own figures/ beside cells.txt.
     parser.add_argument("--figures", default=None)
+    # Precise BN on the default job, its two runs (off/, on/), set beside table (f)'s cells.
+    parser.add_argument("--default-job", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                                              "precise_bn_default"))
     args = parser.parse_args()
     seeds = args.seeds.split()
     cells = read_cells(args.cells)
     by_name = summarise(cells, args.runs, seeds, args.last)
-    text = report(by_name, cells, seeds, args.last)
+    text = report(by_name, cells, seeds, args.last, args.default_job)
     if args.figures is None and os.environ.get("BIGBATCH"):
         args.figures = os.path.join(os.path.dirname(os.path.abspath(args.cells)), "figures")
     if args.figures:
