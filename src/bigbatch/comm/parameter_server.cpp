@@ -113,7 +113,7 @@ void ParameterServerJob::Impl::plan(const std::vector<PsKey>& keys) {
 }
 
 std::unique_ptr<Work> ParameterServerJob::Impl::start(size_t index, float* grads, const Bucket& bucket,
-                                                     std::function<void()> ready) {
+                                                      std::function<void()> ready) {
   BIGBATCH_CHECK(!options.update_on_servers || results != nullptr,
                  "[ps] the update is on the servers but no parameters were set to pull into");
   BIGBATCH_CHECK(index < buckets.size() && bucket.begin == buckets[index].begin && bucket.end == buckets[index].end,

@@ -107,8 +107,7 @@ double TrainStep::pass_loss(const float* logits, const int32_t* labels, int64_t&
     ops::softmax_cross_entropy_backward(micro_, classes, head_logits_.data(), labels, kn, head_diff_.data());
     for (int64_t i = 0; i < micro_; ++i)
       for (int64_t j = 0; j < classes; ++j)
-        diff[i * columns + offset + j] =
-            static_cast<float>(weight * head_diff_[static_cast<size_t>(i * classes + j)]);
+        diff[i * columns + offset + j] = static_cast<float>(weight * head_diff_[static_cast<size_t>(i * classes + j)]);
   }
   return loss;
 }
@@ -182,9 +181,8 @@ void TrainStep::recompute_bn_statistics(int64_t count, const std::function<const
   int64_t passes = 0;
   for (int64_t i = 0; i < count; ++i) {
     const Tensor& images = batch(i);
-    BIGBATCH_CHECK(images.dim(0) == local_batch_, "[train] a precise-BN batch of " << images.dim(0)
-                                                                                    << " examples; the step takes "
-                                                                                    << local_batch_);
+    BIGBATCH_CHECK(images.dim(0) == local_batch_,
+                   "[train] a precise-BN batch of " << images.dim(0) << " examples; the step takes " << local_batch_);
     for (int64_t j = 0; j < micro_batches(); ++j) {
       nn::zero_arena(buffers_);
       executor_->forward(images.slice(j * micro_, (j + 1) * micro_), /*training=*/true);
