@@ -118,7 +118,7 @@ def train_fmt(cell):
 def delta(cell, base):
     if cell is None or base is None or not cell["runs"] or not base["runs"]:
         return ""
-    return f"{cell['mean'] - base['mean']:+.2f}"
+    return f"{round(cell['mean'] - base['mean'], 2) + 0.0:+.2f}"  # + 0.0: never "-0.00"
 
 
 def batch_name(kn):
