@@ -61,9 +61,9 @@ TrainStep::TrainStep(const StepPlan& plan)
       return Arena(layout, backend::cuda::allocate_pinned_host_storage(static_cast<size_t>(layout->total_elems()) *
                                                                        sizeof(float)));
     };
+    const bool weights = servers_update_ != nullptr;  // the pull brings weights, else sums
     host_grads_ = pinned(graph_.parameter_layout());
-    if (servers_update_ != nullptr) host_params_ = pinned(graph_.parameter_layout());
-    const bool weights = servers_update_ != nullptr;
+    if (weights) host_params_ = pinned(graph_.parameter_layout());
     staged_ = std::make_unique<HostStagedExchange>(
         *reducer.exchange,
         StagedArenas{&reduced, &host_grads_, weights ? &host_params_ : &host_grads_, weights ? &params_ : &reduced});

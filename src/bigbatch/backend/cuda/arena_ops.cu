@@ -77,10 +77,9 @@ std::shared_ptr<Storage> allocate_storage(size_t bytes) {
 }
 
 std::shared_ptr<Storage> allocate_pinned_host_storage(size_t bytes) {
-  void* p = nullptr;
-  CUDA_CHECK(cudaHostAlloc(&p, bytes == 0 ? 1 : bytes, cudaHostAllocDefault));
-  std::memset(p, 0, bytes);
-  return Storage::adopt(p, bytes, Device::cpu, free_pinned);
+  PinnedBuffer buffer(bytes == 0 ? 1 : bytes);
+  std::memset(buffer.get(), 0, buffer.bytes());
+  return Storage::adopt(buffer.release(), bytes, Device::cpu, free_pinned);
 }
 
 void copy_bytes(void* dst, const void* src, size_t bytes) {
@@ -131,18 +130,19 @@ bool all_finite(const float* data, int64_t n) {
 
 void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
-StreamMark::StreamMark() : device_(current_device()) {
-  cudaEvent_t event = nullptr;
-  CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-  event_ = event;
-}
+struct StreamMark::Impl {
+  EventOwner event = make_event();
+  int device = current_device();
+};
 
-StreamMark::~StreamMark() { (void)cudaEventDestroy(static_cast<cudaEvent_t>(event_)); }
+StreamMark::StreamMark() : impl_(std::make_unique<Impl>()) {}
+
+StreamMark::~StreamMark() = default;
 
 void StreamMark::record() {
-  CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(event_), static_cast<cudaStream_t>(compute_stream(device_))));
+  CUDA_CHECK(cudaEventRecord(impl_->event.get(), static_cast<cudaStream_t>(compute_stream(impl_->device))));
 }
 
-void StreamMark::wait() const { CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event_))); }
+void StreamMark::wait() const { CUDA_CHECK(cudaEventSynchronize(impl_->event.get())); }
 
 }  // namespace bigbatch::backend::cuda

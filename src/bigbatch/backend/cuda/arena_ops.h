@@ -54,8 +54,8 @@ class StreamMark {
   void wait() const;
 
  private:
-  void* event_ = nullptr;  // a cudaEvent_t
-  int device_ = 0;
+  struct Impl;  // the event (resources.h's EventOwner) and its device
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace bigbatch::backend::cuda

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "bigbatch/core/dtype.h"
 #include "bigbatch/ops/dims.h"
@@ -83,6 +84,11 @@ class PinnedBuffer {
     return static_cast<T*>(ptr_);
   }
   size_t bytes() const { return bytes_; }
+  // Gives the memory up to the caller, who frees it with cudaFreeHost.
+  void* release() {
+    bytes_ = 0;
+    return std::exchange(ptr_, nullptr);
+  }
 
  private:
   void* ptr_ = nullptr;
